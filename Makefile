@@ -1,0 +1,58 @@
+# Tessera — the two commands a new user runs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_DIR ?= data/demo
+HOST ?= 127.0.0.1
+PORT ?= 8080
+
+.PHONY: install demo test test-unit services-start services-stop bench-ingest definitions clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+demo: install
+	@TESSERA_DATA_DIR=$(DEMO_DIR) $(BIN)/tessera load-sample --if-empty
+	@echo ""
+	@echo "Tessera demo (embedded profile, data in $(DEMO_DIR)) — try:"
+	@echo "  curl http://$(HOST):$(PORT)/healthz"
+	@echo "  curl http://$(HOST):$(PORT)/fhir/metadata"
+	@echo "  curl 'http://$(HOST):$(PORT)/fhir/Patient?_count=5'"
+	@echo "  curl 'http://$(HOST):$(PORT)/fhir/Observation?code=http://loinc.org|8302-2&_sort=-date&_include=Observation:subject'"
+	@echo "  curl http://$(HOST):$(PORT)/metrics"
+	@echo "  API docs: http://$(HOST):$(PORT)/docs"
+	@echo ""
+	TESSERA_DATA_DIR=$(DEMO_DIR) $(BIN)/tessera serve --host $(HOST) --port $(PORT)
+
+# Starts PostgreSQL, Redis and Elasticsearch on loopback (only those not already running),
+# runs every test against them, and stops what it started.
+test: install
+	bash deploy/with-services.sh $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+services-start:
+	bash deploy/services.sh start
+
+services-stop:
+	bash deploy/services.sh stop
+
+bench-ingest: install
+	$(BIN)/tessera bench ingest --json
+
+# Regenerate engine/fhir/definitions/search_parameters.json from the official R4 package.
+definitions:
+	mkdir -p .cache/definitions && cd .cache/definitions && npm pack hl7.fhir.r4.examples@4.0.1 >/dev/null \
+	  && tar xzf hl7.fhir.r4.examples-4.0.1.tgz package/Bundle-searchParams.json
+	$(PYTHON) deploy/definitions/build_search_parameters.py .cache/definitions/package/Bundle-searchParams.json
+
+clean:
+	rm -rf $(VENV) .pytest_cache *.egg-info

@@ -1,0 +1,1 @@
+"""Adapters: the outside world (HTTP, SQL, CLI, search engines) behind the engine's ports."""

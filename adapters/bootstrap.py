@@ -1,0 +1,56 @@
+"""The composition root: builds the object graph from settings. Nothing else wires adapters."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from engine.services.bundles import BundleService
+from engine.services.history import HistoryService
+from engine.services.resources import ResourceService
+from engine.services.search import SearchService
+from engine.settings import Settings
+from adapters.store.migrate import upgrade
+from adapters.store.sql_store import SqlResourceStore, create_sql_engine
+
+
+def monotonic_clock_us() -> int:
+    """Wall-clock microseconds, never going backwards within this process."""
+    now = time.time_ns() // 1000
+    last = getattr(monotonic_clock_us, "_last", 0)
+    if now <= last:
+        now = last + 1
+    monotonic_clock_us._last = now  # type: ignore[attr-defined]
+    return now
+
+
+@dataclass
+class Container:
+    """Every service the entry points need, wired for one profile."""
+
+    settings: Settings
+    store: SqlResourceStore
+    resources: ResourceService
+    search: SearchService
+    history: HistoryService
+    bundles: BundleService
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self.store.engine.dispose()
+
+
+def build_container(settings: Settings, *, migrate: bool = True) -> Container:
+    """Wire the store and services for `settings` (embedded SQLite unless a database URL is set)."""
+    url = settings.resolved_database_url()
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_sql_engine(url, pool_size=settings.db_pool_size)
+    if migrate:
+        upgrade(engine)
+    store = SqlResourceStore(engine)
+    clock = monotonic_clock_us
+    resources = ResourceService(store, clock)
+    search = SearchService(store, default_count=settings.default_page_size, max_count=settings.max_page_size)
+    history = HistoryService(store, default_count=settings.default_page_size, max_count=settings.max_page_size)
+    bundles = BundleService(store, clock, resources, search)
+    return Container(settings, store, resources, search, history, bundles)

@@ -1,0 +1,19 @@
+"""`tessera bench NAME --json`: run a benchmark; the last printed line is one JSON object."""
+from __future__ import annotations
+
+import argparse
+
+import orjson
+
+
+def run_bench(name: str, args: argparse.Namespace) -> int:
+    """Dispatch to the named benchmark and print its JSON summary last."""
+    if name == "ingest":
+        from adapters.cli.bench_ingest import bench_ingest
+
+        result = bench_ingest(bundles=args.bundles or 40, backends=args.backend or ["sqlite", "postgresql"],
+                              concurrency=args.concurrency)
+    else:  # argparse restricts the choices
+        raise SystemExit(f"unknown benchmark {name}")
+    print(orjson.dumps(result).decode())  # noqa: T201
+    return 0

@@ -1,0 +1,93 @@
+"""Ingest benchmark: Synthea-shaped transaction Bundles into SQLite and PostgreSQL vs bare validation."""
+from __future__ import annotations
+
+import contextlib
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+
+from engine.fhir.release import model_class
+from engine.settings import Settings, load_settings
+from adapters.bootstrap import build_container
+from adapters.cli.local_services import LocalServices
+from adapters.cli.sample_data import synthea_shaped
+
+
+def _validate_only(payloads: list[bytes]) -> tuple[int, float]:
+    for entry in orjson.loads(payloads[0])["entry"]:  # warm-up, as for the ingest run
+        model_class(entry["resource"]["resourceType"]).model_validate(entry["resource"])
+    started = time.perf_counter()
+    count = 0
+    for payload in payloads:
+        for entry in orjson.loads(payload)["entry"]:
+            resource = entry["resource"]
+            model_class(resource["resourceType"]).model_validate(resource)
+            count += 1
+    return count, time.perf_counter() - started
+
+
+@contextlib.contextmanager
+def _database(backend: str) -> Iterator[str]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as folder:
+            yield f"sqlite:///{Path(folder) / 'bench.db'}"
+        return
+    configured = load_settings().database_url
+    with contextlib.ExitStack() as stack:
+        if not configured or configured.startswith("sqlite"):
+            configured = stack.enter_context(LocalServices("postgres"))["TESSERA_DATABASE_URL"]
+        name = f"tessera_bench_{uuid.uuid4().hex[:10]}"
+        admin = sa.create_engine(configured, isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield sa.engine.make_url(configured).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as connection:
+                connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+
+
+def _ingest(url: str, payloads: list[bytes], concurrency: int) -> tuple[int, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        container = build_container(Settings(database_url=url, data_dir=Path(folder)))
+
+        def load(payload: bytes) -> int:
+            result = container.bundles.process(orjson.loads(payload), base_url="http://bench/fhir")
+            return len(result["entry"])
+
+        try:
+            load(payloads[0])  # warm-up
+            started = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=concurrency) as pool:
+                count = sum(pool.map(load, payloads[1:]))
+            return count, time.perf_counter() - started
+        finally:
+            container.close()
+
+
+def bench_ingest(*, bundles: int, backends: list[str], concurrency: int = 2) -> dict[str, Any]:
+    """Load `bundles` transaction Bundles per backend (`concurrency` clients); compare with bare validation."""
+    payloads = synthea_shaped(bundles + 1)
+    results = []
+    for backend in backends:
+        validated, validate_seconds = _validate_only(payloads[1:])
+        with _database(backend) as url:
+            loaded, seconds = _ingest(url, payloads, concurrency)
+        validate_rate = validated / validate_seconds
+        rate = loaded / seconds
+        row = {"backend": backend, "concurrency": concurrency, "resources": loaded, "seconds": round(seconds, 3),
+               "resources_per_s": round(rate, 1), "validate_only_per_s": round(validate_rate, 1),
+               "ratio": round(rate / validate_rate, 3)}
+        print(f"{backend}: {loaded} resources in {seconds:.2f}s = {rate:.0f}/s; "  # noqa: T201
+              f"validation alone {validate_rate:.0f}/s; ratio {rate / validate_rate:.2f}", file=sys.stderr)
+        results.append(row)
+    return {"benchmark": "ingest", "bundles": bundles, "results": results}

@@ -1,0 +1,20 @@
+"""Create the FastAPI application around a service container."""
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from adapters.bootstrap import Container
+from adapters.http import fhir_routes, observability
+from adapters.http.errors import install_error_handlers
+
+
+def create_app(container: Container) -> FastAPI:
+    """The HTTP application: FHIR API at /fhir, /healthz, /metrics."""
+    app = FastAPI(title="Tessera", version=fhir_routes.SOFTWARE_VERSION,
+                  description="FHIR R4 health information integration engine")
+    app.state.container = container
+    install_error_handlers(app)
+    observability.install_metrics(app)
+    app.include_router(observability.router)
+    app.include_router(fhir_routes.router)
+    return app

@@ -1,0 +1,1 @@
+"""SQL implementation of the resource store (SQLite embedded, PostgreSQL in production)."""

@@ -1,0 +1,104 @@
+"""SQLAlchemy Core tables of the normalized store. Alembic migrations create and evolve them."""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+
+metadata = sa.MetaData()
+
+Json = sa.JSON().with_variant(JSONB(), "postgresql")
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+resources = sa.Table(
+    "resources", metadata,
+    sa.Column("pid", BigId, primary_key=True, autoincrement=True),
+    sa.Column("res_type", sa.String(64), nullable=False),
+    sa.Column("res_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("last_updated", sa.BigInteger, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.UniqueConstraint("res_type", "res_id", name="uq_resources_type_id"),
+    sa.Index("ix_resources_type_updated", "res_type", "last_updated"),
+)
+
+resource_versions = sa.Table(
+    "resource_versions", metadata,
+    sa.Column("pid", sa.BigInteger, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("res_type", sa.String(64), nullable=False),
+    sa.Column("res_id", sa.String(64), nullable=False),
+    sa.Column("last_updated", sa.BigInteger, nullable=False),
+    sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("method", sa.String(8), nullable=False),
+    sa.Column("source", sa.String(500)),
+    sa.Column("body", Json),
+    sa.PrimaryKeyConstraint("pid", "version", name="pk_resource_versions"),
+    sa.Index("ix_versions_updated", "last_updated"),
+    sa.Index("ix_versions_type_updated", "res_type", "last_updated"),
+)
+
+
+def _index_table(name: str, *columns: sa.Column, indexes: tuple[tuple[str, ...], ...]) -> sa.Table:
+    table = sa.Table(
+        name, metadata,
+        sa.Column("pid", sa.BigInteger, nullable=False),
+        sa.Column("res_type", sa.String(64), nullable=False),
+        sa.Column("param", sa.String(64), nullable=False),
+        *columns,
+        sa.Index(f"ix_{name}_pid", "pid"),
+    )
+    for cols in indexes:
+        sa.Index(f"ix_{name}_{'_'.join(cols)}", *[table.c[c] for c in cols])
+    return table
+
+
+idx_token = _index_table(
+    "idx_token",
+    sa.Column("system", sa.String(200)), sa.Column("code", sa.String(200)), sa.Column("display", sa.String(200)),
+    indexes=(("res_type", "param", "code"),),
+)
+idx_string = _index_table(
+    "idx_string",
+    sa.Column("norm", sa.String(200), nullable=False), sa.Column("exact", sa.String(200), nullable=False),
+    indexes=(("res_type", "param", "norm"),),
+)
+idx_date = _index_table(
+    "idx_date",
+    sa.Column("low", sa.BigInteger, nullable=False), sa.Column("high", sa.BigInteger, nullable=False),
+    indexes=(("res_type", "param", "low"), ("res_type", "param", "high")),
+)
+idx_reference = _index_table(
+    "idx_reference",
+    sa.Column("target_type", sa.String(64)), sa.Column("target_id", sa.String(64)), sa.Column("url", sa.String(500)),
+    indexes=(("target_type", "target_id"), ("res_type", "param", "target_id")),
+)
+idx_quantity = _index_table(
+    "idx_quantity",
+    sa.Column("value", sa.Float, nullable=False), sa.Column("system", sa.String(200)),
+    sa.Column("code", sa.String(200)), sa.Column("unit", sa.String(200)),
+    indexes=(("res_type", "param", "value"),),
+)
+idx_uri = _index_table(
+    "idx_uri",
+    sa.Column("uri", sa.String(500), nullable=False),
+    indexes=(("res_type", "param", "uri"),),
+)
+
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("seq", BigId, primary_key=True, autoincrement=True),
+    sa.Column("res_type", sa.String(64), nullable=False),
+    sa.Column("res_id", sa.String(64), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("operation", sa.String(8), nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
+)
+
+INDEX_TABLES = {
+    "tokens": (idx_token, ("param", "system", "code", "display")),
+    "strings": (idx_string, ("param", "norm", "exact")),
+    "dates": (idx_date, ("param", "low", "high")),
+    "references": (idx_reference, ("param", "target_type", "target_id", "url")),
+    "quantities": (idx_quantity, ("param", "value", "system", "code", "unit")),
+    "uris": (idx_uri, ("param", "uri")),
+}

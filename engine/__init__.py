@@ -1,0 +1,1 @@
+"""Tessera engine: FHIR domain model and services; knows nothing of frameworks or drivers."""

@@ -1,0 +1,1 @@
+"""FHIR R4 handling: release pin, validation, references, dates."""

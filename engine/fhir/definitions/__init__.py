@@ -1,0 +1,1 @@
+"""Data files derived from the official FHIR R4 definitions."""

@@ -1,0 +1,1 @@
+"""FHIR search: parameter definitions, value extraction, query model."""

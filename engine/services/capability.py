@@ -1,0 +1,63 @@
+"""The CapabilityStatement: generated from what the engine really supports."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from engine.fhir.release import FHIR_VERSION, MIME_TYPE
+from engine.search.parameters import all_resource_types, is_supported, parameters_for
+
+_INTERACTIONS = ["read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"]
+_MODIFIER_DOCS = {
+    "token": "modifiers :not :text :missing", "string": "modifiers :exact :contains :missing",
+    "date": "prefixes eq ne gt lt ge le sa eb ap; :missing", "quantity": "prefixes eq ne gt lt ge le sa eb ap",
+    "number": "prefixes eq ne gt lt ge le sa eb ap", "reference": "Type/id, id, :Type, one level of chaining",
+    "uri": "modifiers :below :above :missing",
+}
+
+
+@lru_cache(maxsize=4)
+def capability_statement(base_url: str, software_version: str) -> dict[str, Any]:
+    """A CapabilityStatement describing the `/fhir` endpoint at `base_url`."""
+    resources = []
+    for resource_type in all_resource_types():
+        params = parameters_for(resource_type)
+        search_params = [
+            {"name": p.code, "definition": p.url, "type": p.type, "documentation": _MODIFIER_DOCS.get(p.type, "")}
+            for code, p in sorted(params.items()) if is_supported(p)]
+        references = sorted(code for code, p in params.items() if p.type == "reference" and is_supported(p))
+        resources.append({
+            "type": resource_type,
+            "interaction": [{"code": code} for code in _INTERACTIONS],
+            "versioning": "versioned-update",
+            "readHistory": True,
+            "updateCreate": True,
+            "conditionalCreate": True,
+            "conditionalRead": "not-supported",
+            "conditionalUpdate": True,
+            "conditionalDelete": "single",
+            "referencePolicy": ["literal", "logical", "local", "enforced"],
+            "searchInclude": [f"{resource_type}:{code}" for code in references] + [f"{resource_type}:*"],
+            "searchRevInclude": [],
+            "searchParam": search_params,
+        })
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-27",
+        "kind": "instance",
+        "software": {"name": "Tessera", "version": software_version},
+        "implementation": {"description": "Tessera FHIR R4 server", "url": base_url},
+        "fhirVersion": FHIR_VERSION,
+        "format": [MIME_TYPE, "json"],
+        "rest": [{
+            "mode": "server",
+            "documentation": ("Search results support _count, _offset, _sort (incl. descending), _include, "
+                              "_revinclude (:iterate), _summary, _total, _elements. Unknown parameters are "
+                              "reported in an OperationOutcome entry, or rejected with Prefer: handling=strict. "
+                              "Composite and special parameters, _has, _text and _content are not supported yet."),
+            "resource": resources,
+            "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
+            "searchParam": [{"name": "_id", "type": "token"}, {"name": "_lastUpdated", "type": "date"}],
+        }],
+    }

@@ -1,0 +1,70 @@
+"""Conditional interactions: find resources by criteria, resolve conditional references."""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+from urllib.parse import parse_qsl
+
+from engine.errors import InvalidRequest, Issue, ReferenceNotResolved
+from engine.fhir.references import conditional_parts, is_placeholder
+from engine.search.parsing import parse_search
+from engine.services.writes import path_to, references_in
+from engine.store.model import StoredResource
+from engine.store.ports import UnitOfWork
+
+
+def match_conditional(uow: UnitOfWork, resource_type: str, query_text: str | Sequence[tuple[str, str]]) -> list[StoredResource]:
+    """Resources matching a conditional query (`identifier=x|y`), at most two (enough to detect >1)."""
+    params = parse_qsl(query_text, keep_blank_values=True) if isinstance(query_text, str) else list(query_text)
+    if not params:
+        raise InvalidRequest("A conditional interaction needs search criteria")
+    query = parse_search(resource_type, params, strict=True)
+    query.count, query.total = 2, "none"
+    return uow.search(query).items
+
+
+class ConditionalReferences:
+    """Resolves conditional references (`Organization?identifier=sys|val`) against the store, cached."""
+
+    def __init__(self, uow: UnitOfWork, pending: Callable[[str, str], str | None] | None = None):
+        self.uow = uow
+        self.pending = pending
+        self.cache: dict[str, str] = {}
+
+    def resolve_in(self, resource: dict[str, Any], resource_type: str,
+                   placeholders: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Rewrite placeholders (fullUrl -> Type/id) and conditional references in place; return all references.
+
+        Raises when a conditional reference matches nothing or several resources, or when a
+        `urn:uuid:` placeholder names no entry of the Bundle.
+        """
+        found = references_in(resource)
+        for reference in found:
+            text = reference["reference"]
+            if placeholders is not None and text in placeholders:
+                reference["reference"] = placeholders[text]
+            elif placeholders is not None and is_placeholder(text):
+                path = path_to(resource, reference, resource_type)
+                raise InvalidRequest(f"{path}: '{text[:80]}' is not the fullUrl of any entry in this Bundle",
+                                     issues=[Issue("not-found", f"'{text[:80]}' matches no entry's fullUrl", path)])
+            elif "?" in text and (parts := conditional_parts(text)) is not None:
+                reference["reference"] = self.resolve(text, parts, lambda: path_to(resource, reference, resource_type))
+        return found
+
+    def resolve(self, text: str, parts: tuple[str, str], where: Callable[[], str | None]) -> str:
+        """The `Type/id` a conditional reference names."""
+        if text in self.cache:
+            return self.cache[text]
+        target_type, query_text = parts
+        matches = match_conditional(self.uow, target_type, query_text)
+        if len(matches) > 1:
+            path = where()
+            raise ReferenceNotResolved(f"{path}: '{text[:120]}' matches more than one resource", issues=[
+                Issue("multiple-matches", f"Conditional reference '{text[:120]}' matches several resources", path)])
+        resolved = matches[0].key if matches else (self.pending(target_type, query_text) if self.pending else None)
+        if resolved is None:
+            path = where()
+            raise ReferenceNotResolved(f"{path}: '{text[:120]}' matches no resource", issues=[
+                Issue("not-found", f"Conditional reference '{text[:120]}' matches no resource", path)])
+        self.cache[text] = resolved
+        return resolved

@@ -1,0 +1,109 @@
+"""FHIR search: run a parsed query, add `_include`/`_revinclude` resources, build a searchset Bundle."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from engine.errors import Issue
+from engine.fhir.validation import check_resource_type
+from engine.search.parsing import parse_search
+from engine.search.query import IncludeSpec, SearchQuery
+from engine.services.presentation import full_url, operation_outcome, page_url, subset
+from engine.store.model import StoredResource
+from engine.store.ports import ResourceStore, UnitOfWork
+
+MAX_INCLUDED = 1000
+
+
+class SearchService:
+    """Type-level search over the store's index tables."""
+
+    def __init__(self, store: ResourceStore, *, default_count: int = 50, max_count: int = 1000):
+        self.store = store
+        self.default_count = default_count
+        self.max_count = max_count
+
+    def parse(self, resource_type: str, params: Sequence[tuple[str, str]], *, strict: bool = False) -> SearchQuery:
+        """Parse request parameters for a search on `resource_type`."""
+        check_resource_type({"resourceType": resource_type})
+        return parse_search(resource_type, params, strict=strict, default_count=self.default_count,
+                            max_count=self.max_count)
+
+    def search(self, resource_type: str, params: Sequence[tuple[str, str]], *, base_url: str,
+               strict: bool = False) -> dict[str, Any]:
+        """Run a search and return a searchset Bundle with paging links."""
+        query = self.parse(resource_type, params, strict=strict)
+        with self.store.unit_of_work(read_only=True) as uow:
+            page = uow.search(query)
+            included = self._included(uow, query, page.items)
+        return _searchset(query, page.items, included, page.total, base_url)
+
+    def _included(self, uow: UnitOfWork, query: SearchQuery, matches: list[StoredResource]) -> list[StoredResource]:
+        seen = {m.key for m in matches}
+        included: list[StoredResource] = []
+        frontier = matches
+        for round_ in range(3):  # `:iterate` follows at most a few hops
+            found: list[StoredResource] = []
+            for spec in query.includes:
+                if round_ and not spec.iterate:
+                    continue
+                sources = [s for s in frontier if s.resource_type == spec.source_type]
+                parameter = None if spec.parameter == "*" else spec.parameter
+                found.extend(uow.referenced(sources, parameter, spec.target_type))
+            for spec in query.revincludes:
+                if round_ and not spec.iterate:
+                    continue
+                parameter = None if spec.parameter == "*" else spec.parameter
+                found.extend(uow.referencing(spec.source_type, parameter, frontier))
+            fresh = []
+            for resource in found:
+                if resource.key not in seen and len(included) < MAX_INCLUDED:
+                    seen.add(resource.key)
+                    included.append(resource)
+                    fresh.append(resource)
+            if not fresh or not any(s.iterate for s in [*query.includes, *query.revincludes]):
+                break
+            frontier = fresh
+        return included
+
+
+def _searchset(query: SearchQuery, matches: list[StoredResource], included: list[StoredResource],
+               total: int | None, base_url: str) -> dict[str, Any]:
+    params = list(query.self_params)
+    for spec in query.includes:
+        params.append(("_include" + (":iterate" if spec.iterate else ""), _spec_text(spec)))
+    for spec in query.revincludes:
+        params.append(("_revinclude" + (":iterate" if spec.iterate else ""), _spec_text(spec)))
+    if query.sort:
+        params.append(("_sort", ",".join(("-" if k.descending else "") + k.parameter.code for k in query.sort)))
+    for name, value in (("_summary", query.summary), ("_elements", ",".join(query.elements) or None)):
+        if value:
+            params.append((name, value))
+    links = [{"relation": "self", "url": page_url(base_url, query.resource_type, params, query.count, query.offset)}]
+    more = (query.offset + len(matches) < total) if total is not None else len(matches) == query.count
+    if more and query.summary != "count" and query.count:
+        links.append({"relation": "next", "url": page_url(base_url, query.resource_type, params, query.count,
+                                                           query.offset + query.count)})
+    if query.offset > 0:
+        links.append({"relation": "previous", "url": page_url(base_url, query.resource_type, params, query.count,
+                                                               max(0, query.offset - query.count))})
+    entries: list[dict[str, Any]] = []
+    for mode, items in (("match", matches), ("include", included)):
+        for stored in items:
+            entries.append({"fullUrl": full_url(base_url, stored),
+                            "resource": subset(stored.body or {}, elements=query.elements, summary=query.summary),
+                            "search": {"mode": mode}})
+    if query.warnings:
+        entries.append({"resource": operation_outcome(query.warnings), "search": {"mode": "outcome"}})
+    bundle: dict[str, Any] = {"resourceType": "Bundle", "type": "searchset"}
+    if total is not None:
+        bundle["total"] = total
+    bundle["link"] = links
+    if entries:
+        bundle["entry"] = entries
+    return bundle
+
+
+def _spec_text(spec: IncludeSpec) -> str:
+    return ":".join(x for x in (spec.source_type, spec.parameter, spec.target_type) if x)
+

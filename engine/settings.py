@@ -1,0 +1,42 @@
+"""The one typed settings object; built once by the composition root from TESSERA_* variables."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Unset service URLs mean the embedded profile."""
+
+    model_config = SettingsConfigDict(env_prefix="TESSERA_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Where the embedded profile keeps its files.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; unset: SQLite in data_dir.")
+    elasticsearch_url: str | None = None
+    broker_url: str | None = None
+    base_url: str | None = Field(default=None, description="Public base URL of /fhir; derived from requests if unset.")
+    default_source: str = Field(default="urn:tessera:api", description="meta.source for writes that name none.")
+    max_request_bytes: int = 32 * 1024 * 1024
+    max_json_depth: int = 64
+    default_page_size: int = 50
+    max_page_size: int = 1000
+    db_pool_size: int = 10
+    log_level: str = "INFO"
+
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the configured one, or the embedded SQLite file."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'tessera.db').resolve()}"
+
+    @property
+    def profile(self) -> str:
+        """'embedded' or 'production', from which services are configured."""
+        return "production" if self.database_url and not self.database_url.startswith("sqlite") else "embedded"
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment (the only place that does)."""
+    return Settings()

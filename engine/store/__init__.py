@@ -1,0 +1,1 @@
+"""The normalized store port: what the engine needs from a durable FHIR resource store."""

@@ -1,0 +1,85 @@
+"""Abstract store and unit of work; the SQL adapter and the in-memory fake implement them."""
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+
+from engine.search.query import SearchQuery
+from engine.store.model import CurrentVersion, OutboxEvent, Page, PendingWrite, StoredResource
+
+
+class UnitOfWork(abc.ABC):
+    """One atomic transaction against the store; rolls back unless `commit()` is called."""
+
+    def __enter__(self) -> "UnitOfWork":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.rollback()
+        self.close()
+
+    @abc.abstractmethod
+    def current(self, resource_type: str, resource_id: str, *, for_update: bool = False) -> CurrentVersion | None:
+        """Latest version metadata of a resource, locking it for update when asked."""
+
+    @abc.abstractmethod
+    def read(self, resource_type: str, resource_id: str, version: int | None = None) -> StoredResource | None:
+        """A resource version (the latest when `version` is None), deleted versions included."""
+
+    @abc.abstractmethod
+    def read_many(self, keys: Iterable[tuple[str, str]]) -> list[StoredResource]:
+        """Latest non-deleted versions of the given (type, id) pairs that exist."""
+
+    @abc.abstractmethod
+    def save(self, writes: Sequence[PendingWrite]) -> None:
+        """Persist new versions, their index rows and outbox events."""
+
+    @abc.abstractmethod
+    def search(self, query: SearchQuery) -> Page:
+        """Current, non-deleted resources matching `query`, sorted and paged."""
+
+    @abc.abstractmethod
+    def referenced(self, sources: Sequence[StoredResource], parameter: str | None,
+                   target_type: str | None) -> list[StoredResource]:
+        """Resources the `sources` point at through reference parameter `parameter` (any when None)."""
+
+    @abc.abstractmethod
+    def referencing(self, resource_type: str, parameter: str | None,
+                    targets: Sequence[StoredResource]) -> list[StoredResource]:
+        """Resources of `resource_type` that point at any of `targets` through `parameter`."""
+
+    @abc.abstractmethod
+    def history(self, *, resource_type: str | None, resource_id: str | None, since_us: int | None,
+                count: int, offset: int) -> Page:
+        """Versions newest first, at system, type or instance level."""
+
+    @abc.abstractmethod
+    def outbox(self, *, after_seq: int = 0, limit: int = 100) -> list[OutboxEvent]:
+        """Outbox events with sequence numbers above `after_seq`, oldest first."""
+
+    @abc.abstractmethod
+    def commit(self) -> None:
+        """Make everything written so far durable."""
+
+    @abc.abstractmethod
+    def rollback(self) -> None:
+        """Discard everything written since the last commit."""
+
+    def close(self) -> None:
+        """Release the connection; the default does nothing."""
+
+
+class ResourceStore(abc.ABC):
+    """A durable FHIR resource store: current versions, history, search index and outbox."""
+
+    @abc.abstractmethod
+    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
+        """Open a new unit of work (one database transaction); read-only ones take no write lock."""
+
+    @abc.abstractmethod
+    def counts_by_type(self) -> dict[str, int]:
+        """Number of current, non-deleted resources per type (for metrics)."""
+
+    @abc.abstractmethod
+    def ping(self) -> bool:
+        """True when the store answers."""

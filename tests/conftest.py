@@ -1,0 +1,59 @@
+"""Fixtures shared by every test tier."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.settings import Settings
+from adapters.bootstrap import Container, build_container
+from tests.support.databases import PostgresFactory, SqliteFactory
+from tests.support.services import require
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def shared_data(*parts: str) -> Path:
+    """A path inside ../shared/data (test corpora written elsewhere)."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.fail(f"shared test data missing: {path}")
+    return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _quiet_migrations() -> None:
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+@pytest.fixture(scope="session")
+def sqlite_factory(tmp_path_factory: pytest.TempPathFactory) -> SqliteFactory:
+    return SqliteFactory(tmp_path_factory.mktemp("sqlite-template"))
+
+
+@pytest.fixture(scope="session")
+def postgres_factory() -> Iterator[PostgresFactory]:
+    url = require("TESSERA_DATABASE_URL", "PostgreSQL")
+    factory = PostgresFactory(url)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty, migrated store on each backend."""
+    factory = request.getfixturevalue("sqlite_factory" if request.param == "sqlite" else "postgres_factory")
+    url = factory.create(tmp_path)
+    yield url
+    factory.drop(url)
+
+
+@pytest.fixture
+def container(store_url: str, tmp_path: Path) -> Iterator[Container]:
+    """Services wired to a fresh store."""
+    built = build_container(Settings(database_url=store_url, data_dir=tmp_path, db_pool_size=2), migrate=False)
+    yield built
+    built.close()

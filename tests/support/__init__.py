@@ -1,0 +1,1 @@
+"""Shared test helpers: service discovery, databases per test, data loaders."""
