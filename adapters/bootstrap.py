@@ -49,7 +49,7 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
         upgrade(engine)
     store = SqlResourceStore(engine)
     clock = monotonic_clock_us
-    resources = ResourceService(store, clock)
+    resources = ResourceService(store, clock, referential_integrity=settings.referential_integrity)
     search = SearchService(store, default_count=settings.default_page_size, max_count=settings.max_page_size)
     history = HistoryService(store, default_count=settings.default_page_size, max_count=settings.max_page_size)
     bundles = BundleService(store, clock, resources, search)

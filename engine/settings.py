@@ -18,6 +18,7 @@ class Settings(BaseSettings):
     broker_url: str | None = None
     base_url: str | None = Field(default=None, description="Public base URL of /fhir; derived from requests if unset.")
     default_source: str = Field(default="urn:tessera:api", description="meta.source for writes that name none.")
+    referential_integrity: bool = Field(default=True, description="Reject writes whose references point at nothing.")
     max_request_bytes: int = 32 * 1024 * 1024
     max_json_depth: int = 64
     default_page_size: int = 50

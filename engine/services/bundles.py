@@ -109,7 +109,8 @@ class BundleService:
             if len(set(keys)) != len(keys):
                 raise InvalidRequest("A transaction may not change the same resource twice")
             try:
-                check_references_exist(uow, writes, {k for k, w in zip(keys, writes) if not w.deleted})
+                check_references_exist(uow, writes, {k for k, w in zip(keys, writes) if not w.deleted},
+                                       require_targets=self.resources.referential_integrity)
             except ReferenceNotResolved as exc:
                 failing = next((e for e in entries if e.write is not None and e.write is exc.subject), entries[0])
                 raise BundleEntryError(failing.index, exc) from exc

@@ -37,9 +37,10 @@ def parse_etag(value: str) -> int:
 class ResourceService:
     """Single-resource interactions over a store."""
 
-    def __init__(self, store: ResourceStore, clock: Clock):
+    def __init__(self, store: ResourceStore, clock: Clock, *, referential_integrity: bool = True):
         self.store = store
         self.clock = clock
+        self.referential_integrity = referential_integrity
 
     def read(self, resource_type: str, resource_id: str, version: int | None = None) -> StoredResource:
         """The current (or a given) version; raises ResourceNotFound or ResourceGone."""
@@ -69,7 +70,8 @@ class ResourceService:
             write = prepare_write(resource, resource_id=new_id(), current=None, now_us=self.clock(),
                                   source=source)
             write.references = found
-            check_references_exist(uow, [write], {(write.resource_type, write.resource_id)})
+            check_references_exist(uow, [write], {(write.resource_type, write.resource_id)},
+                                   require_targets=self.referential_integrity)
             uow.save([write])
             uow.commit()
         return WriteOutcome(_as_stored(write), created=True)
@@ -108,7 +110,8 @@ class ResourceService:
         write = prepare_write(resource, resource_id=resource_id, current=current, now_us=self.clock(),
                               source=source)
         write.references = found
-        check_references_exist(uow, [write], {(resource_type, resource_id)})
+        check_references_exist(uow, [write], {(resource_type, resource_id)},
+                               require_targets=self.referential_integrity)
         uow.save([write])
         return WriteOutcome(_as_stored(write), created=current is None or current.deleted)
 

@@ -80,8 +80,9 @@ def path_to(resource: Any, target: Any, path: str) -> str | None:
     return None
 
 
-def check_references_exist(uow: UnitOfWork, writes: list[PendingWrite], created: set[tuple[str, str]]) -> None:
-    """Raise ReferenceNotResolved for a placeholder left unresolved or a reference to a missing resource."""
+def check_references_exist(uow: UnitOfWork, writes: list[PendingWrite], created: set[tuple[str, str]], *,
+                           require_targets: bool = True) -> None:
+    """Raise ReferenceNotResolved for a placeholder left unresolved or (when required) a missing target."""
     wanted: dict[tuple[str, str], tuple[PendingWrite, dict[str, Any]]] = {}
     for write in writes:
         if write.body is None:
@@ -94,7 +95,7 @@ def check_references_exist(uow: UnitOfWork, writes: list[PendingWrite], created:
                     Issue("not-found", f"Reference '{text[:80]}' does not resolve to any resource", path)])
                 error.subject = write
                 raise error
-            parsed = parse_reference(text)
+            parsed = parse_reference(text) if require_targets else None
             if parsed is None or parsed.base_url is not None:
                 continue
             key = (parsed.resource_type, parsed.resource_id)
