@@ -40,14 +40,14 @@ def clause_condition(clause: q.Clause, table: sa.Table) -> sa.ColumnElement:
     if clause.missing is not None:
         present = sa.select(index.c.pid).where(*base)
         return table.c.pid.not_in(present) if clause.missing else table.c.pid.in_(present)
-    if clause.chain is not None:
-        target = resources.alias()
-        inner = sa.select(target.c.res_id).where(
-            target.c.res_type == clause.chain_type, target.c.deleted.is_(False),
-            clause_condition(clause.chain, target))
-        matching = sa.select(index.c.pid).where(*base, index.c.target_type == clause.chain_type,
-                                                index.c.target_id.in_(inner))
-        return table.c.pid.in_(matching)
+    if clause.chains:
+        per_type = []
+        for chain_type, inner_clause in clause.chains:
+            target = resources.alias()
+            inner = sa.select(target.c.res_id).where(
+                target.c.res_type == chain_type, target.c.deleted.is_(False), clause_condition(inner_clause, target))
+            per_type.append(sa.and_(index.c.target_type == chain_type, index.c.target_id.in_(inner)))
+        return table.c.pid.in_(sa.select(index.c.pid).where(*base, sa.or_(*per_type)))
     value_conditions = [_value_condition(parameter, clause.modifier, index, value) for value in clause.values]
     matching = sa.select(index.c.pid).where(*base, sa.or_(*value_conditions))
     if clause.modifier == "not":

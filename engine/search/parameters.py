@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources as package_files
 
 from engine.fhir.release import R4_RESOURCE_TYPES
-from engine.search.paths import Accessor, compile_for_type
+from engine.search.paths import Accessor, compile_for_type, root_of, split_union
+
+_RESOLVE_IS = re.compile(r"where\(resolve\(\) is (\w+)\)")
 
 # Parameter types served from the SQL index tables.
 INDEXED_TYPES = frozenset({"token", "string", "date", "reference", "quantity", "uri", "number"})
@@ -58,9 +61,18 @@ def parameters_for(resource_type: str) -> dict[str, SearchParameter]:
             accessor = compile_for_type(expression, resource_type)
         found[definition["code"]] = SearchParameter(
             code=definition["code"], type=definition["type"], resource_type=resource_type,
-            expression=expression, targets=tuple(definition.get("target", ())),
+            expression=expression, targets=_targets(expression, resource_type, definition.get("target", ())),
             url=definition["url"], accessor=accessor)
     return found
+
+
+def _targets(expression: str, resource_type: str, declared: list[str]) -> tuple[str, ...]:
+    """Declared targets, narrowed when every path of this type filters with `resolve() is X`."""
+    parts = [p for p in split_union(expression) if root_of(p) == resource_type]
+    found = [_RESOLVE_IS.search(p) for p in parts]
+    if parts and all(found):
+        return tuple(sorted({m.group(1) for m in found if m}))
+    return tuple(declared)
 
 
 def lookup(resource_type: str, code: str) -> SearchParameter | None:

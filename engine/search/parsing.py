@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from collections.abc import Sequence
 
 from engine.errors import InvalidRequest, Issue, UnsupportedSearchParameter
@@ -156,11 +157,8 @@ def _chained_clause(parameter: SearchParameter, type_modifier: str | None, chain
     usable = [t for t in targets if t in R4_RESOURCE_TYPES and lookup(t, inner_code) is not None]
     if not usable:
         raise UnsupportedSearchParameter(f"Cannot chain '{parameter.code}.{chained[:40]}'")
-    if len(usable) > 1:
-        raise InvalidRequest(f"Chain '{parameter.code}.{chained[:40]}' is ambiguous; name the type, e.g. "
-                             f"'{parameter.code}:{usable[0]}.{chained[:40]}'")
-    inner = parse_clause(usable[0], chained, value)
-    return q.Clause(parameter, None, (), chain=inner, chain_type=usable[0])
+    chains = tuple((target, parse_clause(target, chained, value)) for target in usable)
+    return q.Clause(parameter, None, (), chains=chains)
 
 
 def _value(parameter: SearchParameter, modifier: str | None, text: str) -> q.SearchValue:
@@ -215,8 +213,8 @@ def _quantity_value(text: str, code: str) -> q.QuantityValue:
         raise InvalidRequest(f"Parameter '{code}': '{text[:40]}' is not a number",
                              issues=[Issue("invalid", f"'{text[:40]}' is not a number", code)])
     value = float(digits)
-    decimals = len(digits.split(".")[1]) if "." in digits and "e" not in digits.lower() else 0
-    half = 0.5 * 10 ** (-decimals)
+    exponent = Decimal(digits).as_tuple().exponent  # implicit precision: "5.4" -> ±0.05, "6e1" -> ±5
+    half = 0.5 * 10 ** int(exponent)
     low, high = (value * 0.9, value * 1.1) if prefix == "ap" else (value - half, value + half)
     if low > high:
         low, high = high, low

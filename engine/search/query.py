@@ -71,15 +71,15 @@ SearchValue = Union[TokenValue, StringValue, RangeValue, QuantityValue, Referenc
 class Clause:
     """One AND-ed condition: a parameter matching any of its OR-ed values.
 
-    With `chain`, the reference parameter must point at a `chain_type` resource matching `chain`.
+    With `chains`, the reference parameter must point at a resource of one of the chained types
+    that matches that type's clause (`subject.name=x` on Patient or Group, say).
     With `missing`, the clause tests presence (`:missing=true|false`) instead of values.
     """
 
     parameter: SearchParameter
     modifier: str | None
     values: tuple[SearchValue, ...] = ()
-    chain: "Clause | None" = None
-    chain_type: str | None = None
+    chains: tuple[tuple[str, "Clause"], ...] = ()
     missing: bool | None = None
 
 
