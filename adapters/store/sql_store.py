@@ -121,6 +121,7 @@ class SqlUnitOfWork(UnitOfWork):
     def _save(self, writes: Sequence[PendingWrite]) -> None:
         connection = self._connection
         new = [w for w in writes if w.pid is None]
+        existing = [w for w in writes if w.pid is not None]
         if new:
             result = connection.execute(
                 s.resources.insert().returning(s.resources.c.pid, sort_by_parameter_order=True),
@@ -128,7 +129,6 @@ class SqlUnitOfWork(UnitOfWork):
                   "last_updated": w.last_updated_us, "deleted": w.deleted} for w in new])
             for write, row in zip(new, result.all()):
                 write.pid = row.pid
-        existing = [w for w in writes if w not in new]
         if existing:
             connection.execute(
                 s.resources.update().where(s.resources.c.pid == sa.bindparam("b_pid")).values(

@@ -22,6 +22,17 @@ _STEP = re.compile(
     r"|where\((?P<wfield>\w+)\s*=\s*'(?P<wvalue>[^']*)'\)"
 )
 _GENERIC_ROOTS = ("Resource", "DomainResource")
+# Names of choice elements (`value[x]`, `effective[x]`, ...): only these need a scan for typed keys
+# such as valueQuantity. Collected from the `one_of_many` markers of the fhir.resources R4B models.
+CHOICE_NAMES = frozenset("""
+abatement additive age allowed amount answer asNeeded author born bounds characteristic chargeItem citeAs code
+collected concentration content created date deceased defaultValue definition detail diagnosis dose doseNumber
+due duration effective entity event example fastingStatus fixed identified indication item legallyBinding
+location manufacturer maxValue medication minValue minimumVolume module multipleBirth name occurred occurrence
+offset onset participantEffective pattern performed period presentation probability procedure product quantity
+rate reported scheduled seriesDoses serviced source start statusReason strength studyEffective subject substance
+substanceDefinition target time timing topic used value when
+""".split())
 
 
 def split_union(expression: str) -> list[str]:
@@ -118,7 +129,7 @@ def _parse_steps(part: str) -> list[tuple[str, Any]] | None:
         if not match:
             return None
         if match["field"]:
-            steps.append(("field", match["field"]))
+            steps.append(("field" if match["field"] in CHOICE_NAMES else "exact", match["field"]))
             if match["index"] is not None:
                 steps.append(("index", int(match["index"])))
         elif match["as"]:

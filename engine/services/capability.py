@@ -16,6 +16,18 @@ _MODIFIER_DOCS = {
 }
 
 
+@lru_cache(maxsize=1)
+def _revincludes() -> dict[str, list[str]]:
+    """For each type, the `Source:param` reference parameters of other types that can point at it."""
+    found: dict[str, list[str]] = {}
+    for source in all_resource_types():
+        for code, parameter in sorted(parameters_for(source).items()):
+            if parameter.type == "reference" and is_supported(parameter):
+                for target in parameter.targets or all_resource_types():
+                    found.setdefault(target, []).append(f"{source}:{code}")
+    return found
+
+
 @lru_cache(maxsize=4)
 def capability_statement(base_url: str, software_version: str) -> dict[str, Any]:
     """A CapabilityStatement describing the `/fhir` endpoint at `base_url`."""
@@ -38,7 +50,7 @@ def capability_statement(base_url: str, software_version: str) -> dict[str, Any]
             "conditionalDelete": "single",
             "referencePolicy": ["literal", "logical", "local", "enforced"],
             "searchInclude": [f"{resource_type}:{code}" for code in references] + [f"{resource_type}:*"],
-            "searchRevInclude": [],
+            "searchRevInclude": _revincludes().get(resource_type, []),
             "searchParam": search_params,
         })
     return {
