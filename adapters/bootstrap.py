@@ -4,11 +4,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from engine.feeds.service import FeedService
 from engine.services.bundles import BundleService
 from engine.services.history import HistoryService
 from engine.services.resources import ResourceService
 from engine.services.search import SearchService
 from engine.settings import Settings
+from adapters.feeds.hl7v2_translator import Hl7v2Translator
 from adapters.store.migrate import upgrade
 from adapters.store.sql_store import SqlResourceStore, create_sql_engine
 
@@ -33,6 +35,7 @@ class Container:
     search: SearchService
     history: HistoryService
     bundles: BundleService
+    feeds: FeedService
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -53,4 +56,5 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
     search = SearchService(store, default_count=settings.default_page_size, max_count=settings.max_page_size)
     history = HistoryService(store, default_count=settings.default_page_size, max_count=settings.max_page_size)
     bundles = BundleService(store, clock, resources, search)
-    return Container(settings, store, resources, search, history, bundles)
+    feeds = FeedService(store, bundles, Hl7v2Translator(), clock)
+    return Container(settings, store, resources, search, history, bundles, feeds)

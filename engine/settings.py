@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     default_page_size: int = 50
     max_page_size: int = 1000
     db_pool_size: int = 10
+    mllp_max_message_bytes: int = 8 * 1024 * 1024
+    mllp_workers: int = 8
+    mllp_tls_cert: Path | None = Field(default=None, description="PEM certificate chain; with the key, MLLP uses TLS.")
+    mllp_tls_key: Path | None = None
     log_level: str = "INFO"
 
     def resolved_database_url(self) -> str:

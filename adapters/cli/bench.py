@@ -13,6 +13,11 @@ def run_bench(name: str, args: argparse.Namespace) -> int:
 
         result = bench_ingest(bundles=args.bundles or 40, backends=args.backend or ["sqlite", "postgresql"],
                               concurrency=args.concurrency)
+    elif name == "mllp":
+        from adapters.cli.bench_mllp import bench_mllp
+
+        result = bench_mllp(messages=args.messages, connections=args.connections,
+                            backends=args.backend or ["sqlite", "postgresql"])
     else:  # argparse restricts the choices
         raise SystemExit(f"unknown benchmark {name}")
     print(orjson.dumps(result).decode())  # noqa: T201

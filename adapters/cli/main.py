@@ -25,6 +25,52 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mllp(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from adapters.bootstrap import build_container
+    from adapters.mllp.server import MllpServer, tls_context
+
+    settings = load_settings()
+    container = build_container(settings)
+    context = None
+    if settings.mllp_tls_cert and settings.mllp_tls_key:
+        context = tls_context(str(settings.mllp_tls_cert), str(settings.mllp_tls_key))
+    server = MllpServer(container.feeds, max_message_bytes=settings.mllp_max_message_bytes,
+                        workers=settings.mllp_workers, ssl_context=context)
+    logging.getLogger("tessera").info("MLLP listener (%s profile%s) on %s:%s", settings.profile,
+                                      ", TLS" if context else "", args.host, args.port)
+    try:
+        asyncio.run(server.serve_forever(args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        container.close()
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from adapters.bootstrap import build_container
+
+    container = build_container(load_settings())
+    if args.list:
+        for message in container.feeds.failed(limit=args.limit):
+            print(f"{message.message_id}\t{message.status}\t{message.message_type or '-'}\t"  # noqa: T201
+                  f"{message.control_id or '-'}\t{message.reason or ''}")
+        container.close()
+        return 0
+    outcomes = container.feeds.replay(message_ids=args.id or None, limit=args.limit)
+    container.close()
+    fixed = sum(1 for o in outcomes if o.ack_code == "AA")
+    for outcome in outcomes:
+        if outcome.ack_code != "AA":
+            reasons = "; ".join(i.text for i in outcome.issues)[:300]
+            print(f"message {outcome.message_id}: still {outcome.ack_code}: {reasons}", file=sys.stderr)  # noqa: T201
+    print(f"replay: {fixed} of {len(outcomes)} messages processed")  # noqa: T201
+    return 0 if fixed == len(outcomes) else 1
+
+
 def _migrate(_args: argparse.Namespace) -> int:
     from adapters.bootstrap import build_container
 
@@ -73,6 +119,15 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(run=_serve)
     commands.add_parser("migrate", help="create or upgrade the store schema").set_defaults(run=_migrate)
+    mllp = commands.add_parser("mllp", help="receive HL7 v2 over MLLP")
+    mllp.add_argument("--host", default="127.0.0.1")
+    mllp.add_argument("--port", type=int, default=2575)
+    mllp.set_defaults(run=_mllp)
+    replay = commands.add_parser("replay", help="re-run failed feed messages (the error queue)")
+    replay.add_argument("--id", type=int, action="append", help="message id (repeatable); default: all failed")
+    replay.add_argument("--list", action="store_true", help="list the error queue instead")
+    replay.add_argument("--limit", type=int, default=1000)
+    replay.set_defaults(run=_replay)
     sample = commands.add_parser("load-sample", help="load the bundled Synthea sample patients")
     sample.add_argument("--if-empty", action="store_true", help="only when the store holds nothing yet")
     sample.set_defaults(run=_load_sample)
@@ -80,10 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+")
     ingest.set_defaults(run=_ingest)
     bench = commands.add_parser("bench", help="run a benchmark; last line is one JSON object")
-    bench.add_argument("name", choices=["ingest"])
+    bench.add_argument("name", choices=["ingest", "mllp"])
     bench.add_argument("--json", action="store_true", help="print the JSON summary line (always last)")
     bench.add_argument("--bundles", type=int, default=None, help="number of Synthea-shaped bundles")
-    bench.add_argument("--concurrency", type=int, default=2, help="concurrent loading clients")
+    bench.add_argument("--concurrency", type=int, default=2, help="ingest: concurrent loading clients")
+    bench.add_argument("--messages", type=int, default=2000, help="mllp: messages to send")
+    bench.add_argument("--connections", type=int, default=4, help="mllp: concurrent MLLP connections")
     bench.add_argument("--backend", action="append", choices=["sqlite", "postgresql"],
                        help="backends to measure (default: both)")
     bench.set_defaults(run=_bench)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from adapters.bootstrap import Container
-from adapters.http import fhir_routes, observability
+from adapters.http import bulk_routes, fhir_routes, observability
 from adapters.http.errors import install_error_handlers
 
 
@@ -16,5 +16,6 @@ def create_app(container: Container) -> FastAPI:
     install_error_handlers(app)
     observability.install_metrics(app)
     app.include_router(observability.router)
+    app.include_router(bulk_routes.router)
     app.include_router(fhir_routes.router)
     return app

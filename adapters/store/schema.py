@@ -102,3 +102,19 @@ INDEX_TABLES = {
     "quantities": (idx_quantity, ("param", "value", "system", "code", "unit")),
     "uris": (idx_uri, ("param", "uri")),
 }
+
+raw_messages = sa.Table(
+    "raw_messages", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("received", sa.BigInteger, nullable=False),
+    sa.Column("channel", sa.String(32), nullable=False),
+    sa.Column("peer", sa.String(200)),
+    sa.Column("sender", sa.String(400)),
+    sa.Column("control_id", sa.String(200)),
+    sa.Column("message_type", sa.String(40)),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("raw", sa.LargeBinary, nullable=False),
+    sa.Index("ix_raw_messages_sender_control", "sender", "control_id"),
+    sa.Index("ix_raw_messages_status", "status", "id"),
+)

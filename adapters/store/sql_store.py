@@ -14,6 +14,7 @@ from engine.search.query import SearchQuery
 from engine.store.model import CurrentVersion, OutboxEvent, Page, PendingWrite, StoredResource
 from engine.store.ports import ResourceStore, UnitOfWork
 from adapters.store import schema as s
+from adapters.store.message_log import SqlMessageLog
 from adapters.store.search_sql import filter_conditions, sort_expressions
 
 
@@ -67,8 +68,8 @@ _VERSION_COLUMNS = (s.resource_versions.c.res_type, s.resource_versions.c.res_id
 _VERSION_INSERT = ("pid", "version", "res_type", "res_id", "last_updated", "deleted", "method", "source", "body")
 
 
-class SqlUnitOfWork(UnitOfWork):
-    """One database transaction."""
+class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
+    """One database transaction (resources, index rows, outbox and raw messages)."""
 
     def __init__(self, engine: sa.Engine, *, read_only: bool):
         self._connection = engine.connect()
@@ -195,14 +196,15 @@ class SqlUnitOfWork(UnitOfWork):
         targets = {(row.target_type, row.target_id) for row in self._connection.execute(statement)}
         return self.read_many(targets)
 
-    def referencing(self, resource_type: str, parameter: str | None,
+    def referencing(self, resource_type: str | None, parameter: str | None,
                     targets: Sequence[StoredResource]) -> list[StoredResource]:
         if not targets:
             return []
         ref, r, v = s.idx_reference, s.resources, s.resource_versions
         keys = sorted({(x.resource_type, x.resource_id) for x in targets})
-        pids = sa.select(ref.c.pid).where(ref.c.res_type == resource_type,
-                                           sa.tuple_(ref.c.target_type, ref.c.target_id).in_(keys))
+        pids = sa.select(ref.c.pid).where(sa.tuple_(ref.c.target_type, ref.c.target_id).in_(keys))
+        if resource_type is not None:
+            pids = pids.where(ref.c.res_type == resource_type)
         if parameter is not None:
             pids = pids.where(ref.c.param == parameter)
         statement = (sa.select(*_VERSION_COLUMNS)

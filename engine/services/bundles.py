@@ -93,34 +93,50 @@ class BundleService:
 
     def _transaction(self, entries: list[_Entry], base_url: str, source: str | None) -> None:
         with self.store.unit_of_work() as uow:
-            id_map = self._assign_ids(uow, entries)
-            pending = _PendingIndex(entries)
-            references = ConditionalReferences(uow, pending.find)
-            writes: list[PendingWrite] = []
-            now = self.clock()
-            for entry in sorted(entries, key=lambda e: (_ORDER[e.method], e.index)):
-                try:
-                    self._plan_write(uow, entry, id_map, references, now, source)
-                except TesseraError as exc:
-                    raise BundleEntryError(entry.index, exc) from exc
-                if entry.write is not None:
-                    writes.append(entry.write)
-            keys = [(w.resource_type, w.resource_id) for w in writes]
-            if len(set(keys)) != len(keys):
-                raise InvalidRequest("A transaction may not change the same resource twice")
-            try:
-                check_references_exist(uow, writes, {k for k, w in zip(keys, writes) if not w.deleted},
-                                       require_targets=self.resources.referential_integrity)
-            except ReferenceNotResolved as exc:
-                failing = next((e for e in entries if e.write is not None and e.write is exc.subject), entries[0])
-                raise BundleEntryError(failing.index, exc) from exc
-            uow.save(writes)
+            self._write_transaction(uow, entries, source)
             uow.commit()
         for entry in entries:
             if entry.method == "GET":
                 entry.response = self._get(entry, base_url)
             else:
                 entry.response = _write_response(entry)
+
+    def apply_transaction(self, uow: UnitOfWork, bundle: dict[str, Any], *, source: str | None) -> list[PendingWrite]:
+        """Write a transaction Bundle inside the caller's unit of work (no commit); return the writes.
+
+        Used by feeds, which must record the inbound message in the same database transaction.
+        """
+        if bundle.get("type") != "transaction":
+            raise InvalidRequest("Expected a transaction Bundle")
+        entries = _entries(bundle)
+        if any(entry.method == "GET" for entry in entries):
+            raise InvalidRequest("GET entries cannot be applied inside another transaction")
+        return self._write_transaction(uow, entries, source)
+
+    def _write_transaction(self, uow: UnitOfWork, entries: list[_Entry], source: str | None) -> list[PendingWrite]:
+        id_map = self._assign_ids(uow, entries)
+        pending = _PendingIndex(entries)
+        references = ConditionalReferences(uow, pending.find)
+        writes: list[PendingWrite] = []
+        now = self.clock()
+        for entry in sorted(entries, key=lambda e: (_ORDER[e.method], e.index)):
+            try:
+                self._plan_write(uow, entry, id_map, references, now, source)
+            except TesseraError as exc:
+                raise BundleEntryError(entry.index, exc) from exc
+            if entry.write is not None:
+                writes.append(entry.write)
+        keys = [(w.resource_type, w.resource_id) for w in writes]
+        if len(set(keys)) != len(keys):
+            raise InvalidRequest("A transaction may not change the same resource twice")
+        try:
+            check_references_exist(uow, writes, {k for k, w in zip(keys, writes) if not w.deleted},
+                                   require_targets=self.resources.referential_integrity)
+        except ReferenceNotResolved as exc:
+            failing = next((e for e in entries if e.write is not None and e.write is exc.subject), entries[0])
+            raise BundleEntryError(failing.index, exc) from exc
+        uow.save(writes)
+        return writes
 
     def _assign_ids(self, uow: UnitOfWork, entries: list[_Entry]) -> dict[str, str]:
         id_map: dict[str, str] = {}

@@ -44,9 +44,9 @@ class UnitOfWork(abc.ABC):
         """Resources the `sources` point at through reference parameter `parameter` (any when None)."""
 
     @abc.abstractmethod
-    def referencing(self, resource_type: str, parameter: str | None,
+    def referencing(self, resource_type: str | None, parameter: str | None,
                     targets: Sequence[StoredResource]) -> list[StoredResource]:
-        """Resources of `resource_type` that point at any of `targets` through `parameter`."""
+        """Resources of `resource_type` (any type when None) pointing at `targets` through `parameter`."""
 
     @abc.abstractmethod
     def history(self, *, resource_type: str | None, resource_id: str | None, since_us: int | None,

@@ -1,0 +1,1 @@
+"""Feed translators: implementations of engine.feeds.ports.MessageTranslator."""

@@ -1,0 +1,60 @@
+"""HL7 v2 as a feed: the engine's MessageTranslator port implemented with adapters.hl7v2."""
+from __future__ import annotations
+
+from functools import lru_cache
+
+from engine.feeds.model import FeedIssue, FeedOutcome, MessageIdentity, TranslatedMessage
+from engine.feeds.ports import MessageTranslator, UnreadableMessage, UntranslatableMessage
+from adapters import hl7v2
+
+
+@lru_cache(maxsize=32)
+def _parsed(raw: bytes) -> hl7v2.ParsedMessage:
+    """Parse once per message even though identify, translate and acknowledge all need it."""
+    return hl7v2.parse_message(raw)
+
+
+def _issue(issue: hl7v2.MappingIssue) -> FeedIssue:
+    return FeedIssue(issue.segment, issue.sequence, issue.field, issue.code, issue.text, issue.severity)
+
+
+def _identity(header: hl7v2.MessageHeader) -> MessageIdentity:
+    sender = f"{header.sending_application}|{header.sending_facility}"
+    return MessageIdentity(sender, header.control_id, f"{header.message_type}^{header.trigger_event}")
+
+
+class Hl7v2Translator(MessageTranslator):
+    """Parses with python-hl7 and maps with the v2-to-FHIR translators."""
+
+    channel = "hl7v2"
+
+    def identify(self, raw: bytes) -> MessageIdentity:
+        try:
+            return _identity(_parsed(raw).header)
+        except hl7v2.Hl7ParseError as exc:
+            raise UnreadableMessage(exc.reason) from exc
+
+    def translate(self, raw: bytes, *, message_id: int, received: str) -> TranslatedMessage:
+        try:
+            message = _parsed(raw)
+            result = hl7v2.map_message(message, raw_message_id=str(message_id), received_at=received)
+        except hl7v2.Hl7ParseError as exc:
+            raise UnreadableMessage(exc.reason) from exc
+        except hl7v2.UnsupportedMessage as exc:
+            raise UnreadableMessage(exc.reason) from exc
+        except hl7v2.MappingError as exc:
+            raise UntranslatableMessage([_issue(i) for i in exc.issues]) from exc
+        return TranslatedMessage(result.bundle, [(m.survivor, m.merged) for m in result.merges],
+                                 [_issue(w) for w in result.warnings])
+
+
+def acknowledgement(raw: bytes, outcome: FeedOutcome, control_id: str) -> bytes:
+    """The HL7 ACK for an outcome, mirroring the sender's MSH when the message could be read."""
+    try:
+        header = _parsed(raw).header
+    except hl7v2.Hl7ParseError:
+        header = None
+    issues = [hl7v2.MappingIssue(i.segment, i.sequence, i.field, i.code, i.text, i.severity) for i in outcome.issues]
+    text = {"AA": "duplicate message, already processed" if outcome.duplicate else None,
+            "AE": "message rejected: see ERR", "AR": "message refused: see ERR"}.get(outcome.ack_code)
+    return hl7v2.build_ack(header, outcome.ack_code, issues=issues, text=text, control_id=control_id)

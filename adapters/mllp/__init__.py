@@ -1,0 +1,1 @@
+"""MLLP transport for HL7 v2 feeds."""

@@ -1,0 +1,1 @@
+"""Inbound feeds: keep every raw message, translate it to FHIR, store it atomically, acknowledge."""

@@ -1,0 +1,63 @@
+"""Value objects of the feed pipeline."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FeedIssue:
+    """One problem in an inbound message, located HL7-style (segment, occurrence, field)."""
+
+    segment: str
+    sequence: int
+    field: int | None
+    code: str
+    text: str
+    severity: str = "E"
+
+
+@dataclass(frozen=True)
+class MessageIdentity:
+    """What identifies a message for duplicate detection and the message log."""
+
+    sender: str
+    control_id: str
+    message_type: str
+
+
+@dataclass
+class TranslatedMessage:
+    """A message as FHIR: one transaction Bundle plus patient merges to perform."""
+
+    bundle: dict[str, Any]
+    merges: list[tuple[str, str]] = field(default_factory=list)  # (survivor query, merged query)
+    warnings: list[FeedIssue] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    """A stored inbound message (the error queue is the subset with status failed/rejected)."""
+
+    message_id: int
+    received_us: int
+    channel: str
+    peer: str | None
+    sender: str | None
+    control_id: str | None
+    message_type: str | None
+    status: str  # received | processed | duplicate | failed | rejected
+    reason: str | None
+    raw: bytes
+
+
+@dataclass(frozen=True)
+class FeedOutcome:
+    """The result of receiving one message, enough to acknowledge it."""
+
+    ack_code: str  # AA | AE | AR
+    message_id: int | None
+    identity: MessageIdentity | None
+    issues: list[FeedIssue] = field(default_factory=list)
+    duplicate: bool = False
+    resources: int = 0

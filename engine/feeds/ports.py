@@ -1,0 +1,62 @@
+"""The translator port: turns raw inbound bytes into FHIR (implemented by adapters.hl7v2)."""
+from __future__ import annotations
+
+import abc
+
+from engine.feeds.model import FeedIssue, MessageIdentity, RawMessage, TranslatedMessage
+
+
+class UnreadableMessage(Exception):
+    """The bytes are not a message of the feed's format, or of a supported type (acknowledged AR)."""
+
+    def __init__(self, reason: str, identity: MessageIdentity | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.identity = identity
+
+
+class UntranslatableMessage(Exception):
+    """The message is readable but its content fails mapping or validation (acknowledged AE)."""
+
+    def __init__(self, issues: list[FeedIssue]):
+        super().__init__(issues[0].text if issues else "message could not be translated")
+        self.issues = issues
+
+
+class MessageTranslator(abc.ABC):
+    """Reads and translates one feed format."""
+
+    channel: str = "hl7v2"
+
+    @abc.abstractmethod
+    def identify(self, raw: bytes) -> MessageIdentity:
+        """Sender, control id and type of a message; raises UnreadableMessage."""
+
+    @abc.abstractmethod
+    def translate(self, raw: bytes, *, message_id: int, received: str) -> TranslatedMessage:
+        """The message as FHIR; raises UnreadableMessage or UntranslatableMessage."""
+
+
+class MessageLog(abc.ABC):
+    """The raw message store, part of a unit of work so a message's status commits with its resources."""
+
+    @abc.abstractmethod
+    def add_message(self, *, received_us: int, channel: str, peer: str | None, identity: MessageIdentity | None,
+                    status: str, reason: str | None, raw: bytes) -> int:
+        """Store an inbound message as received; return its id."""
+
+    @abc.abstractmethod
+    def processed_message(self, sender: str, control_id: str) -> int | None:
+        """The id of an already processed message with this sender and control id, if any."""
+
+    @abc.abstractmethod
+    def set_message_status(self, message_id: int, status: str, reason: str | None = None) -> None:
+        """Record the outcome of processing a message."""
+
+    @abc.abstractmethod
+    def messages(self, *, statuses: tuple[str, ...], limit: int = 100, after_id: int = 0) -> list[RawMessage]:
+        """Stored messages with one of `statuses`, oldest first."""
+
+    @abc.abstractmethod
+    def message(self, message_id: int) -> RawMessage | None:
+        """One stored message."""

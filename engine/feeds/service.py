@@ -1,0 +1,139 @@
+"""Receive one inbound message: store it raw, translate, write it atomically, say how to acknowledge."""
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from engine.errors import BundleEntryError, TesseraError
+from engine.feeds.model import FeedIssue, FeedOutcome, MessageIdentity, RawMessage
+from engine.feeds.ports import MessageTranslator, UnreadableMessage, UntranslatableMessage
+from engine.fhir.dates import format_instant
+from engine.services.bundles import BundleService
+from engine.services.merges import merge_patients
+from engine.services.writes import Clock
+from engine.store.ports import ResourceStore
+
+log = logging.getLogger("tessera.feeds")
+FAILED_STATUSES = ("failed", "rejected", "received")
+
+
+class FeedService:
+    """The nothing-lost pipeline: raw message durable first, then resources and status in one transaction."""
+
+    def __init__(self, store: ResourceStore, bundles: BundleService, translator: MessageTranslator, clock: Clock):
+        self.store = store
+        self.bundles = bundles
+        self.translator = translator
+        self.clock = clock
+
+    def receive(self, raw: bytes, *, peer: str | None = None) -> FeedOutcome:
+        """Process one message end to end and return the acknowledgement to send."""
+        received = self.clock()
+        try:
+            identity = self.translator.identify(raw)
+        except UnreadableMessage as exc:
+            message_id = self._store_raw(raw, received, peer, exc.identity, "rejected", exc.reason)
+            return FeedOutcome("AR", message_id, exc.identity, [FeedIssue("MSH", 1, None, "207", exc.reason)])
+        with self.store.unit_of_work() as uow:
+            if identity.control_id and uow.processed_message(identity.sender, identity.control_id) is not None:
+                uow.add_message(received_us=received, channel=self.translator.channel, peer=peer,
+                                identity=identity, status="duplicate", reason=None, raw=raw)
+                uow.commit()
+                return FeedOutcome("AA", None, identity, duplicate=True)
+            message_id = uow.add_message(received_us=received, channel=self.translator.channel, peer=peer,
+                                         identity=identity, status="received", reason=None, raw=raw)
+            uow.commit()
+        return self._process(raw, message_id, received, identity)
+
+    def replay(self, *, message_ids: list[int] | None = None, limit: int = 1000) -> list[FeedOutcome]:
+        """Re-run failed, rejected or never-finished messages (e.g. after a mapping fix), oldest first."""
+        with self.store.unit_of_work(read_only=True) as uow:
+            if message_ids:
+                found = [uow.message(i) for i in message_ids]
+                stored = [m for m in found if m is not None and m.status in FAILED_STATUSES]
+            else:
+                stored = uow.messages(statuses=FAILED_STATUSES, limit=limit)
+        return [self._replay_one(message) for message in stored]
+
+    def failed(self, *, limit: int = 100, after_id: int = 0) -> list[RawMessage]:
+        """The error queue: messages that failed or were rejected, with their reasons."""
+        with self.store.unit_of_work(read_only=True) as uow:
+            return uow.messages(statuses=("failed", "rejected"), limit=limit, after_id=after_id)
+
+    def _replay_one(self, message: RawMessage) -> FeedOutcome:
+        try:
+            identity = self.translator.identify(message.raw)
+        except UnreadableMessage as exc:
+            self._set_status(message.message_id, "rejected", exc.reason)
+            return FeedOutcome("AR", message.message_id, None, [FeedIssue("MSH", 1, None, "207", exc.reason)])
+        with self.store.unit_of_work() as uow:
+            done = uow.processed_message(identity.sender, identity.control_id) if identity.control_id else None
+            if done is not None and done != message.message_id:  # the sender re-sent it and that copy went through
+                uow.set_message_status(message.message_id, "duplicate", f"processed as message {done}")
+                uow.commit()
+                return FeedOutcome("AA", message.message_id, identity, duplicate=True)
+        return self._process(message.raw, message.message_id, message.received_us, identity)
+
+    def _process(self, raw: bytes, message_id: int, received: int, identity: MessageIdentity) -> FeedOutcome:
+        try:
+            translated = self.translator.translate(raw, message_id=message_id, received=format_instant(received))
+        except UnreadableMessage as exc:
+            self._set_status(message_id, "rejected", exc.reason)
+            return FeedOutcome("AR", message_id, identity, [FeedIssue("MSH", 1, 9, "200", exc.reason)])
+        except UntranslatableMessage as exc:
+            self._set_status(message_id, "failed", "; ".join(i.text for i in exc.issues)[:2000])
+            return FeedOutcome("AE", message_id, identity, exc.issues)
+        source = _source_of(translated.bundle)
+        try:
+            with self.store.unit_of_work() as uow:
+                writes = self.bundles.apply_transaction(uow, translated.bundle, source=source)
+                count = len(writes)
+                for survivor, merged in translated.merges:
+                    count += merge_patients(uow, survivor_query=survivor, merged_query=merged, clock=self.clock,
+                                            source=source)
+                uow.set_message_status(message_id, "processed")
+                uow.commit()
+        except TesseraError as exc:
+            issues = _issues_from(exc)
+            self._set_status(message_id, "failed", "; ".join(i.text for i in issues)[:2000])
+            log.info("message %s failed: %s", message_id, type(exc).__name__)
+            return FeedOutcome("AE", message_id, identity, issues)
+        return FeedOutcome("AA", message_id, identity, list(translated.warnings), resources=count)
+
+    def _store_raw(self, raw: bytes, received: int, peer: str | None, identity: MessageIdentity | None,
+                   status: str, reason: str | None) -> int:
+        with self.store.unit_of_work() as uow:
+            message_id = uow.add_message(received_us=received, channel=self.translator.channel, peer=peer,
+                                         identity=identity, status=status, reason=reason, raw=raw)
+            uow.commit()
+        return message_id
+
+    def _set_status(self, message_id: int, status: str, reason: str | None) -> None:
+        with self.store.unit_of_work() as uow:
+            uow.set_message_status(message_id, status, reason)
+            uow.commit()
+
+
+def _source_of(bundle: dict[str, Any]) -> str | None:
+    for entry in bundle.get("entry") or ():
+        source = ((entry.get("resource") or {}).get("meta") or {}).get("source")
+        if source:
+            return source
+    return None
+
+
+def _issues_from(exc: TesseraError) -> list[FeedIssue]:
+    """Engine errors (validation, references, merges) as feed issues; the text names FHIR paths only."""
+    issues = []
+    for issue in exc.issues[:10]:
+        where = issue.expression or ""
+        segment, _, field = where.partition("-")
+        if len(segment) == 3 and segment.isupper() and field.isdigit():
+            issues.append(FeedIssue(segment, 1, int(field), "204" if issue.code == "not-found" else "207",
+                                    issue.diagnostics[:200]))
+        else:
+            issues.append(FeedIssue("MSH", 1, None, "207", f"{where}: {issue.diagnostics}"[:200]
+                                    if where else issue.diagnostics[:200]))
+    if isinstance(exc, BundleEntryError) and not issues:
+        issues.append(FeedIssue("MSH", 1, None, "207", exc.message[:200]))
+    return issues
