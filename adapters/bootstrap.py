@@ -4,12 +4,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from collections.abc import Callable
+
 from engine.feeds.service import FeedService
+from engine.services.audit_log import AuditLog
 from engine.services.bundles import BundleService
 from engine.services.history import HistoryService
 from engine.services.resources import ResourceService
 from engine.services.search import SearchService
 from engine.settings import Settings
+from adapters.auth.keys import SigningKey, load_jwks, load_signing_key
+from adapters.auth.tokens import TokenValidator
 from adapters.feeds.hl7v2_translator import Hl7v2Translator
 from adapters.store.migrate import upgrade
 from adapters.store.sql_store import SqlResourceStore, create_sql_engine
@@ -36,6 +41,10 @@ class Container:
     history: HistoryService
     bundles: BundleService
     feeds: FeedService
+    audit: AuditLog
+    tokens: TokenValidator
+    signing_key: SigningKey
+    clock: Callable[[], int]
 
     def close(self) -> None:
         """Release pooled connections."""
@@ -57,4 +66,8 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
     history = HistoryService(store, default_count=settings.default_page_size, max_count=settings.max_page_size)
     bundles = BundleService(store, clock, resources, search)
     feeds = FeedService(store, bundles, Hl7v2Translator(), clock)
-    return Container(settings, store, resources, search, history, bundles, feeds)
+    signing_key = load_signing_key(settings.auth_signing_key_file, settings.data_dir, environment=settings.environment)
+    tokens = TokenValidator(issuer=settings.auth_issuer, audience=settings.auth_audience, local_key=signing_key,
+                            external_keys=load_jwks(settings.auth_jwks_file, settings.auth_jwks_url))
+    return Container(settings, store, resources, search, history, bundles, feeds, AuditLog(store, clock), tokens,
+                     signing_key, clock)

@@ -80,6 +80,27 @@ class PreconditionFailed(TesseraError):
     status = 412
 
 
+class Unauthenticated(TesseraError):
+    """No valid credentials; the message never says why in a way that helps an attacker."""
+
+    issue_code = "login"
+    status = 401
+
+
+class Forbidden(TesseraError):
+    """Valid credentials but no scope for this interaction; names the missing scope."""
+
+    issue_code = "forbidden"
+    status = 403
+
+
+class MethodNotAllowed(TesseraError):
+    """The interaction is not allowed on this resource type (e.g. changing an AuditEvent)."""
+
+    issue_code = "not-supported"
+    status = 405
+
+
 class ReferenceNotResolved(InvalidResource):
     """A reference inside a transaction or conditional reference points at nothing."""
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -16,6 +17,18 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; unset: SQLite in data_dir.")
     elasticsearch_url: str | None = None
     broker_url: str | None = None
+    environment: Literal["development", "production"] = Field(
+        default="development", description="production refuses development keys and requires authentication.")
+    auth_required: bool = Field(default=True, description="Bearer tokens on every endpoint touching patient data.")
+    auth_issuer: str = "urn:tessera:issuer"
+    auth_audience: str = "urn:tessera:fhir"
+    auth_signing_key_file: Path | None = Field(default=None, description="PEM EC P-256 key of the local issuer.")
+    auth_jwks_file: Path | None = Field(default=None, description="JWKS of an external issuer (same iss/aud).")
+    auth_jwks_url: str | None = None
+    consent_default: Literal["opt-out", "opt-in"] = Field(
+        default="opt-out", description="Cross-institution sharing when a patient has no Consent saying otherwise.")
+    default_institution: str = Field(default="local", description="Owner of data loaded by the CLI.")
+    rate_limit_per_minute: int = 1200
     base_url: str | None = Field(default=None, description="Public base URL of /fhir; derived from requests if unset.")
     default_source: str = Field(default="urn:tessera:api", description="meta.source for writes that name none.")
     referential_integrity: bool = Field(default=True, description="Reject writes whose references point at nothing.")
@@ -44,4 +57,7 @@ class Settings(BaseSettings):
 
 def load_settings() -> Settings:
     """Read settings from the environment (the only place that does)."""
-    return Settings()
+    settings = Settings()
+    if settings.environment == "production" and not settings.auth_required:
+        raise ValueError("TESSERA_AUTH_REQUIRED=false is refused in production")
+    return settings

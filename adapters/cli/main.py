@@ -71,6 +71,27 @@ def _replay(args: argparse.Namespace) -> int:
     return 0 if fixed == len(outcomes) else 1
 
 
+def _token(args: argparse.Namespace) -> int:
+    from adapters.auth.keys import load_signing_key
+    from adapters.auth.tokens import issue_token
+
+    settings = load_settings()
+    key = load_signing_key(settings.auth_signing_key_file, settings.data_dir, environment=settings.environment)
+    print(issue_token(key, issuer=settings.auth_issuer, audience=settings.auth_audience,  # noqa: T201
+                      client_id=args.client, institution=args.institution, scope=args.scope,
+                      patient=args.patient, user=args.user, ttl_s=_seconds(args.ttl)))
+    return 0
+
+
+def _seconds(text: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if text and text[-1] in units and text[:-1].isdigit():
+        return int(text[:-1]) * units[text[-1]]
+    if text.isdigit():
+        return int(text)
+    raise SystemExit(f"--ttl: '{text}' is not a duration such as 15m, 2h, 900")
+
+
 def _migrate(_args: argparse.Namespace) -> int:
     from adapters.bootstrap import build_container
 
@@ -119,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.set_defaults(run=_serve)
     commands.add_parser("migrate", help="create or upgrade the store schema").set_defaults(run=_migrate)
+    token = commands.add_parser("token", help="issue an access token from the local issuer")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    issue = token_commands.add_parser("issue", help="print a signed JWT")
+    issue.add_argument("--client", required=True)
+    issue.add_argument("--institution", required=True)
+    issue.add_argument("--scope", required=True, help='e.g. "user/*.rs" or "system/*.cruds tessera/audit.read"')
+    issue.add_argument("--patient", help="patient context: the token sees only this patient's compartment")
+    issue.add_argument("--user", help="fhirUser of the person using the client")
+    issue.add_argument("--ttl", default="15m")
+    issue.set_defaults(run=_token)
     mllp = commands.add_parser("mllp", help="receive HL7 v2 over MLLP")
     mllp.add_argument("--host", default="127.0.0.1")
     mllp.add_argument("--port", type=int, default=2575)

@@ -5,7 +5,9 @@ from fastapi import FastAPI
 
 from adapters.bootstrap import Container
 from adapters.http import bulk_routes, fhir_routes, observability
+from adapters.http.audit import install_audit
 from adapters.http.errors import install_error_handlers
+from adapters.http.security import install_rate_limit
 
 
 def create_app(container: Container) -> FastAPI:
@@ -14,7 +16,9 @@ def create_app(container: Container) -> FastAPI:
                   description="FHIR R4 health information integration engine")
     app.state.container = container
     install_error_handlers(app)
+    install_audit(app)
     observability.install_metrics(app)
+    install_rate_limit(app, container.settings.rate_limit_per_minute)
     app.include_router(observability.router)
     app.include_router(bulk_routes.router)
     app.include_router(fhir_routes.router)

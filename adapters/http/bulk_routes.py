@@ -10,6 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from engine.errors import InvalidRequest, Issue, TesseraError
 from engine.services.presentation import operation_outcome
+from adapters.http.security import PrincipalDep, caller_of, require
 from adapters.http.wire import PayloadTooLarge, UnsupportedMediaType, fhir_response
 
 router = APIRouter(prefix="/fhir")
@@ -17,20 +18,24 @@ NDJSON_TYPES = ("application/fhir+ndjson", "application/x-ndjson", "application/
 MAX_REPORTED = 100
 
 
-def _store_line(services: Any, resource: Any) -> None:
+def _store_line(services: Any, resource: Any, principal: Any, caller: Any) -> None:
     if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
         raise InvalidRequest("each line must be a FHIR resource (a JSON object with resourceType)")
     source = services.settings.default_source
     if isinstance(resource.get("id"), str):
-        services.resources.update(resource["resourceType"], resource["id"], resource, source=source)
+        require(principal, resource["resourceType"], "u")
+        services.resources.update(resource["resourceType"], resource["id"], resource, source=source, caller=caller)
     else:
-        services.resources.create(resource, source=source)
+        require(principal, resource["resourceType"], "c")
+        services.resources.create(resource, source=source, caller=caller)
 
 
 @router.post("/$import")
-async def bulk_import(request: Request) -> Response:
+async def bulk_import(request: Request, principal: PrincipalDep) -> Response:
     """Load NDJSON resources (one per line; with an id: update-or-create, without: create)."""
     services = request.app.state.container
+    caller = caller_of(request, principal)
+    request.state.audit_interaction = "create"
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in NDJSON_TYPES:
         raise UnsupportedMediaType("Content-Type must be application/fhir+ndjson")
@@ -43,7 +48,7 @@ async def bulk_import(request: Request) -> Response:
         if not line.strip():
             return
         try:
-            await run_in_threadpool(_store_line, services, orjson.loads(line))
+            await run_in_threadpool(_store_line, services, orjson.loads(line), principal, caller)
             accepted += 1
         except orjson.JSONDecodeError:
             errors.append(Issue("structure", f"line {number}: not valid JSON", f"line {number}"))

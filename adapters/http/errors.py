@@ -8,7 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from engine.errors import Issue, TesseraError
+from engine.errors import Issue, TesseraError, Unauthenticated
 from engine.services.presentation import operation_outcome
 from adapters.http.wire import fhir_response
 
@@ -25,6 +25,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TesseraError)
     async def _engine_error(_request: Request, exc: TesseraError) -> Response:
+        if isinstance(exc, Unauthenticated):  # no detail that would help an attacker
+            return outcome_response(401, [Issue("login", "Authentication required")],
+                                    {"WWW-Authenticate": 'Bearer realm="tessera", error="invalid_token"'})
         return outcome_response(exc.status, exc.issues)
 
     @app.exception_handler(RequestValidationError)

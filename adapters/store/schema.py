@@ -17,8 +17,12 @@ resources = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("last_updated", sa.BigInteger, nullable=False),
     sa.Column("deleted", sa.Boolean, nullable=False),
+    sa.Column("institution", sa.String(200)),
+    sa.Column("patient", sa.String(64)),
+    sa.Column("sensitivity", sa.String(32)),
     sa.UniqueConstraint("res_type", "res_id", name="uq_resources_type_id"),
     sa.Index("ix_resources_type_updated", "res_type", "last_updated"),
+    sa.Index("ix_resources_patient", "patient"),
 )
 
 resource_versions = sa.Table(
@@ -117,4 +121,13 @@ raw_messages = sa.Table(
     sa.Column("raw", sa.LargeBinary, nullable=False),
     sa.Index("ix_raw_messages_sender_control", "sender", "control_id"),
     sa.Index("ix_raw_messages_status", "status", "id"),
+)
+
+consent_rules = sa.Table(
+    "consent_rules", metadata,
+    sa.Column("patient", sa.String(64), nullable=False),
+    sa.Column("grantee", sa.String(200), nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("decision", sa.String(8), nullable=False),
+    sa.Index("ix_consent_rules_patient", "patient", "grantee"),
 )

@@ -12,10 +12,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from engine.errors import TesseraError, VersionConflict
 from engine.search.query import SearchQuery
 from engine.store.model import CurrentVersion, OutboxEvent, Page, PendingWrite, StoredResource
+from engine.security.visibility import Visibility
 from engine.store.ports import ResourceStore, UnitOfWork
 from adapters.store import schema as s
 from adapters.store.message_log import SqlMessageLog
 from adapters.store.search_sql import filter_conditions, sort_expressions
+from adapters.store.visibility_sql import visible
 
 
 class StoreUnavailable(TesseraError):
@@ -71,7 +73,8 @@ _VERSION_INSERT = ("pid", "version", "res_type", "res_id", "last_updated", "dele
 class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
     """One database transaction (resources, index rows, outbox and raw messages)."""
 
-    def __init__(self, engine: sa.Engine, *, read_only: bool):
+    def __init__(self, engine: sa.Engine, *, read_only: bool, visibility: Visibility):
+        self.visibility = visibility
         self._connection = engine.connect()
         if engine.dialect.name == "sqlite":
             self._connection.info["begin_mode"] = "DEFERRED" if read_only else "IMMEDIATE"
@@ -83,18 +86,23 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
             raise StoreUnavailable("The store is unavailable") from exc
 
     def current(self, resource_type: str, resource_id: str, *, for_update: bool = False) -> CurrentVersion | None:
-        statement = sa.select(s.resources.c.pid, s.resources.c.version, s.resources.c.deleted).where(
-            s.resources.c.res_type == resource_type, s.resources.c.res_id == resource_id)
+        r = s.resources
+        statement = sa.select(r.c.pid, r.c.version, r.c.deleted, r.c.institution).where(
+            r.c.res_type == resource_type, r.c.res_id == resource_id)
         if for_update and self._dialect == "postgresql":
             statement = statement.with_for_update()
         row = self._connection.execute(statement).first()
-        return CurrentVersion(row.pid, row.version, row.deleted) if row else None
+        return CurrentVersion(row.pid, row.version, row.deleted, row.institution) if row else None
+
+    def _visible(self, table: sa.Table = s.resources) -> list[sa.ColumnElement]:
+        condition = visible(table, self.visibility)
+        return [] if condition is None else [condition]
 
     def read(self, resource_type: str, resource_id: str, version: int | None = None) -> StoredResource | None:
         r, v = s.resources, s.resource_versions
         statement = sa.select(*_VERSION_COLUMNS).join(r, r.c.pid == v.c.pid).where(
             r.c.res_type == resource_type, r.c.res_id == resource_id,
-            v.c.version == (version if version is not None else r.c.version))
+            v.c.version == (version if version is not None else r.c.version), *self._visible())
         row = self._connection.execute(statement).first()
         return _stored(row) if row else None
 
@@ -107,7 +115,8 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
         for resource_type, ids in by_type.items():
             statement = sa.select(*_VERSION_COLUMNS).join(
                 r, sa.and_(r.c.pid == v.c.pid, r.c.version == v.c.version)).where(
-                r.c.res_type == resource_type, r.c.res_id.in_(sorted(ids)), r.c.deleted.is_(False))
+                r.c.res_type == resource_type, r.c.res_id.in_(sorted(ids)), r.c.deleted.is_(False),
+                *self._visible())
             found.extend(_stored(row) for row in self._connection.execute(statement))
         return found
 
@@ -127,16 +136,19 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
             result = connection.execute(
                 s.resources.insert().returning(s.resources.c.pid, sort_by_parameter_order=True),
                 [{"res_type": w.resource_type, "res_id": w.resource_id, "version": w.version,
-                  "last_updated": w.last_updated_us, "deleted": w.deleted} for w in new])
+                  "last_updated": w.last_updated_us, "deleted": w.deleted, "institution": w.institution,
+                  "patient": w.patient, "sensitivity": w.sensitivity} for w in new])
             for write, row in zip(new, result.all()):
                 write.pid = row.pid
         if existing:
             connection.execute(
                 s.resources.update().where(s.resources.c.pid == sa.bindparam("b_pid")).values(
                     version=sa.bindparam("b_version"), last_updated=sa.bindparam("b_updated"),
-                    deleted=sa.bindparam("b_deleted")),
+                    deleted=sa.bindparam("b_deleted"), patient=sa.bindparam("b_patient"),
+                    sensitivity=sa.bindparam("b_sensitivity")),
                 [{"b_pid": w.pid, "b_version": w.version, "b_updated": w.last_updated_us,
-                  "b_deleted": w.deleted} for w in existing])
+                  "b_deleted": w.deleted, "b_patient": w.patient, "b_sensitivity": w.sensitivity}
+                 for w in existing])
             pids = [w.pid for w in existing]
             for table, _ in s.INDEX_TABLES.values():
                 connection.execute(table.delete().where(table.c.pid.in_(pids)))
@@ -168,7 +180,7 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
 
     def search(self, query: SearchQuery) -> Page:
         r, v = s.resources, s.resource_versions
-        conditions = filter_conditions(query)
+        conditions = [*filter_conditions(query), *self._visible()]
         total = None
         if query.total != "none" or query.summary == "count":
             total = self._connection.execute(sa.select(sa.func.count()).select_from(r).where(*conditions)).scalar_one()
@@ -209,13 +221,15 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
             pids = pids.where(ref.c.param == parameter)
         statement = (sa.select(*_VERSION_COLUMNS)
                      .join(r, sa.and_(r.c.pid == v.c.pid, r.c.version == v.c.version))
-                     .where(r.c.pid.in_(pids), r.c.deleted.is_(False)).order_by(r.c.pid))
+                     .where(r.c.pid.in_(pids), r.c.deleted.is_(False), *self._visible()).order_by(r.c.pid))
         return [_stored(row) for row in self._connection.execute(statement)]
 
     def history(self, *, resource_type: str | None, resource_id: str | None, since_us: int | None,
                 count: int, offset: int) -> Page:
-        v = s.resource_versions
+        v, r = s.resource_versions, s.resources
         conditions = []
+        if not self.visibility.unrestricted:
+            conditions.append(v.c.pid.in_(sa.select(r.c.pid).where(*self._visible())))
         if resource_type is not None:
             conditions.append(v.c.res_type == resource_type)
         if resource_id is not None:
@@ -227,6 +241,13 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
                      .order_by(v.c.last_updated.desc(), v.c.pid.desc(), v.c.version.desc())
                      .limit(count).offset(offset))
         return Page([_stored(row) for row in self._connection.execute(statement)], total)
+
+    def replace_consent_rules(self, patient: str, rules: set[tuple[str, str, str]]) -> None:
+        c = s.consent_rules
+        self._connection.execute(c.delete().where(c.c.patient == patient))
+        if rules:
+            self._connection.execute(c.insert(), [{"patient": patient, "grantee": g, "category": k, "decision": d}
+                                                  for g, k, d in sorted(rules)])
 
     def outbox(self, *, after_seq: int = 0, limit: int = 100) -> list[OutboxEvent]:
         o = s.outbox
@@ -254,8 +275,8 @@ class SqlResourceStore(ResourceStore):
     def __init__(self, engine: sa.Engine):
         self.engine = engine
 
-    def unit_of_work(self, *, read_only: bool = False) -> SqlUnitOfWork:
-        return SqlUnitOfWork(self.engine, read_only=read_only)
+    def unit_of_work(self, *, read_only: bool = False, visibility: Visibility | None = None) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self.engine, read_only=read_only, visibility=visibility or Visibility.everything())
 
     def counts_by_type(self) -> dict[str, int]:
         r = s.resources

@@ -12,7 +12,8 @@ from engine.services.conditional import ConditionalReferences, match_conditional
 from engine.services.presentation import etag, last_modified, operation_outcome
 from engine.services.resources import ResourceService, WriteOutcome, parse_etag
 from engine.services.search import SearchService
-from engine.services.writes import Clock, check_references_exist, new_id, prepare_delete, prepare_write
+from engine.security.caller import SYSTEM, Caller
+from engine.services.writes import Clock, check_references_exist, new_id, persist, prepare_delete, prepare_write
 from engine.store.model import PendingWrite
 from engine.store.ports import ResourceStore, UnitOfWork
 
@@ -71,7 +72,8 @@ class BundleService:
         self.resources = resources
         self.search = search
 
-    def process(self, bundle: Any, *, base_url: str, source: str | None = None) -> dict[str, Any]:
+    def process(self, bundle: Any, *, base_url: str, source: str | None = None,
+                caller: Caller = SYSTEM) -> dict[str, Any]:
         """Run a batch or transaction Bundle and return the response Bundle.
 
         Takes ownership of `bundle`: its resources are rewritten in place (ids, references, meta).
@@ -84,24 +86,25 @@ class BundleService:
                                  issues=[Issue("invalid", f"unsupported Bundle.type '{str(kind)[:20]}'", "Bundle.type")])
         entries = _entries(bundle)
         if kind == "transaction":
-            self._transaction(entries, base_url, source)
+            self._transaction(entries, base_url, source, caller)
         else:
             for entry in entries:
-                self._batch_entry(entry, base_url, source)
+                self._batch_entry(entry, base_url, source, caller)
         return {"resourceType": "Bundle", "type": f"{kind}-response",
                 "entry": [entry.response for entry in entries]}
 
-    def _transaction(self, entries: list[_Entry], base_url: str, source: str | None) -> None:
-        with self.store.unit_of_work() as uow:
-            self._write_transaction(uow, entries, source)
+    def _transaction(self, entries: list[_Entry], base_url: str, source: str | None, caller: Caller) -> None:
+        with self.store.unit_of_work(visibility=caller.visibility) as uow:
+            self._write_transaction(uow, entries, source, caller)
             uow.commit()
         for entry in entries:
             if entry.method == "GET":
-                entry.response = self._get(entry, base_url)
+                entry.response = self._get(entry, base_url, caller)
             else:
                 entry.response = _write_response(entry)
 
-    def apply_transaction(self, uow: UnitOfWork, bundle: dict[str, Any], *, source: str | None) -> list[PendingWrite]:
+    def apply_transaction(self, uow: UnitOfWork, bundle: dict[str, Any], *, source: str | None,
+                          caller: Caller = SYSTEM) -> list[PendingWrite]:
         """Write a transaction Bundle inside the caller's unit of work (no commit); return the writes.
 
         Used by feeds, which must record the inbound message in the same database transaction.
@@ -111,9 +114,10 @@ class BundleService:
         entries = _entries(bundle)
         if any(entry.method == "GET" for entry in entries):
             raise InvalidRequest("GET entries cannot be applied inside another transaction")
-        return self._write_transaction(uow, entries, source)
+        return self._write_transaction(uow, entries, source, caller)
 
-    def _write_transaction(self, uow: UnitOfWork, entries: list[_Entry], source: str | None) -> list[PendingWrite]:
+    def _write_transaction(self, uow: UnitOfWork, entries: list[_Entry], source: str | None,
+                           caller: Caller) -> list[PendingWrite]:
         id_map = self._assign_ids(uow, entries)
         pending = _PendingIndex(entries)
         references = ConditionalReferences(uow, pending.find)
@@ -121,7 +125,7 @@ class BundleService:
         now = self.clock()
         for entry in sorted(entries, key=lambda e: (_ORDER[e.method], e.index)):
             try:
-                self._plan_write(uow, entry, id_map, references, now, source)
+                self._plan_write(uow, entry, id_map, references, now, source, caller)
             except TesseraError as exc:
                 raise BundleEntryError(entry.index, exc) from exc
             if entry.write is not None:
@@ -135,7 +139,7 @@ class BundleService:
         except ReferenceNotResolved as exc:
             failing = next((e for e in entries if e.write is not None and e.write is exc.subject), entries[0])
             raise BundleEntryError(failing.index, exc) from exc
-        uow.save(writes)
+        persist(uow, writes)
         return writes
 
     def _assign_ids(self, uow: UnitOfWork, entries: list[_Entry]) -> dict[str, str]:
@@ -183,7 +187,7 @@ class BundleService:
                 raise InvalidRequest(f"{entry.method} url must be Type/id or Type?criteria")
 
     def _plan_write(self, uow: UnitOfWork, entry: _Entry, id_map: dict[str, str],
-                    references: ConditionalReferences, now: int, source: str | None) -> None:
+                    references: ConditionalReferences, now: int, source: str | None, caller: Caller) -> None:
         if entry.method == "GET" or entry.skip_write:
             return
         assert entry.resource_id is not None
@@ -196,7 +200,8 @@ class BundleService:
             if current is None:
                 raise ResourceNotFound(f"{entry.resource_type}/{entry.resource_id} is not known")
             if not current.deleted:
-                entry.write = prepare_delete(entry.resource_type, entry.resource_id, current, now)
+                entry.write = prepare_delete(entry.resource_type, entry.resource_id, current, now,
+                                             caller.institution)
             entry.status = "204 No Content"
             return
         resource = entry.resource or {}  # process() owns the Bundle: references are rewritten in place
@@ -204,45 +209,49 @@ class BundleService:
             raise InvalidRequest("The resource id does not match the request url")
         found = references.resolve_in(resource, entry.resource_type, id_map)
         entry.write = prepare_write(resource, resource_id=entry.resource_id, current=current, now_us=now,
-                                    source=source)
+                                    source=source, institution=caller.institution,
+                                    patient_context=caller.visibility.patient)
         entry.write.references = found
         entry.status = "201 Created" if current is None or current.deleted else "200 OK"
 
-    def _batch_entry(self, entry: _Entry, base_url: str, source: str | None) -> None:
+    def _batch_entry(self, entry: _Entry, base_url: str, source: str | None, caller: Caller) -> None:
         try:
             if entry.method == "GET":
-                entry.response = self._get(entry, base_url)
+                entry.response = self._get(entry, base_url, caller)
                 return
             path, _, query_text = entry.url.partition("?")
             parts = path.split("/")
             outcome: WriteOutcome
             if entry.method == "POST":
                 outcome = self.resources.create(entry.resource or {}, source=source,
-                                                if_none_exist=entry.request.get("ifNoneExist"))
+                                                if_none_exist=entry.request.get("ifNoneExist"), caller=caller)
             elif entry.method == "PUT":
                 if query_text:
-                    outcome = self.resources.conditional_update(parts[0], query_text, entry.resource or {}, source=source)
+                    outcome = self.resources.conditional_update(parts[0], query_text, entry.resource or {},
+                                                                source=source, caller=caller)
                 else:
                     outcome = self.resources.update(parts[0], parts[-1], entry.resource or {},
-                                                    if_match=entry.request.get("ifMatch"), source=source)
+                                                    if_match=entry.request.get("ifMatch"), source=source,
+                                                    caller=caller)
             elif query_text:
-                outcome = self.resources.conditional_delete(parts[0], query_text)
+                outcome = self.resources.conditional_delete(parts[0], query_text, caller=caller)
             else:
-                outcome = self.resources.delete(parts[0], parts[-1])
+                outcome = self.resources.delete(parts[0], parts[-1], caller=caller)
             entry.response = _outcome_response(outcome, entry.method)
         except TesseraError as exc:
             entry.response = {"response": {"status": _status_line(exc),
                                             "outcome": operation_outcome(BundleEntryError(entry.index, exc).issues)}}
 
-    def _get(self, entry: _Entry, base_url: str) -> dict[str, Any]:
+    def _get(self, entry: _Entry, base_url: str, caller: Caller) -> dict[str, Any]:
         path, _, query_text = entry.url.partition("?")
         parts = path.split("/")
         try:
             if len(parts) == 1:
-                bundle = self.search.search(parts[0], parse_qsl(query_text, keep_blank_values=True), base_url=base_url)
+                bundle = self.search.search(parts[0], parse_qsl(query_text, keep_blank_values=True), base_url=base_url,
+                                            caller=caller)
                 return {"resource": bundle, "response": {"status": "200 OK"}}
             version = int(parts[3]) if len(parts) == 4 and parts[2] == "_history" and parts[3].isdigit() else None
-            stored = self.resources.read(parts[0], parts[1], version)
+            stored = self.resources.read(parts[0], parts[1], version, caller=caller)
             return {"resource": stored.body, "response": {"status": "200 OK", "etag": etag(stored.version),
                                                           "lastModified": last_modified(stored)}}
         except TesseraError as exc:

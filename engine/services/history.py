@@ -6,6 +6,7 @@ from typing import Any
 from engine.errors import InvalidRequest, Issue, ResourceNotFound
 from engine.fhir.dates import parse_range
 from engine.fhir.validation import check_resource_type
+from engine.security.caller import SYSTEM, Caller
 from engine.services.presentation import etag, full_url, last_modified, page_url
 from engine.store.ports import ResourceStore
 
@@ -19,7 +20,7 @@ class HistoryService:
         self.max_count = max_count
 
     def history(self, *, resource_type: str | None, resource_id: str | None, params: list[tuple[str, str]],
-                base_url: str) -> dict[str, Any]:
+                base_url: str, caller: Caller = SYSTEM) -> dict[str, Any]:
         """A history Bundle, newest first, honouring `_since`, `_count` and `_offset`."""
         if resource_type is not None:
             check_resource_type({"resourceType": resource_type})
@@ -39,8 +40,9 @@ class HistoryService:
                     count = min(int(value), self.max_count)
                 else:
                     offset = int(value)
-        with self.store.unit_of_work(read_only=True) as uow:
-            if resource_id is not None and uow.current(resource_type or "", resource_id) is None:
+        with self.store.unit_of_work(read_only=True, visibility=caller.visibility) as uow:
+            if resource_id is not None and (uow.current(resource_type or "", resource_id) is None or
+                                            _hidden(uow, resource_type or "", resource_id)):
                 raise ResourceNotFound(f"{resource_type}/{resource_id} is not known")
             page = uow.history(resource_type=resource_type, resource_id=resource_id, since_us=since,
                                count=count, offset=offset)
@@ -67,3 +69,8 @@ class HistoryService:
         if entries:
             bundle["entry"] = entries
         return bundle
+
+
+def _hidden(uow, resource_type: str, resource_id: str) -> bool:
+    """True when the resource exists but the unit of work's visibility hides its current version."""
+    return uow.read(resource_type, resource_id) is None

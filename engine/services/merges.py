@@ -5,7 +5,7 @@ from typing import Any
 
 from engine.errors import InvalidResource, Issue
 from engine.services.conditional import match_conditional
-from engine.services.writes import Clock, prepare_write, references_in
+from engine.services.writes import Clock, persist, prepare_write, references_in
 from engine.store.model import PendingWrite, StoredResource
 from engine.store.ports import UnitOfWork
 
@@ -51,7 +51,7 @@ def merge_patients(uow: UnitOfWork, *, survivor_query: str, merged_query: str, c
             current = uow.current(resource.resource_type, resource.resource_id, for_update=True)
             writes.append(prepare_write(body, resource_id=resource.resource_id, current=current, now_us=now,
                                         source=source))
-    uow.save(writes)
+    persist(uow, writes)
     return len(writes)
 
 

@@ -7,8 +7,9 @@ from typing import Any
 from engine.errors import (InvalidRequest, Issue, PreconditionFailed, ResourceGone, ResourceNotFound)
 from engine.fhir.validation import ID_PATTERN, check_resource_type
 from engine.services.conditional import ConditionalReferences, match_conditional
-from engine.services.writes import (Clock, check_references_exist, copy_resource, new_id, prepare_delete,
-                                    prepare_write)
+from engine.security.caller import SYSTEM, Caller
+from engine.services.writes import (Clock, check_owner, check_references_exist, copy_resource, new_id, persist,
+                                    prepare_delete, prepare_write)
 from engine.store.model import StoredResource
 from engine.store.ports import ResourceStore, UnitOfWork
 
@@ -42,10 +43,11 @@ class ResourceService:
         self.clock = clock
         self.referential_integrity = referential_integrity
 
-    def read(self, resource_type: str, resource_id: str, version: int | None = None) -> StoredResource:
-        """The current (or a given) version; raises ResourceNotFound or ResourceGone."""
+    def read(self, resource_type: str, resource_id: str, version: int | None = None, *,
+             caller: Caller = SYSTEM) -> StoredResource:
+        """The current (or a given) version; raises ResourceNotFound (also when not visible) or ResourceGone."""
         check_resource_type({"resourceType": resource_type})
-        with self.store.unit_of_work(read_only=True) as uow:
+        with self.store.unit_of_work(read_only=True, visibility=caller.visibility) as uow:
             stored = uow.read(resource_type, resource_id, version)
         if stored is None:
             what = f"{resource_type}/{resource_id}" + (f"/_history/{version}" if version else "")
@@ -54,11 +56,11 @@ class ResourceService:
             raise ResourceGone(f"{resource_type}/{resource_id} was deleted (version {stored.version})")
         return stored
 
-    def create(self, resource: dict[str, Any], *, source: str | None = None,
-               if_none_exist: str | None = None) -> WriteOutcome:
+    def create(self, resource: dict[str, Any], *, source: str | None = None, if_none_exist: str | None = None,
+               caller: Caller = SYSTEM) -> WriteOutcome:
         """Create with a server-assigned id; with If-None-Exist, return the match instead when one exists."""
         resource_type = check_resource_type(resource)
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(visibility=caller.visibility) as uow:
             if if_none_exist:
                 matches = match_conditional(uow, resource_type, if_none_exist)
                 if len(matches) > 1:
@@ -68,16 +70,17 @@ class ResourceService:
             resource = copy_resource(resource)
             found = ConditionalReferences(uow).resolve_in(resource, resource_type)
             write = prepare_write(resource, resource_id=new_id(), current=None, now_us=self.clock(),
-                                  source=source)
+                                  source=source, institution=caller.institution,
+                                    patient_context=caller.visibility.patient)
             write.references = found
             check_references_exist(uow, [write], {(write.resource_type, write.resource_id)},
                                    require_targets=self.referential_integrity)
-            uow.save([write])
+            persist(uow, [write])
             uow.commit()
         return WriteOutcome(_as_stored(write), created=True)
 
     def update(self, resource_type: str, resource_id: str, resource: dict[str, Any], *,
-               if_match: str | None = None, source: str | None = None) -> WriteOutcome:
+               if_match: str | None = None, source: str | None = None, caller: Caller = SYSTEM) -> WriteOutcome:
         """Update (or create with the client's id); with If-Match, only when the version matches."""
         body_type = check_resource_type(resource)
         if body_type != resource_type:
@@ -90,14 +93,15 @@ class ResourceService:
                                                f"{resource_type}.id")])
         if not ID_PATTERN.match(resource_id):
             raise InvalidRequest("Invalid id in the URL")
-        with self.store.unit_of_work() as uow:
-            outcome = self._update_in(uow, resource_type, resource_id, resource, if_match, source)
+        with self.store.unit_of_work(visibility=caller.visibility) as uow:
+            outcome = self._update_in(uow, resource_type, resource_id, resource, if_match, source, caller)
             uow.commit()
         return outcome
 
     def _update_in(self, uow: UnitOfWork, resource_type: str, resource_id: str, resource: dict[str, Any],
-                   if_match: str | None, source: str | None) -> WriteOutcome:
+                   if_match: str | None, source: str | None, caller: Caller) -> WriteOutcome:
         current = uow.current(resource_type, resource_id, for_update=True)
+        check_owner(resource_type, resource_id, current, caller.institution)
         if if_match is not None:
             expected = parse_etag(if_match)
             if current is None or current.version != expected:
@@ -108,20 +112,21 @@ class ResourceService:
         resource = copy_resource(resource)
         found = ConditionalReferences(uow).resolve_in(resource, resource_type)
         write = prepare_write(resource, resource_id=resource_id, current=current, now_us=self.clock(),
-                              source=source)
+                              source=source, institution=caller.institution,
+                                    patient_context=caller.visibility.patient)
         write.references = found
         check_references_exist(uow, [write], {(resource_type, resource_id)},
                                require_targets=self.referential_integrity)
-        uow.save([write])
+        persist(uow, [write])
         return WriteOutcome(_as_stored(write), created=current is None or current.deleted)
 
     def conditional_update(self, resource_type: str, query_text: str, resource: dict[str, Any], *,
-                           source: str | None = None) -> WriteOutcome:
+                           source: str | None = None, caller: Caller = SYSTEM) -> WriteOutcome:
         """PUT Type?criteria: create when nothing matches, update the one match, 412 on several."""
         body_type = check_resource_type(resource)
         if body_type != resource_type:
             raise InvalidRequest(f"Body is a {body_type}, the URL names {resource_type}")
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(visibility=caller.visibility) as uow:
             matches = match_conditional(uow, resource_type, query_text)
             if len(matches) > 1:
                 raise PreconditionFailed("The conditional update matched more than one resource")
@@ -131,34 +136,35 @@ class ResourceService:
                     raise InvalidRequest("The id in the body does not match the resource the criteria found")
             else:
                 target_id = resource.get("id") or new_id()
-            outcome = self._update_in(uow, resource_type, target_id, resource, None, source)
+            outcome = self._update_in(uow, resource_type, target_id, resource, None, source, caller)
             uow.commit()
         return outcome
 
-    def delete(self, resource_type: str, resource_id: str) -> WriteOutcome:
+    def delete(self, resource_type: str, resource_id: str, *, caller: Caller = SYSTEM) -> WriteOutcome:
         """Record a deletion as a new version; deleting a deleted resource changes nothing."""
         check_resource_type({"resourceType": resource_type})
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(visibility=caller.visibility) as uow:
             current = uow.current(resource_type, resource_id, for_update=True)
             if current is None:
                 raise ResourceNotFound(f"{resource_type}/{resource_id} is not known")
+            check_owner(resource_type, resource_id, current, caller.institution)
             if current.deleted:
                 return WriteOutcome(None, created=False, changed=False)
-            write = prepare_delete(resource_type, resource_id, current, self.clock())
-            uow.save([write])
+            write = prepare_delete(resource_type, resource_id, current, self.clock(), caller.institution)
+            persist(uow, [write])
             uow.commit()
         return WriteOutcome(_as_stored(write), created=False)
 
-    def conditional_delete(self, resource_type: str, query_text: str) -> WriteOutcome:
+    def conditional_delete(self, resource_type: str, query_text: str, *, caller: Caller = SYSTEM) -> WriteOutcome:
         """DELETE Type?criteria: delete the single match; 412 when several match."""
         check_resource_type({"resourceType": resource_type})
-        with self.store.unit_of_work() as uow:
+        with self.store.unit_of_work(visibility=caller.visibility) as uow:
             matches = match_conditional(uow, resource_type, query_text)
         if len(matches) > 1:
             raise PreconditionFailed("The conditional delete matched more than one resource")
         if not matches:
             return WriteOutcome(None, created=False, changed=False)
-        return self.delete(resource_type, matches[0].resource_id)
+        return self.delete(resource_type, matches[0].resource_id, caller=caller)
 
 
 def _as_stored(write: Any) -> StoredResource:

@@ -8,6 +8,7 @@ from engine.errors import Issue
 from engine.fhir.validation import check_resource_type
 from engine.search.parsing import parse_search
 from engine.search.query import IncludeSpec, SearchQuery
+from engine.security.caller import SYSTEM, Caller
 from engine.services.presentation import full_url, operation_outcome, page_url, subset
 from engine.store.model import StoredResource
 from engine.store.ports import ResourceStore, UnitOfWork
@@ -30,10 +31,10 @@ class SearchService:
                             max_count=self.max_count)
 
     def search(self, resource_type: str, params: Sequence[tuple[str, str]], *, base_url: str,
-               strict: bool = False) -> dict[str, Any]:
-        """Run a search and return a searchset Bundle with paging links."""
+               strict: bool = False, caller: Caller = SYSTEM) -> dict[str, Any]:
+        """Run a search and return a searchset Bundle with paging links (only what the caller may see)."""
         query = self.parse(resource_type, params, strict=strict)
-        with self.store.unit_of_work(read_only=True) as uow:
+        with self.store.unit_of_work(read_only=True, visibility=caller.visibility) as uow:
             page = uow.search(query)
             included = self._included(uow, query, page.items)
         return _searchset(query, page.items, included, page.total, base_url)

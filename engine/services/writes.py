@@ -7,11 +7,15 @@ from typing import Any
 
 import orjson
 
-from engine.errors import Issue, ReferenceNotResolved
+from engine.errors import Forbidden, Issue, ReferenceNotResolved, ResourceNotFound
 from engine.fhir.dates import format_instant
 from engine.fhir.references import is_placeholder, parse_reference
 from engine.fhir.validation import validate_resource
 from engine.search.extraction import extract
+from engine.search.parsing import parse_clause
+from engine.search.query import SearchQuery
+from engine.security.consent import sharing_rules
+from engine.security.labels import compartment_patient, sensitivity_label
 from engine.store.model import CurrentVersion, PendingWrite
 from engine.store.ports import UnitOfWork
 
@@ -23,9 +27,20 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def check_owner(resource_type: str, resource_id: str, current: CurrentVersion | None,
+                institution: str | None) -> None:
+    """Writes only go to the caller's own institution; another's resource answers as if absent."""
+    if current is not None and institution is not None and current.institution not in (None, institution):
+        raise ResourceNotFound(f"{resource_type}/{resource_id} is not known")
+
+
 def prepare_write(resource: dict[str, Any], *, resource_id: str, current: CurrentVersion | None,
-                  now_us: int, source: str | None) -> PendingWrite:
-    """Validate `resource`, stamp id and meta, and extract its index rows into a PendingWrite."""
+                  now_us: int, source: str | None, institution: str | None = None,
+                  patient_context: str | None = None) -> PendingWrite:
+    """Validate `resource`, stamp id and meta, and extract its index rows into a PendingWrite.
+
+    `institution` is the writer's; an existing resource keeps its owner (and must be the writer's).
+    """
     body = dict(resource)
     body["id"] = resource_id
     resource_type = validate_resource(body)
@@ -36,16 +51,51 @@ def prepare_write(resource: dict[str, Any], *, resource_id: str, current: Curren
     if source and not meta.get("source"):
         meta["source"] = source
     body["meta"] = meta
+    check_owner(resource_type, resource_id, current, institution)
+    index = extract(resource_type, body)
+    patient = compartment_patient(resource_type, resource_id, index)
+    if patient_context is not None and patient != patient_context:
+        raise Forbidden("A patient-context token may only write into its own patient's compartment",
+                        issues=[Issue("forbidden", "outside the token's patient compartment", resource_type)])
     return PendingWrite(
         resource_type=resource_type, resource_id=resource_id, version=version, last_updated_us=now_us,
         method="update" if current else "create", body=body, source=meta.get("source"),
-        pid=current.pid if current else None, index=extract(resource_type, body))
+        pid=current.pid if current else None, index=index,
+        institution=(current.institution if current and current.institution else institution),
+        patient=patient, sensitivity=sensitivity_label(body))
 
 
-def prepare_delete(resource_type: str, resource_id: str, current: CurrentVersion, now_us: int) -> PendingWrite:
-    """A new version that marks the resource deleted."""
+def prepare_delete(resource_type: str, resource_id: str, current: CurrentVersion, now_us: int,
+                   institution: str | None = None) -> PendingWrite:
+    """A new version that marks the resource deleted (only by its own institution)."""
+    check_owner(resource_type, resource_id, current, institution)
     return PendingWrite(resource_type=resource_type, resource_id=resource_id, version=current.version + 1,
-                        last_updated_us=now_us, method="delete", body=None, pid=current.pid)
+                        last_updated_us=now_us, method="delete", body=None, pid=current.pid,
+                        institution=current.institution)
+
+
+def persist(uow: UnitOfWork, writes: list[PendingWrite]) -> None:
+    """Save writes; when Consents changed, rebuild their patients' sharing rules in the same transaction."""
+    uow.save(writes)
+    patients = set()
+    for write in writes:
+        if write.resource_type == "Consent":
+            patients.add(write.patient)
+            if write.deleted:  # a deleted Consent has no body: find its patient from the previous version
+                previous = uow.read("Consent", write.resource_id, write.version - 1)
+                if previous and previous.body:
+                    patients.add(_consent_patient(previous.body))
+    for patient in patients - {None}:
+        query = SearchQuery(resource_type="Consent", count=1000, total="none")
+        query.clauses.append(parse_clause("Consent", "patient", f"Patient/{patient}"))
+        consents = [stored.body for stored in uow.search(query).items if stored.body]
+        uow.replace_consent_rules(patient, sharing_rules(consents))
+
+
+def _consent_patient(body: dict[str, Any]) -> str | None:
+    reference = (body.get("patient") or {}).get("reference", "")
+    parsed = parse_reference(reference) if isinstance(reference, str) else None
+    return parsed.resource_id if parsed and parsed.resource_type == "Patient" else None
 
 
 def references_in(resource: dict[str, Any]) -> list[dict[str, Any]]:

@@ -14,6 +14,7 @@ class CurrentVersion:
     pid: int
     version: int
     deleted: bool
+    institution: str | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ class PendingWrite:
     pid: int | None = None  # set when the resource already exists
     index: IndexRows = field(default_factory=IndexRows)
     references: list[dict[str, Any]] | None = None  # the body's Reference dicts, when already collected
+    institution: str | None = None  # the owning institution
+    patient: str | None = None  # id of the Patient whose compartment holds this resource
+    sensitivity: str | None = None  # a sensitive-information label (e.g. HIV, PSY) when present
 
     @property
     def deleted(self) -> bool:

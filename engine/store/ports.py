@@ -5,6 +5,7 @@ import abc
 from collections.abc import Iterable, Sequence
 
 from engine.search.query import SearchQuery
+from engine.security.visibility import Visibility
 from engine.store.model import CurrentVersion, OutboxEvent, Page, PendingWrite, StoredResource
 
 
@@ -54,6 +55,10 @@ class UnitOfWork(abc.ABC):
         """Versions newest first, at system, type or instance level."""
 
     @abc.abstractmethod
+    def replace_consent_rules(self, patient: str, rules: set[tuple[str, str, str]]) -> None:
+        """Replace the sharing rules (grantee, category, decision) derived from a patient's Consents."""
+
+    @abc.abstractmethod
     def outbox(self, *, after_seq: int = 0, limit: int = 100) -> list[OutboxEvent]:
         """Outbox events with sequence numbers above `after_seq`, oldest first."""
 
@@ -73,8 +78,8 @@ class ResourceStore(abc.ABC):
     """A durable FHIR resource store: current versions, history, search index and outbox."""
 
     @abc.abstractmethod
-    def unit_of_work(self, *, read_only: bool = False) -> UnitOfWork:
-        """Open a new unit of work (one database transaction); read-only ones take no write lock."""
+    def unit_of_work(self, *, read_only: bool = False, visibility: "Visibility | None" = None) -> UnitOfWork:
+        """Open a unit of work (one database transaction); its reads only see what `visibility` allows."""
 
     @abc.abstractmethod
     def counts_by_type(self) -> dict[str, int]:

@@ -1,0 +1,1 @@
+"""Who may do what: SMART scopes, institutions, consent and break-the-glass."""
