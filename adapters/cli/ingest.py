@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from engine.errors import ReferenceNotResolved, TesseraError
+from engine.security.caller import Caller
 from engine.settings import load_settings
 from adapters import hl7v2
 
@@ -145,14 +146,15 @@ def run_ingest(paths: list[str]) -> int:
 
 
 def _load(container: Any, record: Any) -> int:
+    caller = Caller.institution_only(container.settings.default_institution)
     if isinstance(record, dict) and record.get("resourceType") == "Bundle" and record.get("type") in ("transaction", "batch"):
-        result = container.bundles.process(record, base_url="http://localhost/fhir", source=SOURCE)
+        result = container.bundles.process(record, base_url="http://localhost/fhir", source=SOURCE, caller=caller)
         failed = [e for e in result["entry"] if not str(e["response"]["status"]).startswith(("200", "201", "204"))]
         if failed:
             raise TesseraError(f"{len(failed)} batch entries failed; first: {failed[0]['response']['status']}")
         return len(result["entry"])
     if isinstance(record, dict) and isinstance(record.get("id"), str) and isinstance(record.get("resourceType"), str):
-        container.resources.update(record["resourceType"], record["id"], record, source=SOURCE)
+        container.resources.update(record["resourceType"], record["id"], record, source=SOURCE, caller=caller)
     else:
-        container.resources.create(record, source=SOURCE)
+        container.resources.create(record, source=SOURCE, caller=caller)
     return 1

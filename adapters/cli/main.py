@@ -101,6 +101,7 @@ def _migrate(_args: argparse.Namespace) -> int:
 
 
 def _load_sample(args: argparse.Namespace) -> int:
+    from engine.security.caller import Caller
     from adapters.bootstrap import build_container
     from adapters.cli.sample_data import sample_bundles
 
@@ -112,7 +113,8 @@ def _load_sample(args: argparse.Namespace) -> int:
         return 0
     total = 0
     for bundle in sample_bundles():
-        result = container.bundles.process(bundle, base_url="http://localhost/fhir", source="urn:tessera:sample-data")
+        result = container.bundles.process(bundle, base_url="http://localhost/fhir", source="urn:tessera:sample-data",
+                                           caller=Caller.institution_only(settings.default_institution))
         total += len(result["entry"])
     container.close()
     print(f"loaded {total} resources from {len(sample_bundles())} sample bundles into {settings.profile} store")  # noqa: T201

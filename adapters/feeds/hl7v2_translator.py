@@ -20,7 +20,8 @@ def _issue(issue: hl7v2.MappingIssue) -> FeedIssue:
 
 def _identity(header: hl7v2.MessageHeader) -> MessageIdentity:
     sender = f"{header.sending_application}|{header.sending_facility}"
-    return MessageIdentity(sender, header.control_id, f"{header.message_type}^{header.trigger_event}")
+    return MessageIdentity(sender, header.control_id, f"{header.message_type}^{header.trigger_event}",
+                           institution=header.sending_facility or header.sending_application or None)
 
 
 class Hl7v2Translator(MessageTranslator):

@@ -24,6 +24,7 @@ class MessageIdentity:
     sender: str
     control_id: str
     message_type: str
+    institution: str | None = None  # the sending facility: owner of what the message writes
 
 
 @dataclass

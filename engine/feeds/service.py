@@ -8,6 +8,7 @@ from engine.errors import BundleEntryError, TesseraError
 from engine.feeds.model import FeedIssue, FeedOutcome, MessageIdentity, RawMessage
 from engine.feeds.ports import MessageTranslator, UnreadableMessage, UntranslatableMessage
 from engine.fhir.dates import format_instant
+from engine.security.caller import Caller
 from engine.services.bundles import BundleService
 from engine.services.merges import merge_patients
 from engine.services.writes import Clock
@@ -86,7 +87,8 @@ class FeedService:
         source = _source_of(translated.bundle)
         try:
             with self.store.unit_of_work() as uow:
-                writes = self.bundles.apply_transaction(uow, translated.bundle, source=source)
+                writes = self.bundles.apply_transaction(uow, translated.bundle, source=source,
+                                                        caller=Caller.institution_only(identity.institution))
                 count = len(writes)
                 for survivor, merged in translated.merges:
                     count += merge_patients(uow, survivor_query=survivor, merged_query=merged, clock=self.clock,
