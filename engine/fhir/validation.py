@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from engine.errors import InvalidResource, Issue, UnknownResourceType
+from engine.fhir.json_types import json_shape_issues
 from engine.fhir.release import model_class, is_resource_type
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
@@ -44,7 +45,9 @@ def validate_resource(resource: Any) -> str:
     else:
         try:
             model.model_validate(resource)
-            return resource_type
+            issues = json_shape_issues(resource)
+            if not issues:
+                return resource_type
         except ValidationError as exc:
             issues = [_issue_from_error(resource_type, error) for error in exc.errors()[:MAX_ISSUES]]
         except (ValueError, TypeError, KeyError) as exc:  # raised by some model validators directly
@@ -63,8 +66,10 @@ def _issue_from_error(resource_type: str, error: dict[str, Any]) -> Issue:
         elif part not in ("__root__",):
             path += f".{part}"
     kind = error.get("type", "")
-    code = {"missing": "required", "extra_forbidden": "structure"}.get(kind, "value")
     message = error.get("msg", "invalid value")
+    code = {"missing": "required", "extra_forbidden": "structure"}.get(kind, "value")
+    if kind.endswith("missing") or "is required" in message:
+        code = "required"
     if kind == "extra_forbidden":
         message = "Unknown element"
     return Issue(code, message[:300], path)
@@ -94,6 +99,10 @@ def _structural_issues(resource: dict[str, Any], resource_type: str) -> list[Iss
                 walk(item, f"{path}[{index}]")
 
     for key, item in resource.items():
-        if key != "resourceType":
-            walk(item, f"{resource_type}.{key}")
+        if key == "resourceType":
+            continue
+        if not _ELEMENT_NAME.match(key):
+            issues.append(Issue("structure", f"'{key[:40]}' is not a valid element name", resource_type))
+            continue
+        walk(item, f"{resource_type}.{key}")
     return issues

@@ -87,7 +87,8 @@ def _strings(out: list, code: str, values: list[Any], *, phonetic: bool) -> None
         if isinstance(value, str):
             texts.append(value)
         elif isinstance(value, dict):
-            parts = _NAME_PARTS if ("family" in value or "given" in value) else _ADDRESS_PARTS
+            is_name = any(key in value for key in ("family", "given", "prefix", "suffix"))
+            parts = _NAME_PARTS if is_name else _ADDRESS_PARTS
             for part in parts:
                 item = value.get(part)
                 if isinstance(item, str):

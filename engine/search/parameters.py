@@ -19,7 +19,7 @@ COLUMN_PARAMETERS = frozenset({"_id", "_lastUpdated"})
 # Result parameters: they shape the answer rather than filter it.
 RESULT_PARAMETERS = frozenset({
     "_count", "_offset", "_sort", "_include", "_revinclude", "_summary", "_total", "_elements",
-    "_format", "_pretty", "_contained", "_containedType",
+    "_format", "_pretty", "_contained", "_containedType", "_include:iterate", "_revinclude:iterate",
 })
 
 

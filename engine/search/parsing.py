@@ -28,12 +28,20 @@ SUMMARY_MODES = {"true", "false", "count", "data", "text"}
 TOTAL_MODES = {"none", "estimate", "accurate"}
 
 
+ESCAPED_PIPE = "\x1f"  # stands for an escaped `|` until a token or quantity is split at its pipes
+
+
 def split_values(text: str) -> list[str]:
     """Split an OR list at unescaped commas and unescape `\\,` `\\|` `\\$` `\\\\`."""
+    return [value.replace(ESCAPED_PIPE, "|") for value in _split_or(text)]
+
+
+def _split_or(text: str) -> list[str]:
+    """Like split_values, but an escaped `|` stays marked so token and quantity values split correctly."""
     values, current, escaped = [], [], False
     for char in text:
         if escaped:
-            current.append(char)
+            current.append(ESCAPED_PIPE if char == "|" else char)
             escaped = False
         elif char == "\\":
             escaped = True
@@ -47,7 +55,7 @@ def split_values(text: str) -> list[str]:
 
 
 def parse_search(resource_type: str, params: Sequence[tuple[str, str]], *, strict: bool = False,
-                 default_count: int = 50, max_count: int = 1000) -> q.SearchQuery:
+                 default_count: int = 50, max_count: int = 1000, base_url: str | None = None) -> q.SearchQuery:
     """Turn request parameters into a SearchQuery; unknown ones become warnings (or errors when strict)."""
     query = q.SearchQuery(resource_type=resource_type, count=default_count)
     for name, value in params:
@@ -55,7 +63,7 @@ def parse_search(resource_type: str, params: Sequence[tuple[str, str]], *, stric
             if name in RESULT_PARAMETERS:
                 _result_parameter(query, name, value, max_count)
             else:
-                query.clauses.append(parse_clause(resource_type, name, value))
+                query.clauses.append(parse_clause(resource_type, name, value, base_url))
                 query.self_params.append((name, value))
         except UnsupportedSearchParameter as exc:
             if strict:
@@ -68,7 +76,7 @@ def _result_parameter(query: q.SearchQuery, name: str, value: str, max_count: in
     if name in ("_format", "_pretty", "_contained", "_containedType"):
         return
     if name in ("_count", "_offset"):
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             raise InvalidRequest(f"Parameter '{name}' must be a non-negative integer",
                                  issues=[Issue("invalid", f"'{value[:20]}' is not a non-negative integer", name)])
         if name == "_count":
@@ -121,7 +129,7 @@ def _include_spec(value: str, name: str) -> tuple[str, str, str | None]:
     return parts[0], parts[1], target
 
 
-def parse_clause(resource_type: str, name: str, value: str) -> q.Clause:
+def parse_clause(resource_type: str, name: str, value: str, base_url: str | None = None) -> q.Clause:
     """Parse one `name[:modifier][.chain]=value` pair into a clause."""
     base, dot, chained = name.partition(".")
     code, _, modifier = base.partition(":")
@@ -132,10 +140,10 @@ def parse_clause(resource_type: str, name: str, value: str) -> q.Clause:
         raise UnsupportedSearchParameter(
             f"Search parameter '{code}' ({parameter.type}) is not supported on {resource_type}")
     if dot:
-        return _chained_clause(parameter, modifier or None, chained, value)
+        return _chained_clause(parameter, modifier or None, chained, value, base_url)
     modifier_value = modifier or None
     if modifier_value and parameter.type == "reference" and modifier_value in R4_RESOURCE_TYPES:
-        values = tuple(_reference_value(v, modifier_value, parameter) for v in split_values(value))
+        values = tuple(_reference_value(v, modifier_value, parameter, base_url) for v in split_values(value))
         return q.Clause(parameter, None, values)
     if modifier_value and modifier_value not in _MODIFIERS.get(parameter.type, set()) and not (
             parameter.code == "_id" and modifier_value == "not"):
@@ -145,11 +153,12 @@ def parse_clause(resource_type: str, name: str, value: str) -> q.Clause:
             raise InvalidRequest(f"'{code}:missing' takes true or false",
                                  issues=[Issue("invalid", "expected true or false", f"{code}:missing")])
         return q.Clause(parameter, "missing", missing=value == "true")
-    values = tuple(_value(parameter, modifier_value, item) for item in split_values(value))
+    values = tuple(_value(parameter, modifier_value, item, base_url) for item in _split_or(value))
     return q.Clause(parameter, modifier_value, values)
 
 
-def _chained_clause(parameter: SearchParameter, type_modifier: str | None, chained: str, value: str) -> q.Clause:
+def _chained_clause(parameter: SearchParameter, type_modifier: str | None, chained: str, value: str,
+                    base_url: str | None) -> q.Clause:
     if parameter.type != "reference":
         raise UnsupportedSearchParameter(f"'{parameter.code}' is not a reference parameter and cannot be chained")
     targets = [type_modifier] if type_modifier else list(parameter.targets)
@@ -157,12 +166,14 @@ def _chained_clause(parameter: SearchParameter, type_modifier: str | None, chain
     usable = [t for t in targets if t in R4_RESOURCE_TYPES and lookup(t, inner_code) is not None]
     if not usable:
         raise UnsupportedSearchParameter(f"Cannot chain '{parameter.code}.{chained[:40]}'")
-    chains = tuple((target, parse_clause(target, chained, value)) for target in usable)
+    chains = tuple((target, parse_clause(target, chained, value, base_url)) for target in usable)
     return q.Clause(parameter, None, (), chains=chains)
 
 
-def _value(parameter: SearchParameter, modifier: str | None, text: str) -> q.SearchValue:
+def _value(parameter: SearchParameter, modifier: str | None, text: str, base_url: str | None) -> q.SearchValue:
     kind, code = parameter.type, parameter.code
+    if kind not in ("token", "quantity") or code in ("_id", "_lastUpdated") or modifier == "text":
+        text = text.replace(ESCAPED_PIPE, "|")
     if code == "_id":
         return q.TokenValue(None, text)
     if code == "_lastUpdated":
@@ -171,8 +182,9 @@ def _value(parameter: SearchParameter, modifier: str | None, text: str) -> q.Sea
         if modifier == "text":
             return q.StringValue(fold(text), text)
         system, sep, token = text.partition("|")
+        system, token = system.replace(ESCAPED_PIPE, "|"), token.replace(ESCAPED_PIPE, "|")
         if not sep:
-            return q.TokenValue(None, text)
+            return q.TokenValue(None, system)
         return q.TokenValue(system or None, token or None, system_given=True)
     if kind == "string":
         if code == "phonetic":
@@ -182,7 +194,7 @@ def _value(parameter: SearchParameter, modifier: str | None, text: str) -> q.Sea
     if kind == "date":
         return _date_value(text, code)
     if kind == "reference":
-        return _reference_value(text, None, parameter)
+        return _reference_value(text, None, parameter, base_url)
     if kind == "quantity":
         return _quantity_value(text, code)
     if kind == "number":
@@ -212,18 +224,25 @@ def _quantity_value(text: str, code: str) -> q.QuantityValue:
     if not _NUMBER.match(digits):
         raise InvalidRequest(f"Parameter '{code}': '{text[:40]}' is not a number",
                              issues=[Issue("invalid", f"'{text[:40]}' is not a number", code)])
-    value = float(digits)
-    exponent = Decimal(digits).as_tuple().exponent  # implicit precision: "5.4" -> ±0.05, "6e1" -> ±5
-    half = 0.5 * 10 ** int(exponent)
-    low, high = (value * 0.9, value * 1.1) if prefix == "ap" else (value - half, value + half)
+    exact = Decimal(digits)
+    value = float(exact)
+    half = Decimal(5).scaleb(int(exact.as_tuple().exponent) - 1)  # implicit precision: "5.4" -> ±0.05
+    if prefix == "ap":
+        low, high = float(exact * Decimal("0.9")), float(exact * Decimal("1.1"))
+    else:
+        low, high = float(exact - half), float(exact + half)
     if low > high:
         low, high = high, low
     system, _, unit = rest.partition("|")
+    system, unit = system.replace(ESCAPED_PIPE, "|"), unit.replace(ESCAPED_PIPE, "|")
     return q.QuantityValue(prefix, low, high, value, system or None, unit or None)
 
 
-def _reference_value(text: str, type_modifier: str | None, parameter: SearchParameter) -> q.ReferenceValue:
+def _reference_value(text: str, type_modifier: str | None, parameter: SearchParameter,
+                     base_url: str | None) -> q.ReferenceValue:
     parsed = parse_reference(text)
+    if parsed is not None and parsed.base_url is not None and parsed.base_url != (base_url or "").rstrip("/"):
+        return q.ReferenceValue(None, None, url=text)  # a resource on another server: match by URL
     if parsed is not None:
         if type_modifier and parsed.resource_type != type_modifier:
             raise InvalidRequest(f"'{text[:60]}' is not a {type_modifier} reference")

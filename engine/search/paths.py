@@ -22,6 +22,14 @@ _STEP = re.compile(
     r"|where\((?P<wfield>\w+)\s*=\s*'(?P<wvalue>[^']*)'\)"
 )
 _GENERIC_ROOTS = ("Resource", "DomainResource")
+# The data types a choice element can take (value[x] -> valueQuantity, ...), as JSON name suffixes.
+CHOICE_TYPE_SUFFIXES = frozenset("""
+Base64Binary Boolean Canonical Code Date DateTime Decimal Id Instant Integer Markdown Oid PositiveInt String
+Time UnsignedInt Uri Url Uuid Address Age Annotation Attachment CodeableConcept Coding ContactPoint Count
+Distance Duration HumanName Identifier Money Period Quantity Range Ratio Reference SampledData Signature
+Timing ContactDetail Contributor DataRequirement Expression ParameterDefinition RelatedArtifact
+TriggerDefinition UsageContext Dosage Meta
+""".split())
 # Names of choice elements (`value[x]`, `effective[x]`, ...): only these need a scan for typed keys
 # such as valueQuantity. Collected from the `one_of_many` markers of the fhir.resources R4B models.
 CHOICE_NAMES = frozenset("""
@@ -191,19 +199,22 @@ def _field(values: list[Any], name: str) -> list[Any]:
             _flatten_into(out, value[name])
             continue
         for key, item in value.items():  # choice element: value -> valueQuantity, valueString, ...
-            if len(key) > size and key.startswith(name) and key[size].isupper():
+            if len(key) > size and key.startswith(name) and key[size:] in CHOICE_TYPE_SUFFIXES:
                 _flatten_into(out, item)
     return out
 
 
 def _reference_type(value: Any) -> str | None:
+    """The resource type a Reference points at: from `Type/id[/_history/v]` (relative or absolute) or `type`."""
     if not isinstance(value, dict):
         return None
     reference = value.get("reference")
     if isinstance(reference, str):
         parts = reference.split("?")[0].split("/")
-        if len(parts) >= 2 and "_history" not in parts[-2:-1]:
-            return parts[-2] if not (len(parts) >= 4 and parts[-2] == "_history") else parts[-4]
+        if len(parts) >= 4 and parts[-2] == "_history":
+            parts = parts[:-2]
+        if len(parts) >= 2 and parts[-2][:1].isupper():
+            return parts[-2]
     explicit = value.get("type")
     return explicit if isinstance(explicit, str) else None
 

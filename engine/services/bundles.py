@@ -38,7 +38,9 @@ class _Entry:
 
 
 def _entries(bundle: dict[str, Any]) -> list[_Entry]:
-    raw = bundle.get("entry") or []
+    raw = bundle.get("entry", [])
+    if raw is None:
+        raw = []
     if not isinstance(raw, list):
         raise InvalidRequest("Bundle.entry must be an array", issues=[Issue("structure", "not an array", "Bundle.entry")])
     if len(raw) > MAX_ENTRIES:
@@ -135,7 +137,8 @@ class BundleService:
             raise InvalidRequest("A transaction may not change the same resource twice")
         try:
             check_references_exist(uow, writes, {k for k, w in zip(keys, writes) if not w.deleted},
-                                   require_targets=self.resources.referential_integrity)
+                                   require_targets=self.resources.referential_integrity,
+                                   removed={k for k, w in zip(keys, writes) if w.deleted})
         except ReferenceNotResolved as exc:
             failing = next((e for e in entries if e.write is not None and e.write is exc.subject), entries[0])
             raise BundleEntryError(failing.index, exc) from exc
@@ -221,6 +224,9 @@ class BundleService:
                 return
             path, _, query_text = entry.url.partition("?")
             parts = path.split("/")
+            if entry.resource is not None and entry.resource.get("resourceType") != parts[0]:
+                raise InvalidRequest(f"resource is a {str(entry.resource.get('resourceType'))[:40]}, "
+                                     f"the url names {parts[0][:40]}")
             outcome: WriteOutcome
             if entry.method == "POST":
                 outcome = self.resources.create(entry.resource or {}, source=source,
@@ -263,6 +269,7 @@ class _PendingIndex:
 
     def __init__(self, entries: list[_Entry]):
         self.by_identifier: dict[tuple[str, str | None, str | None], str] = {}
+        self.by_value: dict[tuple[str, str | None], str] = {}
         for entry in entries:
             if entry.method not in ("POST", "PUT") or not entry.resource or not entry.resource_id:
                 continue
@@ -270,13 +277,17 @@ class _PendingIndex:
                 if isinstance(identifier, dict):
                     key = (entry.resource_type, identifier.get("system"), identifier.get("value"))
                     self.by_identifier.setdefault(key, f"{entry.resource_type}/{entry.resource_id}")
+                    self.by_value.setdefault((entry.resource_type, identifier.get("value")),
+                                             f"{entry.resource_type}/{entry.resource_id}")
 
     def find(self, resource_type: str, query_text: str) -> str | None:
         params = parse_qsl(query_text)
         if len(params) != 1 or params[0][0] != "identifier":
             return None
         system, sep, value = params[0][1].partition("|")
-        return self.by_identifier.get((resource_type, system if sep else None, value if sep else system))
+        if not sep:  # a value alone matches any system
+            return self.by_value.get((resource_type, system))
+        return self.by_identifier.get((resource_type, system or None, value))
 
 
 def _write_response(entry: _Entry) -> dict[str, Any]:

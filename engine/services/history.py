@@ -33,7 +33,7 @@ class HistoryService:
                                          issues=[Issue("invalid", f"'{value[:40]}' is not an instant", "_since")])
                 since = bounds[0]
             elif name in ("_count", "_offset"):
-                if not value.isdigit():
+                if not (value.isascii() and value.isdigit()):
                     raise InvalidRequest(f"{name} must be a non-negative integer",
                                          issues=[Issue("invalid", "not a non-negative integer", name)])
                 if name == "_count":
@@ -49,7 +49,7 @@ class HistoryService:
         path = "/".join(p for p in (resource_type, resource_id, "_history") if p)
         kept = [(n, v) for n, v in params if n == "_since"]
         links = [{"relation": "self", "url": page_url(base_url, path, kept, count, offset)}]
-        if page.total is not None and offset + len(page.items) < page.total:
+        if count and page.total is not None and offset + len(page.items) < page.total:
             links.append({"relation": "next", "url": page_url(base_url, path, kept, count, offset + count)})
         if offset:
             links.append({"relation": "previous", "url": page_url(base_url, path, kept, count, max(0, offset - count))})

@@ -24,16 +24,17 @@ class SearchService:
         self.default_count = default_count
         self.max_count = max_count
 
-    def parse(self, resource_type: str, params: Sequence[tuple[str, str]], *, strict: bool = False) -> SearchQuery:
-        """Parse request parameters for a search on `resource_type`."""
+    def parse(self, resource_type: str, params: Sequence[tuple[str, str]], *, strict: bool = False,
+              base_url: str | None = None) -> SearchQuery:
+        """Parse request parameters for a search on `resource_type` (absolute references under `base_url` are local)."""
         check_resource_type({"resourceType": resource_type})
         return parse_search(resource_type, params, strict=strict, default_count=self.default_count,
-                            max_count=self.max_count)
+                            max_count=self.max_count, base_url=base_url)
 
     def search(self, resource_type: str, params: Sequence[tuple[str, str]], *, base_url: str,
                strict: bool = False, caller: Caller = SYSTEM) -> dict[str, Any]:
         """Run a search and return a searchset Bundle with paging links (only what the caller may see)."""
-        query = self.parse(resource_type, params, strict=strict)
+        query = self.parse(resource_type, params, strict=strict, base_url=base_url)
         with self.store.unit_of_work(read_only=True, visibility=caller.visibility) as uow:
             page = uow.search(query)
             included = self._included(uow, query, page.items)

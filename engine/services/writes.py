@@ -131,8 +131,11 @@ def path_to(resource: Any, target: Any, path: str) -> str | None:
 
 
 def check_references_exist(uow: UnitOfWork, writes: list[PendingWrite], created: set[tuple[str, str]], *,
-                           require_targets: bool = True) -> None:
-    """Raise ReferenceNotResolved for a placeholder left unresolved or (when required) a missing target."""
+                           require_targets: bool = True, removed: set[tuple[str, str]] = frozenset()) -> None:
+    """Raise ReferenceNotResolved for a placeholder left unresolved or (when required) a missing target.
+
+    Targets in `removed` (deleted by the same transaction) count as missing.
+    """
     wanted: dict[tuple[str, str], tuple[PendingWrite, dict[str, Any]]] = {}
     for write in writes:
         if write.body is None:
@@ -153,7 +156,7 @@ def check_references_exist(uow: UnitOfWork, writes: list[PendingWrite], created:
                 wanted.setdefault(key, (write, reference))
     if not wanted:
         return
-    found = {(r.resource_type, r.resource_id) for r in uow.read_many(wanted)}
+    found = {(r.resource_type, r.resource_id) for r in uow.read_many(wanted)} - set(removed)
     missing = [(key, write, reference) for key, (write, reference) in wanted.items() if key not in found]
     if missing:
         issues = [Issue("not-found", f"Reference '{key[0]}/{key[1]}' points at no existing resource",

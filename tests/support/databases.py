@@ -1,6 +1,7 @@
 """Fresh, migrated databases per test: SQLite files and PostgreSQL databases cloned from a template."""
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from adapters.store.migrate import upgrade
 from adapters.store.sql_store import create_sql_engine
 
-_TEMPLATE_DB = "tessera_test_template"
+_TEMPLATE_DB = f"tessera_test_template_{os.getpid()}"  # one per test session: sessions may run side by side
 
 
 class SqliteFactory:

@@ -1,0 +1,1 @@
+"""Bed placement: admission requests to available beds across wards and institutions."""

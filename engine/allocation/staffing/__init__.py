@@ -1,0 +1,1 @@
+"""Nurse staffing: staff to ward x shift over a horizon."""

@@ -1,0 +1,205 @@
+"""The match model: m/u per field level, the prior match rate, name frequencies; training and scoring."""
+from __future__ import annotations
+
+import functools
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from engine.identity.blocking import BlockIndex, record_keys
+from engine.identity.comparisons import FIELDS, compare
+from engine.identity.features import build_store, normalise
+from engine.identity.records import PersonRecord
+from engine.identity.scoring import ScoredPair, Scorer
+from engine.identity.settings import MatchSettings
+from engine.identity.training import (
+    compare_chunked, expectation_maximisation, random_pairs, u_from_random_pairs,
+)
+
+FORMAT = "tessera.identity.model/1"
+MAX_EM_PAIRS = 2_000_000
+
+
+def _priors(which: str) -> dict[str, list[float]]:
+    return {spec.name: [float(x) for x in getattr(spec, which)] for spec in FIELDS}
+
+
+class _InstanceOrClass:
+    """Lets `train` be called on the class (starting from default priors) or on a model instance."""
+
+    def __init__(self, function: Callable[..., Any]) -> None:
+        self.function = function
+        functools.update_wrapper(self, function)
+
+    def __get__(self, instance: Any, owner: type) -> Callable[..., Any]:
+        return functools.partial(self.function, instance if instance is not None else owner())
+
+
+@dataclass
+class MatchModel:
+    """Fellegi–Sunter parameters: m and u per level of each field, prior match probability, name frequencies.
+
+    `m[field][k]` / `u[field][k]` follow the order of that field's levels (see comparisons.FIELDS);
+    index 0 is the null level and is never used. `lambda_` is the probability that two records drawn at
+    random are the same person. `term_frequencies[field][value]` is the share of records with that value,
+    kept only for values seen at least `settings.tf_min_count` times; `rare_frequency` stands for the rest.
+    """
+
+    m: dict[str, list[float]] = field(default_factory=lambda: _priors("m"))
+    u: dict[str, list[float]] = field(default_factory=lambda: _priors("u"))
+    lambda_: float = 1e-4
+    term_frequencies: dict[str, dict[str, float]] = field(default_factory=dict)
+    rare_frequency: dict[str, float] = field(default_factory=dict)
+    settings: MatchSettings = field(default_factory=MatchSettings)
+    training: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list, compare=False)
+
+    def __post_init__(self) -> None:
+        for spec in FIELDS:
+            self.m.setdefault(spec.name, [float(x) for x in spec.m])
+            self.u.setdefault(spec.name, [float(x) for x in spec.u])
+            if not len(self.m[spec.name]) == len(self.u[spec.name]) == len(spec.levels):
+                raise ValueError(f"{spec.name}: expected {len(spec.levels)} levels")
+        if not 0.0 < self.lambda_ < 1.0:
+            raise ValueError("lambda_ must be in (0, 1)")
+
+    def term_frequency(self, field_name: str, value: str) -> float:
+        """Share of records whose `field_name` is `value` (the rare-value share when not in the table)."""
+        table = self.term_frequencies.get(field_name, {})
+        return table.get(value, self.rare_frequency.get(field_name, 0.0))
+
+    @_InstanceOrClass
+    def train(self, records: Iterable[PersonRecord], *, max_iterations: int = 30, random_pairs: int = 200_000,
+              settings: MatchSettings | None = None, seed: int = 0) -> MatchModel:
+        """A model fitted to `records`: u from random pairs, m and the match rate by EM on blocked pairs.
+
+        Callable as `MatchModel.train(records)` (default priors and settings) or on a model, whose
+        m/u start EM and whose settings are used unless `settings` is given.
+        """
+        settings = settings or self.settings
+        rng = np.random.default_rng(seed)
+        items = [normalise(r) for r in records]
+        store, slots = build_store(items)
+        sources = store.cols["source"][slots]
+        warnings: list[str] = []
+        # candidate pairs, as linking will see them
+        blocks = BlockIndex(settings.blocking_rules)
+        for item, slot in zip(items, slots.tolist()):
+            blocks.add(slot, record_keys(item, settings.blocking_rules))
+        left, right, block_warnings = blocks.pairs(settings.max_block_size)
+        warnings.extend(block_warnings)
+        if not settings.link_within_source:
+            keep = store.cols["source"][left] != store.cols["source"][right]
+            left, right = left[keep], right[keep]
+        candidate_pairs = int(left.size)
+        if left.size > MAX_EM_PAIRS:
+            pick = rng.choice(left.size, MAX_EM_PAIRS, replace=False)
+            left, right = left[pick], right[pick]
+        candidate_levels = compare_chunked(store, left, right)
+        # u from random pairs
+        r_left, r_right = _random_pairs(sources, random_pairs, settings.link_within_source, rng)
+        random_levels = compare_chunked(store, slots[r_left], slots[r_right])
+        u_random = u_from_random_pairs(random_levels)
+        u_start = [np.asarray(u if u is not None else self.u[spec.name], dtype=np.float64)
+                   for spec, u in zip(FIELDS, u_random)]
+        m_start = [np.asarray(self.m[spec.name], dtype=np.float64) for spec in FIELDS]
+        result = expectation_maximisation(candidate_levels, m_start, u_start, max_iterations=max_iterations)
+        if not result.converged:
+            warnings.append(f"EM did not converge in {max_iterations} iterations")
+        total_pairs = _total_pairs(sources, settings.link_within_source)
+        expected = result.expected_matches * (candidate_pairs / max(candidate_levels.shape[0], 1))
+        lambda_ = float(np.clip(expected / max(total_pairs, 1), 1e-12, 0.5))
+        frequencies, rare = _term_frequencies(items, settings.tf_min_count)
+        return MatchModel(
+            m={spec.name: result.m[k].round(10).tolist() for k, spec in enumerate(FIELDS)},
+            u={spec.name: (u_random[k] if u_random[k] is not None else np.asarray(self.u[spec.name])).round(12).tolist()
+               for k, spec in enumerate(FIELDS)},
+            lambda_=lambda_,
+            term_frequencies=frequencies,
+            rare_frequency=rare,
+            settings=settings,
+            training={"records": len(items), "candidate_pairs": candidate_pairs, "random_pairs": int(r_left.size),
+                      "em_iterations": result.iterations, "em_converged": result.converged,
+                      "expected_matches": round(expected, 2)},
+            warnings=warnings,
+        )
+
+    def score(self, left: PersonRecord, right: PersonRecord) -> ScoredPair:
+        """Score one pair of records with this model and its settings."""
+        store, slots = build_store([normalise(left), normalise(right)])
+        levels = compare(store, slots[:1], slots[1:])
+        ids = [left.record_id, right.record_id]
+        return Scorer(self, self.settings).scored_pairs(store, ids, slots[:1], slots[1:], levels)[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict of the model (settings included)."""
+        return {
+            "format": FORMAT,
+            "lambda": self.lambda_,
+            "fields": {spec.name: {level: {"m": self.m[spec.name][k], "u": self.u[spec.name][k]}
+                                   for k, level in enumerate(spec.levels) if k}
+                       for spec in FIELDS},
+            "term_frequencies": self.term_frequencies,
+            "rare_frequency": self.rare_frequency,
+            "settings": self.settings.to_dict(),
+            "training": self.training,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MatchModel:
+        """The model `to_dict` wrote; fields or levels it lacks take the default priors."""
+        if data.get("format") != FORMAT:
+            raise ValueError(f"not a {FORMAT} document")
+        m, u = _priors("m"), _priors("u")
+        for spec in FIELDS:
+            stored = data.get("fields", {}).get(spec.name, {})
+            for k, level in enumerate(spec.levels):
+                if k and level in stored:
+                    m[spec.name][k] = float(stored[level]["m"])
+                    u[spec.name][k] = float(stored[level]["u"])
+        return cls(m=m, u=u, lambda_=float(data["lambda"]),
+                   term_frequencies={f: {str(k): float(v) for k, v in t.items()}
+                                     for f, t in data.get("term_frequencies", {}).items()},
+                   rare_frequency={f: float(v) for f, v in data.get("rare_frequency", {}).items()},
+                   settings=MatchSettings.from_dict(data.get("settings", {})),
+                   training=dict(data.get("training", {})))
+
+    def weight_table(self) -> dict[str, dict[str, float]]:
+        """The weight (bits) of every level of every field under this model's settings (before term frequency)."""
+        scorer = Scorer(self, self.settings)
+        return {spec.name: {level: float(scorer.tables[k][i]) for i, level in enumerate(spec.levels)}
+                for k, spec in enumerate(FIELDS)}
+
+
+def _random_pairs(sources: np.ndarray, count: int, within: bool,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    return random_pairs(sources, count, within_source=within, rng=rng)
+
+
+def _total_pairs(sources: np.ndarray, within_source: bool) -> float:
+    n = float(sources.size)
+    everything = n * (n - 1) / 2
+    if within_source:
+        return everything
+    sizes = np.bincount(sources).astype(np.float64)
+    return everything - float((sizes * (sizes - 1) / 2).sum())
+
+
+def _term_frequencies(items: list, min_count: int) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    frequencies: dict[str, dict[str, float]] = {}
+    rare: dict[str, float] = {}
+    for spec in FIELDS:
+        if not spec.term_frequency:
+            continue
+        counts = Counter(getattr(item, spec.name) for item in items if getattr(item, spec.name))
+        total = sum(counts.values())
+        if not total:
+            continue
+        frequencies[spec.name] = {value: round(count / total, 8) for value, count in counts.most_common()
+                                  if count >= min_count}
+        rare[spec.name] = 1.5 / total
+    return frequencies, rare
+

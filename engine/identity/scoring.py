@@ -1,0 +1,142 @@
+"""Fellegi–Sunter scoring of compared pairs: weights, household cap, probability, decision, explanation."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from engine.identity.comparisons import FIELD_INDEX, FIELDS, level_index
+from engine.identity.features import FeatureStore
+from engine.identity.settings import MatchSettings
+
+if TYPE_CHECKING:
+    from engine.identity.model import MatchModel
+
+HOUSEHOLD = np.array([spec.household for spec in FIELDS])
+IDENTIFIER = FIELD_INDEX["identifier"]
+IDENTIFIER_EXACT = level_index("identifier", "exact")
+
+
+@dataclass(frozen=True)
+class FieldEvidence:
+    """One term of a pair's match weight: a field at a level, weighing `weight` bits (log2 Bayes factor).
+
+    Besides the compared fields, "prior" (the log2 prior odds of a match) and, when it applies,
+    "household" (the cut made by the household cap) are terms too, so the terms sum to the pair's weight.
+    """
+
+    field: str
+    level: str
+    weight: float
+
+
+@dataclass
+class ScoredPair:
+    """Two records scored: match probability, total weight (bits), decision and field-by-field evidence."""
+
+    left_id: str
+    right_id: str
+    probability: float
+    weight: float
+    decision: str  # "match" | "possible" | "no-match"
+    evidence: list[FieldEvidence] = field(default_factory=list)
+
+
+def probability_of(weight: np.ndarray | float) -> np.ndarray | float:
+    """Match probability for a total match weight in bits."""
+    return 1.0 / (1.0 + np.exp2(-np.clip(weight, -1000, 1000)))
+
+
+class Scorer:
+    """Turns comparison levels into weights and decisions under a model and settings."""
+
+    def __init__(self, model: MatchModel, settings: MatchSettings) -> None:
+        self.model = model
+        self.settings = settings
+        self.prior = math.log2(model.lambda_ / (1.0 - model.lambda_))
+        self.learned: list[np.ndarray] = []  # log2(m/u) per level
+        self.tables: list[np.ndarray] = []  # the same with conflict floors applied
+        self.lifted: list[tuple[int, int, float]] = []  # (field, conflict level, learned weight)
+        for k, spec in enumerate(FIELDS):
+            m, u = np.asarray(model.m[spec.name]), np.asarray(model.u[spec.name])
+            learned = np.log2(np.maximum(m, 1e-300) / np.maximum(u, 1e-300))
+            learned[0] = 0.0
+            table = learned.copy()
+            floor = settings.conflict_weights.get(spec.name)
+            if spec.conflict is not None and floor is not None:
+                level = spec.levels.index(spec.conflict)
+                table[level] = min(table[level], floor)
+                if spec.name in settings.identifier_lifts_conflicts:
+                    self.lifted.append((k, level, float(learned[level])))
+            self.learned.append(learned)
+            self.tables.append(table)
+        self._tf_cache: dict[tuple[int, str], float] = {}
+
+    def weights(self, store: FeatureStore, levels: np.ndarray, left: np.ndarray) -> np.ndarray:
+        """Per-field weights (pairs, fields); exact levels of term-frequency fields use the left value's frequency."""
+        out = np.empty(levels.shape, dtype=np.float64)
+        for k, spec in enumerate(FIELDS):
+            out[:, k] = self.tables[k][levels[:, k]]
+        if self.lifted:
+            vouched = levels[:, IDENTIFIER] == IDENTIFIER_EXACT
+            for k, level, learned in self.lifted:
+                out[vouched & (levels[:, k] == level), k] = learned
+        for k, spec in enumerate(FIELDS):
+            column = levels[:, k]
+            if spec.term_frequency and self.model.term_frequencies.get(spec.name):
+                rows = np.flatnonzero(column == 1)
+                if rows.size:
+                    ids = store.cols[spec.name][np.asarray(left)[rows]]
+                    unique, inverse = np.unique(ids, return_inverse=True)
+                    values = np.array([self._tf_weight(k, store.names.strings[i]) for i in unique.tolist()])
+                    out[rows, k] = values[inverse]
+        return out
+
+    def _tf_weight(self, k: int, value: str) -> float:
+        key = (k, value)
+        found = self._tf_cache.get(key)
+        if found is None:
+            spec = FIELDS[k]
+            frequency = self.model.term_frequency(spec.name, value)
+            u = max(frequency, self.settings.tf_minimum_u)
+            found = self._tf_cache[key] = math.log2(self.model.m[spec.name][1] / u)
+        return found
+
+    def totals(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(total weight, household cut (<= 0), number of agreeing fields) per pair."""
+        household = weights[:, HOUSEHOLD].sum(axis=1)
+        cut = np.minimum(0.0, self.settings.household_cap - household)
+        total = self.prior + weights.sum(axis=1) + cut
+        agreeing = (weights > 0).sum(axis=1)
+        return total, cut, agreeing
+
+    def decisions(self, probability: np.ndarray, agreeing: np.ndarray) -> np.ndarray:
+        """'match' / 'possible' / 'no-match' for each pair."""
+        s = self.settings
+        match = (probability >= s.match_probability) & (agreeing >= s.min_agreeing_fields)
+        return np.where(match, "match", np.where(probability >= s.review_probability, "possible", "no-match"))
+
+    def scored_pairs(self, store: FeatureStore, ids: list[str | None], left: np.ndarray, right: np.ndarray,
+                     levels: np.ndarray, *, min_probability: float = 0.0) -> list[ScoredPair]:
+        """ScoredPairs (with evidence) for the pairs whose probability is at least `min_probability`."""
+        weights = self.weights(store, levels, left)
+        total, cut, agreeing = self.totals(weights)
+        probability = probability_of(total)
+        keep = np.flatnonzero(probability >= min_probability)
+        decisions = self.decisions(probability[keep], agreeing[keep])
+        names = [spec.name for spec in FIELDS]
+        level_names = [spec.levels for spec in FIELDS]
+        out: list[ScoredPair] = []
+        level_rows = levels[keep].tolist()
+        weight_rows = weights[keep].tolist()
+        for n, row in enumerate(keep.tolist()):
+            evidence = [FieldEvidence("prior", "lambda", self.prior)]
+            evidence.extend(FieldEvidence(names[k], level_names[k][lv], w)
+                            for k, (lv, w) in enumerate(zip(level_rows[n], weight_rows[n])))
+            if cut[row] < 0:
+                evidence.append(FieldEvidence("household", "cap", float(cut[row])))
+            out.append(ScoredPair(ids[int(left[row])] or "", ids[int(right[row])] or "", float(probability[row]),
+                                  float(total[row]), str(decisions[n]), evidence))
+        return out

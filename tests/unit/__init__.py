@@ -1,0 +1,1 @@
+"""Unit tier: the engine alone, no I/O."""
