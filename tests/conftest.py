@@ -24,8 +24,37 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
+CLIENT_LOGGERS = ("httpx", "httpcore", "hypothesis", "urllib3", "fhirclient", "schemathesis", "asyncio", "faker")
+
+
+class LogCollector(logging.Handler):
+    """Keeps every server-side log record of the session, formatted, for the privacy scan."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.name.split(".")[0] in CLIENT_LOGGERS:
+            return
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a broken record must not break the run
+            text = str(record.msg)
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" | {record.exc_info[1]!r}"
+        self.lines.append(f"{record.name}: {text}")
+
+
+SESSION_LOGS = LogCollector()
+
+
 @pytest.fixture(scope="session", autouse=True)
-def _quiet_migrations() -> None:
+def _collect_logs() -> None:
+    """Every log record at every level goes through the collector (see tests/zz_privacy)."""
+    root = logging.getLogger()
+    root.addHandler(SESSION_LOGS)
+    root.setLevel(logging.DEBUG)
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 

@@ -85,9 +85,9 @@ def _token(args: argparse.Namespace) -> int:
 
 def _seconds(text: str) -> int:
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if text and text[-1] in units and text[:-1].isdigit():
+    if text and text[-1] in units and (text[:-1].isascii() and text[:-1].isdigit()):
         return int(text[:-1]) * units[text[-1]]
-    if text.isdigit():
+    if (text.isascii() and text.isdigit()):
         return int(text)
     raise SystemExit(f"--ttl: '{text}' is not a duration such as 15m, 2h, 900")
 

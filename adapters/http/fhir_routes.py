@@ -269,7 +269,7 @@ def vread(resource_type: str, resource_id: str, version_id: str, request: Reques
     check_accept(request)
     _reads(request, principal, resource_type, "r")
     _audited(request, f"{resource_type}/{resource_id}")
-    if not version_id.isdigit():
+    if not (version_id.isascii() and version_id.isdigit()):
         raise InvalidRequest("Version ids are positive integers")
     stored = services.resources.read(resource_type, resource_id, int(version_id), caller=caller_of(request, principal))
     return fhir_response(stored.body, headers=version_headers(stored))

@@ -64,7 +64,7 @@ async def read_json(request: Request, *, max_bytes: int, max_depth: int) -> Any:
         raise UnsupportedMediaType(f"Content-Type must be application/fhir+json, not '{content_type[:60]}'",
                                    issues=[Issue("not-supported", "unsupported Content-Type", "Content-Type")])
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if declared and (declared.isascii() and declared.isdigit()) and int(declared) > max_bytes:
         raise PayloadTooLarge(f"Request body exceeds {max_bytes} bytes")
     chunks, size = [], 0
     async for chunk in request.stream():

@@ -130,7 +130,7 @@ def _issues_from(exc: TesseraError) -> list[FeedIssue]:
     for issue in exc.issues[:10]:
         where = issue.expression or ""
         segment, _, field = where.partition("-")
-        if len(segment) == 3 and segment.isupper() and field.isdigit():
+        if len(segment) == 3 and segment.isupper() and (field.isascii() and field.isdigit()):
             issues.append(FeedIssue(segment, 1, int(field), "204" if issue.code == "not-found" else "207",
                                     issue.diagnostics[:200]))
         else:

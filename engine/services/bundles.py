@@ -256,7 +256,7 @@ class BundleService:
                 bundle = self.search.search(parts[0], parse_qsl(query_text, keep_blank_values=True), base_url=base_url,
                                             caller=caller)
                 return {"resource": bundle, "response": {"status": "200 OK"}}
-            version = int(parts[3]) if len(parts) == 4 and parts[2] == "_history" and parts[3].isdigit() else None
+            version = int(parts[3]) if len(parts) == 4 and parts[2] == "_history" and (parts[3].isascii() and parts[3].isdigit()) else None
             stored = self.resources.read(parts[0], parts[1], version, caller=caller)
             return {"resource": stored.body, "response": {"status": "200 OK", "etag": etag(stored.version),
                                                           "lastModified": last_modified(stored)}}

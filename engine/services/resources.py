@@ -29,7 +29,7 @@ def parse_etag(value: str) -> int:
     if text.startswith("W/"):
         text = text[2:]
     text = text.strip('"')
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise InvalidRequest("If-Match must be an ETag such as W/\"3\"",
                              issues=[Issue("invalid", "malformed If-Match header", "If-Match")])
     return int(text)

@@ -138,15 +138,17 @@ def _region_fairness(p: BedsProblem, m: BedsModel) -> None:
         by_request[i].append(col)
     n = sum(len(v) for v in regions.values())
     rate = b.var(0.0, 0.0, 1.0)
-    every = [col for cols in by_request.values() for col in cols]
-    b.row(every + [rate], [1.0] * len(every) + [-float(n)], 0.0, 0.0, family="placement_rate")
+    counts = {}
     for region, idx in sorted(regions.items()):
+        counts[region] = b.var(0.0, 0.0, len(idx))
         cols = [col for i in idx for col in by_request[i]]
+        b.row(cols + [counts[region]], [1.0] * len(cols) + [-1.0], 0.0, 0.0, family="placement_rate")
+    b.row(list(counts.values()) + [rate], [1.0] * len(counts) + [-float(n)], 0.0, 0.0, family="placement_rate")
+    for region, idx in sorted(regions.items()):
         key = b.requirement(f"region_fairness[{region}]", "region_fairness",
                             f"placement rate of the region >= overall rate - {delta:g}", region=region)
         size = float(len(idx))
-        b.row(cols + [rate], [1.0] * len(cols) + [-size], -delta * size, INF, family="region_fairness",
-              requirement=key)
+        b.row([counts[region], rate], [1.0, -size], -delta * size, INF, family="region_fairness", requirement=key)
 
 
 def extract(p: BedsProblem, m: BedsModel, values: Any) -> dict[str, Any]:

@@ -1,0 +1,42 @@
+"""Helpers shared by the message translators: segment grouping and notes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from adapters.hl7v2.context import Context
+from adapters.hl7v2.errors import SEGMENT_SEQUENCE_ERROR, MappingIssue
+from adapters.hl7v2.segments.obx import map_observation
+from adapters.hl7v2.tree import Segment
+
+
+def note_text(nte: Segment) -> str:
+    """The comment of an NTE segment (NTE-3 repetitions joined by newlines)."""
+    return "\n".join(rep.text() for rep in nte.reps(3)).strip()
+
+
+@dataclass
+class Result:
+    """An OBX with the NTE segments that follow it."""
+
+    obx: Segment
+    notes: list[str] = field(default_factory=list)
+
+
+def require_segment(ctx: Context, segment: Segment | None, name: str) -> bool:
+    """True when the segment is present, else a fatal 100 issue naming it."""
+    if segment is not None:
+        return True
+    ctx.issues.append(MappingIssue(name, 1, None, SEGMENT_SEQUENCE_ERROR,
+                                   f"the required {name} segment is missing", "E"))
+    return False
+
+
+def map_results(ctx: Context, results: list[Result], scope: tuple[str, str], **options: object) -> list[str]:
+    """Map OBX (+NTE) results to Observations; returns their fullUrls."""
+    urls = []
+    for position, result in enumerate(results, start=1):
+        url = map_observation(ctx, result.obx, scope=scope, position=position, notes=result.notes,
+                              **options)  # type: ignore[arg-type]
+        if url:
+            urls.append(url)
+    return urls

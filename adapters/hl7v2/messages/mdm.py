@@ -1,0 +1,30 @@
+"""MDM T01, T02 and T11 to DocumentReference.
+
+HL7 v2-to-FHIR IG: "MDM_T02 to Bundle Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-mdm-t02-to-bundle.html):
+TXA to DocumentReference, the OBX text lines as its content; T01 notifies without content, T11 cancels.
+"""
+from __future__ import annotations
+
+from adapters.hl7v2.context import Context
+from adapters.hl7v2.messages.common import require_segment
+from adapters.hl7v2.segments.pid import map_patient
+from adapters.hl7v2.segments.pv1 import map_encounter
+from adapters.hl7v2.segments.txa import map_document
+
+TRIGGERS = frozenset({"T01", "T02", "T11"})
+
+
+def map_mdm(ctx: Context, trigger: str) -> None:
+    """Translate an MDM message into the context's Bundle."""
+    message = ctx.message
+    pid, txa = message.first("PID"), message.first("TXA")
+    if not require_segment(ctx, pid, "PID") or not require_segment(ctx, txa, "TXA"):
+        return
+    if map_patient(ctx, pid, message.first("PD1")) is None:
+        return
+    pv1 = message.first("PV1")
+    if pv1 is not None:
+        map_encounter(ctx, pv1, message.first("PV2"))
+    observations = [segment for segment in message.segments if segment.name == "OBX"
+                    and segment.index > txa.index]
+    map_document(ctx, txa, observations, trigger=trigger)

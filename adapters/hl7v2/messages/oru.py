@@ -1,0 +1,100 @@
+"""ORU R01 to DiagnosticReport, Observation, Specimen (and the ServiceRequest they fulfil).
+
+HL7 v2-to-FHIR IG: "ORU_R01 to Bundle Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-oru-r01-to-bundle.html):
+one DiagnosticReport per OBR (results = its OBX), Specimen from SPM (or OBR-15), OBX-14 else OBR-7 as
+effective time. The Patient/Encounter/ServiceRequest are only created when missing (ADT/ORM own them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.hl7v2.context import Context
+from adapters.hl7v2.messages.common import Result, map_results, note_text, require_segment
+from adapters.hl7v2.segments.orders import map_service_request, order_ids, request_key
+from adapters.hl7v2.segments.pid import map_patient
+from adapters.hl7v2.segments.pv1 import map_encounter
+from adapters.hl7v2.segments.report import map_report, report_code, report_key
+from adapters.hl7v2.segments.specimen import map_obr_specimen, map_specimen
+from adapters.hl7v2.tree import Segment
+
+TRIGGERS = frozenset({"R01"})
+
+
+@dataclass
+class OrderGroup:
+    """ORC/OBR with its timing, notes, results and specimens."""
+
+    orc: Segment | None = None
+    obr: Segment | None = None
+    tq1: Segment | None = None
+    notes: list[str] = field(default_factory=list)
+    results: list[Result] = field(default_factory=list)
+    specimens: list[Segment] = field(default_factory=list)
+    subject: Any = None
+    encounter: str | None = None
+
+
+def map_oru(ctx: Context, trigger: str) -> None:
+    """Translate an ORU^R01 message into the context's Bundle."""
+    if not require_segment(ctx, ctx.message.first("PID"), "PID"):
+        return
+    groups: list[OrderGroup] = []
+    pending_orc: Segment | None = None
+    previous = ""
+    for segment in ctx.message.segments:
+        name = segment.name
+        if name == "PID":
+            map_patient(ctx, segment, None)
+            ctx.encounter = None
+        elif name == "PV1" and ctx.subject is not None:
+            map_encounter(ctx, segment, None)
+        elif name == "ORC":
+            pending_orc = segment
+        elif name == "OBR":
+            groups.append(OrderGroup(orc=pending_orc, obr=segment, subject=ctx.subject, encounter=ctx.encounter))
+            pending_orc = None
+        elif name == "OBX":
+            if not groups:
+                groups.append(OrderGroup(subject=ctx.subject, encounter=ctx.encounter))
+            groups[-1].results.append(Result(segment))
+        elif name == "NTE" and groups:
+            text = note_text(segment)
+            if previous == "OBX" and groups[-1].results:
+                groups[-1].results[-1].notes.append(text)
+            elif previous in ("OBR", "ORC", "TQ1"):
+                groups[-1].notes.append(text)
+        elif name == "TQ1" and groups:
+            groups[-1].tq1 = segment
+        elif name == "SPM" and groups:
+            groups[-1].specimens.append(segment)
+        if name != "NTE":
+            previous = name
+    for position, group in enumerate(groups, start=1):
+        ctx.subject, ctx.encounter = group.subject, group.encounter
+        if ctx.subject is not None:
+            _map_group(ctx, group, position)
+
+
+def _map_group(ctx: Context, group: OrderGroup, position: int) -> None:
+    obr = group.obr
+    ids = order_ids(ctx, group.orc, obr)
+    key = report_key(ctx, ids, position)
+    scope = (key.system, key.value)
+    based_on = None
+    if obr is not None and (ids.placer or ids.filler):
+        based_on = map_service_request(ctx, group.orc, obr, key=request_key(ctx, ids, position), ids=ids,
+                                       tq1=group.tq1, notes=group.notes, create_only=True)
+    specimens = [url for url in (map_specimen(ctx, spm, scope) for spm in group.specimens) if url]
+    if not specimens and obr is not None:
+        specimens = [url for url in (map_obr_specimen(ctx, obr, scope),) if url]
+    effective = ctx.datetime(obr, 7) if obr is not None else None
+    links: dict[str, Any] = {}
+    if based_on:
+        links["basedOn"] = [{"reference": based_on}]
+    if specimens:
+        links["specimen"] = {"reference": specimens[0]}
+    default_code = report_code(ctx, obr) if obr is not None and obr.has(4) else None
+    results = map_results(ctx, group.results, scope, default_code=default_code, effective=effective, links=links)
+    if obr is not None:
+        map_report(ctx, obr, key, ids, results=results, specimens=specimens, based_on=based_on)

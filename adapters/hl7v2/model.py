@@ -1,0 +1,86 @@
+"""Value objects shared by parsing, mapping and acknowledgement."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from adapters.hl7v2.errors import MappingIssue
+
+if TYPE_CHECKING:  # pragma: no cover
+    from adapters.hl7v2.tree import Segment
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """The message's delimiters (MSH-1 and MSH-2)."""
+
+    field: str = "|"
+    component: str = "^"
+    repetition: str = "~"
+    escape: str = "\\"
+    subcomponent: str = "&"
+    truncation: str | None = None
+
+    @property
+    def characters(self) -> str:
+        """MSH-2 as it must be written."""
+        return self.component + self.repetition + self.escape + self.subcomponent + (self.truncation or "")
+
+
+@dataclass(frozen=True)
+class MessageHeader:
+    """The MSH segment; HD-valued fields keep their raw (escaped) text so an ACK can mirror them."""
+
+    field_separator: str
+    encoding_characters: str
+    sending_application: str
+    sending_facility: str
+    receiving_application: str
+    receiving_facility: str
+    message_type: str
+    trigger_event: str
+    message_structure: str | None
+    control_id: str
+    processing_id: str
+    version: str
+    timestamp: str | None
+
+
+@dataclass
+class ParsedMessage:
+    """A parsed message: header, normalized text, the python-hl7 tree and an indexed segment view."""
+
+    header: MessageHeader
+    text: str
+    encoding: Encoding
+    segments: list[Segment]
+    hl7: Any = None  # the python-hl7 `hl7.Message`
+    warnings: list[MappingIssue] = field(default_factory=list)
+
+    def first(self, name: str) -> Segment | None:
+        """The first segment with this id, or None."""
+        for segment in self.segments:
+            if segment.name == name:
+                return segment
+        return None
+
+    def all(self, name: str) -> list[Segment]:
+        """Every segment with this id, in message order."""
+        return [segment for segment in self.segments if segment.name == name]
+
+
+@dataclass
+class Merge:
+    """ADT A34/A39/A40 merge instruction, executed by the feed service."""
+
+    survivor: str
+    merged: str
+
+
+@dataclass
+class MappingResult:
+    """A message as FHIR: one transaction Bundle, patient merges to perform, non-fatal issues."""
+
+    bundle: dict[str, Any]
+    merges: list[Merge] = field(default_factory=list)
+    warnings: list[MappingIssue] = field(default_factory=list)

@@ -1,0 +1,172 @@
+"""Read raw bytes into a ParsedMessage: decode, normalize segment endings, check MSH, parse with python-hl7."""
+from __future__ import annotations
+
+import re
+
+import hl7
+
+from adapters.hl7v2.errors import SEGMENT_SEQUENCE_ERROR, Hl7ParseError, MappingIssue
+from adapters.hl7v2.header import read_header
+from adapters.hl7v2.model import Encoding, ParsedMessage
+from adapters.hl7v2.tree import Segment
+
+MAX_MESSAGE_CHARS = 16 * 1024 * 1024
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{2}")
+_WRAPPERS = ("FHS", "BHS", "BTS", "FTS")
+_FRAMING = "\x0b\x1c\x00 \t\r\n\ufeff"
+_CHARSETS = {"ASCII": "ascii", "8859/1": "latin-1", "8859/2": "iso8859-2", "8859/3": "iso8859-3",
+             "8859/4": "iso8859-4", "8859/5": "iso8859-5", "8859/6": "iso8859-6", "8859/7": "iso8859-7",
+             "8859/8": "iso8859-8", "8859/9": "iso8859-9", "8859/15": "iso8859-15",
+             "UNICODE UTF-8": "utf-8", "UNICODE UTF-16": "utf-16", "UNICODE UTF-32": "utf-32",
+             "WINDOWS-1252": "cp1252", "CP1252": "cp1252"}
+
+
+def decode(raw: bytes | str) -> str:
+    """Text of a message: UTF-8 (BOM stripped), else the MSH-18 character set, else latin-1."""
+    if isinstance(raw, str):
+        return raw.lstrip("\ufeff")
+    if not isinstance(raw, (bytes, bytearray, memoryview)):
+        raise Hl7ParseError(f"expected bytes or str, got {type(raw).__name__}")
+    data = bytes(raw)
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise Hl7ParseError("the message starts with a UTF-16 byte order mark but is not UTF-16") from exc
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    hinted = _charset_hint(data)
+    if hinted:
+        try:
+            return data.decode(hinted)
+        except (UnicodeDecodeError, LookupError):
+            pass
+    return data.decode("latin-1")
+
+
+def _charset_hint(data: bytes) -> str | None:
+    head = data[:4096].decode("latin-1").lstrip(_FRAMING)
+    if not head.startswith("MSH") or len(head) < 4:
+        return None
+    first = _LINE_BREAK.split(head, 1)[0]
+    fields = first.split(head[3])
+    if len(fields) <= 17:
+        return None
+    charset = fields[17].split("~")[0].split("^")[0].strip().upper()
+    return _CHARSETS.get(charset)
+
+
+def _lines(text: str) -> list[str]:
+    text = text.strip(_FRAMING)
+    if len(text) > MAX_MESSAGE_CHARS:
+        raise Hl7ParseError(f"the message is longer than {MAX_MESSAGE_CHARS} characters")
+    return [line.strip(" \t\x00") for line in _LINE_BREAK.split(text) if line.strip(" \t\x00")]
+
+
+def _is_segment_start(line: str, field_sep: str) -> bool:
+    return _SEGMENT_ID.fullmatch(line[:3]) is not None and (len(line) == 3 or line[3] == field_sep)
+
+
+def _encoding(msh: str) -> tuple[Encoding, str, list[MappingIssue]]:
+    """Delimiters from MSH-1/MSH-2; returns them, the MSH line (MSH-2 repaired if needed) and warnings."""
+    if len(msh) < 5:
+        raise Hl7ParseError("the MSH segment is too short to hold MSH-1 and MSH-2")
+    sep = msh[3]
+    if sep.isalnum() or sep.isspace() or not sep.isprintable():
+        raise Hl7ParseError("MSH-1 (field separator) must be a printable, non-alphanumeric character")
+    end = msh.find(sep, 4)
+    if end < 0:
+        raise Hl7ParseError("the MSH segment ends after MSH-2")
+    chars = msh[4:end]
+    warnings: list[MappingIssue] = []
+    if len(chars) not in (4, 5) or len(set(chars)) != len(chars):
+        repaired = "".join(c for i, c in enumerate(chars) if c not in chars[:i])
+        if len(chars) > 4 and len(repaired) in (4, 5):
+            warnings.append(MappingIssue("MSH", 1, 2, SEGMENT_SEQUENCE_ERROR,
+                                         "MSH-2 repeats an encoding character; the repeat was ignored", "W"))
+            msh = msh[:4] + repaired + msh[end:]
+            chars = repaired
+        else:
+            raise Hl7ParseError("MSH-2 must hold 4 or 5 distinct encoding characters")
+    for char in chars:
+        if char.isalnum() or char.isspace() or char == sep or not char.isprintable():
+            raise Hl7ParseError("MSH-2 encoding characters must be distinct printable non-alphanumeric characters")
+    enc = Encoding(field=sep, component=chars[0], repetition=chars[1], escape=chars[2], subcomponent=chars[3],
+                   truncation=chars[4] if len(chars) == 5 else None)
+    return enc, msh, warnings
+
+
+def parse_message(raw: bytes | str) -> ParsedMessage:
+    """Parse one HL7 v2 message; raises Hl7ParseError (with a reason) for anything unreadable."""
+    try:
+        return _parse(raw)
+    except Hl7ParseError:
+        raise
+    except RecursionError as exc:  # pragma: no cover - defensive
+        raise Hl7ParseError("the message is nested too deeply to parse") from exc
+    except Exception as exc:  # python-hl7 or decoding surprises: still an unreadable message
+        raise Hl7ParseError(f"the message could not be parsed ({type(exc).__name__})") from exc
+
+
+def _parse(raw: bytes | str) -> ParsedMessage:
+    lines = _lines(decode(raw))
+    if not lines:
+        raise Hl7ParseError("the message is empty")
+    if lines[0][:3] in _WRAPPERS:
+        lines = [line for line in lines if line[:3] not in _WRAPPERS]
+        if not lines:
+            raise Hl7ParseError("the batch holds no message")
+    if not lines[0].startswith("MSH"):
+        raise Hl7ParseError("the message does not start with an MSH segment")
+    enc, lines[0], warnings = _encoding(lines[0])
+    segments_text: list[str] = [lines[0]]
+    names = ["MSH"]
+    for line in lines[1:]:
+        if _is_segment_start(line, enc.field):
+            if line.startswith("MSH"):
+                raise Hl7ParseError("the input holds more than one message (a second MSH); split it first")
+            if line[:3] in _WRAPPERS:
+                continue
+            segments_text.append(line)
+            names.append(line[:3])
+        else:
+            segments_text[-1] += "\n" + line
+            warnings.append(MappingIssue(names[-1], names.count(names[-1]), None, SEGMENT_SEQUENCE_ERROR,
+                                         "a line that is not a segment was joined to the segment before it",
+                                         "W"))
+    text = "\r".join(segments_text)
+    message = hl7.parse(text)
+    segments: list[Segment] = []
+    counts: dict[str, int] = {}
+    for index, (name, raw_segment) in enumerate(zip(names, message)):
+        counts[name] = counts.get(name, 0) + 1
+        segments.append(Segment(name, raw_segment, index, counts[name], enc))
+    if len(segments) != len(names):
+        raise Hl7ParseError("the segment structure could not be read")
+    header = read_header(segments[0], enc)
+    return ParsedMessage(header=header, text=text, encoding=enc, segments=segments, hl7=message,
+                         warnings=warnings)
+
+
+def split_batch(raw: bytes | str) -> list[str]:
+    """Split a file of many messages (one per MSH; FHS/BHS/BTS/FTS wrappers dropped) into message texts."""
+    try:
+        text = decode(raw)
+    except Hl7ParseError:
+        raise
+    except Exception as exc:
+        raise Hl7ParseError(f"the batch could not be decoded ({type(exc).__name__})") from exc
+    messages: list[list[str]] = []
+    for line in _lines(text):
+        if line[:3] in _WRAPPERS:
+            continue
+        if line.startswith("MSH"):
+            messages.append([line])
+        elif messages:
+            messages[-1].append(line)
+    return ["\r".join(lines) for lines in messages]

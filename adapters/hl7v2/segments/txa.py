@@ -1,0 +1,109 @@
+"""TXA (+ OBX text / ED content) to DocumentReference.
+
+HL7 v2-to-FHIR IG: "Segment TXA to DocumentReference Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-txa-to-documentreference.html)
+and "Segment OBX to DocumentReference Map" (TX/FT/ST lines joined into a text/plain attachment, ED as attachment),
+"Table HL70271 to DocumentReference docStatus".
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from adapters.hl7v2.context import Context
+from adapters.hl7v2.datatypes.codes import cwe_concept
+from adapters.hl7v2.datatypes.identifiers import ei_identifier
+from adapters.hl7v2.errors import DATA_TYPE_ERROR
+from adapters.hl7v2.identity import Key, synthetic_key
+from adapters.hl7v2.segments.practitioners import practitioner
+from adapters.hl7v2.terminology import DOC_STATUS
+from adapters.hl7v2.tree import Segment
+
+TEXT_TYPES = {"TX", "FT", "ST", "TEXT"}
+MEDIA_TYPES = {"PDF": "application/pdf", "RTF": "application/rtf", "JPEG": "image/jpeg", "JPG": "image/jpeg",
+               "PNG": "image/png", "GIF": "image/gif", "TIFF": "image/tiff", "HTML": "text/html",
+               "XML": "application/xml", "TEXT": "text/plain", "OCTET-STREAM": "application/octet-stream"}
+_TOP_TYPES = {"application", "image", "text", "audio", "video", "multipart", "model"}
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
+
+
+def _media_type(kind: str, subtype: str) -> str:
+    if kind.lower() in _TOP_TYPES and subtype and re.fullmatch(r"[A-Za-z0-9.+-]+", subtype):
+        return f"{kind.lower()}/{subtype.lower()}"
+    return MEDIA_TYPES.get(subtype.upper()) or MEDIA_TYPES.get(kind.upper()) or "application/octet-stream"
+
+
+def _ed_attachment(ctx: Context, obx: Segment) -> dict[str, Any] | None:
+    ed = obx.rep(5)
+    encoding, data = ed.c(4).upper(), "".join(ed.c(5).split())
+    if not data:
+        return None
+    try:
+        if encoding in ("BASE64", "B64"):
+            if not _BASE64.fullmatch(data) or len(data) % 4:
+                raise ValueError("not base64")
+            base64.b64decode(data, validate=True)
+            payload = data
+        elif encoding == "HEX":
+            payload = base64.b64encode(bytes.fromhex(data)).decode("ascii")
+        else:
+            payload = base64.b64encode(ed.c(5).encode("utf-8")).decode("ascii")
+    except (ValueError, binascii.Error):
+        ctx.issue(obx, 5, DATA_TYPE_ERROR, "OBX-5 encapsulated data is not valid for its encoding; not attached",
+                  fatal=False)
+        return None
+    return {"contentType": _media_type(ed.c(2), ed.c(3)), "data": payload}
+
+
+def document_text(segments: list[Segment]) -> str:
+    """The text of the TX/FT/ST OBX lines (repetitions are lines), joined with newlines."""
+    lines: list[str] = []
+    for obx in segments:
+        if obx.get(2).upper() in TEXT_TYPES or not obx.get(2):
+            lines.extend(rep.text() for rep in obx.reps(5)) if obx.reps(5) else lines.append("")
+    return "\n".join(lines).strip("\n")
+
+
+def map_document(ctx: Context, txa: Segment, observations: list[Segment], *, trigger: str) -> str | None:
+    """Upsert the DocumentReference of an MDM message (TXA + OBX); keyed by TXA-12, else this message."""
+    if ctx.subject is None:
+        return None
+    identifier = ei_identifier(txa.rep(12), default_system=ctx.sender_system)
+    key = (Key("DocumentReference", identifier["system"], identifier["value"]) if identifier
+           else synthetic_key("DocumentReference", "document", ctx.sender_system, ctx.header.control_id))
+    document: dict[str, Any] = {"status": "entered-in-error" if trigger == "T11" else "current",
+                                "subject": ctx.patient_ref(), "identifier": [identifier] if identifier else []}
+    doc_status = DOC_STATUS.get(txa.get(17).upper())
+    if doc_status:
+        document["docStatus"] = doc_status
+    kind = cwe_concept(txa.rep(2), "0270")
+    if kind:
+        document["type"] = kind
+    when = ctx.instant(txa, 6) or ctx.instant(txa, 4)
+    if when:
+        document["date"] = when
+    authors = [practitioner(ctx, rep) for rep in txa.reps(9) + txa.reps(5)]
+    document["author"] = [ref for ref in authors if ref]
+    authenticator = practitioner(ctx, txa.rep(10)) if txa.has(10) else (
+        practitioner(ctx, txa.rep(22)) if txa.has(22) else None)
+    if authenticator:
+        document["authenticator"] = authenticator
+    content = []
+    text = document_text(observations)
+    if text:
+        content.append({"attachment": {"contentType": "text/plain",
+                                       "data": base64.b64encode(text.encode("utf-8")).decode("ascii")}})
+    for obx in observations:
+        if obx.get(2).upper() == "ED":
+            attachment = _ed_attachment(ctx, obx)
+            if attachment:
+                content.append({"attachment": attachment})
+    if not content:
+        title = txa.get(16) or f"document content not included ({ctx.header.message_type}^{trigger})"
+        content.append({"attachment": {"contentType": "text/plain", "title": title}})
+    document["content"] = content
+    encounter = ctx.encounter_ref()
+    if encounter:
+        document["context"] = {"encounter": [encounter]}
+    return ctx.upsert(key, document)
