@@ -20,15 +20,19 @@ $(STAMP): pyproject.toml
 
 demo: install
 	@TESSERA_DATA_DIR=$(DEMO_DIR) $(BIN)/tessera load-sample --if-empty
-	@echo ""
-	@echo "Tessera demo (embedded profile, data in $(DEMO_DIR)) — try:"
-	@echo "  curl http://$(HOST):$(PORT)/healthz"
-	@echo "  curl http://$(HOST):$(PORT)/fhir/metadata"
-	@echo "  curl 'http://$(HOST):$(PORT)/fhir/Patient?_count=5'"
-	@echo "  curl 'http://$(HOST):$(PORT)/fhir/Observation?code=http://loinc.org|8302-2&_sort=-date&_include=Observation:subject'"
-	@echo "  curl http://$(HOST):$(PORT)/metrics"
-	@echo "  API docs: http://$(HOST):$(PORT)/docs"
-	@echo ""
+	@TOKEN=$$(TESSERA_DATA_DIR=$(DEMO_DIR) $(BIN)/tessera token issue --client demo --institution local \
+	    --scope "system/*.cruds tessera/audit.read" --ttl 12h); \
+	echo ""; \
+	echo "Tessera demo (embedded profile, data in $(DEMO_DIR)). A token for the next 12 hours:"; \
+	echo "  export TOKEN=$$TOKEN"; \
+	echo "Try:"; \
+	echo "  curl http://$(HOST):$(PORT)/healthz"; \
+	echo "  curl http://$(HOST):$(PORT)/fhir/metadata"; \
+	echo "  curl -H \"Authorization: Bearer \$$TOKEN\" 'http://$(HOST):$(PORT)/fhir/Patient?_count=5'"; \
+	echo "  curl -H \"Authorization: Bearer \$$TOKEN\" 'http://$(HOST):$(PORT)/fhir/Observation?code=http://loinc.org|8302-2&_sort=-date&_include=Observation:subject'"; \
+	echo "  curl http://$(HOST):$(PORT)/metrics"; \
+	echo "  API docs: http://$(HOST):$(PORT)/docs"; \
+	echo ""
 	TESSERA_DATA_DIR=$(DEMO_DIR) $(BIN)/tessera serve --host $(HOST) --port $(PORT)
 
 # Starts PostgreSQL, Redis and Elasticsearch on loopback (only those not already running),
