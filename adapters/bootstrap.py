@@ -63,7 +63,8 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
     clock = monotonic_clock_us
     resources = ResourceService(store, clock, referential_integrity=settings.referential_integrity)
     search = SearchService(store, default_count=settings.default_page_size, max_count=settings.max_page_size)
-    history = HistoryService(store, default_count=settings.default_page_size, max_count=settings.max_page_size)
+    history = HistoryService(store, default_count=settings.default_page_size, max_count=settings.max_page_size,
+                             clock=clock)
     bundles = BundleService(store, clock, resources, search)
     feeds = FeedService(store, bundles, Hl7v2Translator(), clock)
     signing_key = load_signing_key(settings.auth_signing_key_file, settings.data_dir, environment=settings.environment)

@@ -190,12 +190,13 @@ class FakeUnitOfWork(UnitOfWork):
         return [e for e in self._open().outbox if e.seq > after_seq][:limit]
 
     def history(self, *, resource_type: str | None, resource_id: str | None, since_us: int | None,
-                count: int, offset: int) -> Page:
+                count: int, offset: int, till_us: int | None = None) -> Page:
         """Versions of visible resources, newest first (time, then insertion, then version), and the total."""
         state = self._open()
         found = [(v, state.rows[key].pid) for key, versions in state.versions.items() for v in versions
                  if resource_type in (None, key[0]) and resource_id in (None, key[1])
-                 and (since_us is None or v.last_updated_us >= since_us) and self._visible(state, key)]
+                 and (since_us is None or v.last_updated_us >= since_us)
+                 and (till_us is None or v.last_updated_us <= till_us) and self._visible(state, key)]
         found.sort(key=lambda item: (item[0].last_updated_us, item[1], item[0].version), reverse=True)
         return Page([_detached(v) for v, _ in found[offset:offset + count]], len(found))
 
@@ -241,6 +242,8 @@ class FakeUnitOfWork(UnitOfWork):
         seen, row = self.visibility, state.rows.get(key)
         if seen.unrestricted or row is None:
             return True
+        if key[0] in seen.hidden_types:
+            return False
         rules = state.consent.get(row.patient, frozenset()) if row.patient is not None else frozenset()
 
         def rule(decision: str, category: str | None) -> bool:

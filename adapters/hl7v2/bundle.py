@@ -1,6 +1,7 @@
 """Transaction Bundle assembly: one conditional entry per keyed resource, merged when named twice."""
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -11,9 +12,20 @@ def _same_identifier(a: dict[str, Any], b: dict[str, Any]) -> bool:
     return a.get("system") == b.get("system") and a.get("value") == b.get("value")
 
 
+_CHOICE = re.compile(r"(value|effective|onset|abatement|deceased|multipleBirth|occurrence|collected|performed|"
+                     r"born|age|timing|serviced|reported|asNeeded)[A-Z]")
+
+
+def _choice_taken(existing: dict[str, Any], name: str) -> bool:
+    match = _CHOICE.match(name)
+    return match is not None and any(key.startswith(match.group(1)) and _CHOICE.match(key) for key in existing)
+
+
 def _merge(existing: dict[str, Any], incoming: dict[str, Any]) -> None:
-    """Fill what `existing` lacks from `incoming`; identifiers are united."""
+    """Fill what `existing` lacks from `incoming` (one value per choice element); identifiers are united."""
     for name, value in incoming.items():
+        if _choice_taken(existing, name):
+            continue
         if name == "identifier":
             known = existing.setdefault("identifier", [])
             for identifier in value:

@@ -34,8 +34,9 @@ def join_key(*parts: str | None) -> str:
     return "^".join((part or "").strip() for part in parts)
 
 
-def _search_part(text: str) -> str:
-    return quote(_SEARCH_SPECIALS.sub(r"\\\1", text), safe=":/-._~@")
+def _search_part(text: str, safe: str = "-._~") -> str:
+    """Escape FHIR search specials, then percent-encode all but unreserved characters (no literal `://`)."""
+    return quote(_SEARCH_SPECIALS.sub(r"\\\1", text), safe=safe)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,11 @@ class Key:
     def query(self) -> str:
         """The search query (`identifier=system|value`, escaped and percent-encoded)."""
         return f"identifier={_search_part(self.system)}|{_search_part(self.value)}"
+
+    @property
+    def readable_query(self) -> str:
+        """The same query with `:` and `/` left readable (`identifier=urn:oid:1.2|123`), as merges carry it."""
+        return f"identifier={_search_part(self.system, ':/-._~@')}|{_search_part(self.value, ':/-._~@')}"
 
     @property
     def url(self) -> str:

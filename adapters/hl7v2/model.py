@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from adapters.hl7v2.errors import MappingIssue
@@ -54,8 +55,14 @@ class ParsedMessage:
     text: str
     encoding: Encoding
     segments: list[Segment]
-    hl7: Any = None  # the python-hl7 `hl7.Message`
     warnings: list[MappingIssue] = field(default_factory=list)
+
+    @cached_property
+    def hl7(self) -> Any:
+        """The message as a python-hl7 `hl7.Message` (built on first use)."""
+        import hl7
+
+        return hl7.parse(self.text)
 
     def first(self, name: str) -> Segment | None:
         """The first segment with this id, or None."""

@@ -143,11 +143,10 @@ class Segment:
         return any(not Value(parts, self.enc).empty for parts in self._reps(n))
 
     def raw(self, n: int) -> str:
-        """Field `n` exactly as received (still escaped), '' when absent."""
-        raw = self._raw
-        if isinstance(raw, str) or n < 1 or n >= len(raw):
-            return ""
-        return str(raw[n])
+        """Field `n` as received (still escaped), '' when absent."""
+        enc = self.enc
+        return enc.repetition.join(enc.component.join(enc.subcomponent.join(subs) for subs in rep)
+                                   for rep in self._reps(n))
 
     def __repr__(self) -> str:
         return f"<Segment {self.name}[{self.sequence}]>"

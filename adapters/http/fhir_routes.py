@@ -97,6 +97,7 @@ def metadata(request: Request) -> Response:
 
 
 @router.post("")
+@router.post("/", include_in_schema=False)
 async def transaction_or_batch(request: Request, services: ContainerDep, principal: PrincipalDep) -> Response:
     """Process a batch or transaction Bundle (each entry checked against the caller's scopes)."""
     check_accept(request)

@@ -30,6 +30,8 @@ def filter_conditions(query: q.SearchQuery, table: sa.Table = resources) -> list
 def clause_condition(clause: q.Clause, table: sa.Table) -> sa.ColumnElement:
     """The condition one AND-clause puts on the resource table alias `table`."""
     parameter = clause.parameter
+    if parameter.code in ("_id", "_lastUpdated") and clause.missing is not None:
+        return sa.false() if clause.missing else sa.true()  # every resource has an id and lastUpdated
     if parameter.code == "_id":
         ids = [v.code for v in clause.values if isinstance(v, q.TokenValue)]
         return table.c.res_id.not_in(ids) if clause.modifier == "not" else table.c.res_id.in_(ids)

@@ -225,7 +225,7 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
         return [_stored(row) for row in self._connection.execute(statement)]
 
     def history(self, *, resource_type: str | None, resource_id: str | None, since_us: int | None,
-                count: int, offset: int) -> Page:
+                count: int, offset: int, till_us: int | None = None) -> Page:
         v, r = s.resource_versions, s.resources
         conditions = []
         if not self.visibility.unrestricted:
@@ -236,6 +236,8 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
             conditions.append(v.c.res_id == resource_id)
         if since_us is not None:
             conditions.append(v.c.last_updated >= since_us)
+        if till_us is not None:
+            conditions.append(v.c.last_updated <= till_us)
         total = self._connection.execute(sa.select(sa.func.count()).select_from(v).where(*conditions)).scalar_one()
         statement = (sa.select(*_VERSION_COLUMNS).where(*conditions)
                      .order_by(v.c.last_updated.desc(), v.c.pid.desc(), v.c.version.desc())

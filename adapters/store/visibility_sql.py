@@ -21,6 +21,8 @@ def visible(table: sa.Table, visibility: Visibility) -> sa.ColumnElement | None:
     if visibility.unrestricted:
         return None
     parts = []
+    if visibility.hidden_types:
+        parts.append(table.c.res_type.not_in(visibility.hidden_types))
     if visibility.institution is not None:
         own = table.c.institution == visibility.institution
         if visibility.break_glass:

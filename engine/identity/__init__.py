@@ -4,6 +4,7 @@ Records are normalised once (folded names, parsed dates, canonical phones/e-mail
 keys, compared field by field at several levels, weighed with m/u probabilities learned from the data
 (term-frequency adjusted for names), and decided with two thresholds. See README.md in this folder.
 """
+
 from __future__ import annotations
 
 from engine.identity.clustering import clusters
@@ -13,5 +14,13 @@ from engine.identity.records import PersonRecord, person_from_patient
 from engine.identity.scoring import FieldEvidence, ScoredPair
 from engine.identity.settings import MatchSettings
 
-__all__ = ["FieldEvidence", "MatchIndex", "MatchModel", "MatchSettings", "PersonRecord", "ScoredPair",
-           "clusters", "person_from_patient"]
+__all__ = [
+    "FieldEvidence",
+    "MatchIndex",
+    "MatchModel",
+    "MatchSettings",
+    "PersonRecord",
+    "ScoredPair",
+    "clusters",
+    "person_from_patient",
+]

@@ -1,4 +1,5 @@
 """Clusters of records linked by "match" decisions (connected components, union-find)."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable

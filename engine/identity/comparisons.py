@@ -2,15 +2,16 @@
 
 Level 0 of every field is "null": one side (or both) lacks the value, and that level weighs exactly 0.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import numpy as np
 
-from engine.identity.dates import year_typo
-from engine.identity.features import FeatureStore, Vocab
+from engine.identity.features import FeatureStore, Vocab, build_store, normalise
 from engine.identity.nicknames import nickname_groups
+from engine.identity.records import PersonRecord
 from engine.identity.strings import jaro_winkler_many, within_one_edit_many
 
 NAME_CLOSE = 0.92
@@ -33,29 +34,72 @@ class FieldSpec:
 
 
 FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("given", ("null", "exact", "nickname", "close", "swapped", "partial", "similar", "different"),
-              (0, .86, .02, .05, .005, .02, .02, .025), (0, .005, .001, .005, .0001, .005, .03, .9539),
-              term_frequency=True, conflict="different"),
-    FieldSpec("family", ("null", "exact", "close", "token", "phonetic", "similar", "different"),
-              (0, .88, .05, .01, .01, .02, .03), (0, .002, .002, .0005, .01, .03, .9555),
-              household=True, term_frequency=True),
-    FieldSpec("birth_date", ("null", "exact", "partial", "transposed", "day_month_off", "year_off", "different"),
-              (0, .90, .02, .005, .03, .015, .03), (0, .00005, .001, .00005, .002, .0005, .99640),
-              conflict="different"),
-    FieldSpec("sex", ("null", "exact", "different"), (0, .98, .02), (0, .5, .5), conflict="different"),
-    FieldSpec("suffix", ("null", "exact", "different"), (0, .95, .05), (0, .5, .5), conflict="different"),
-    FieldSpec("postcode", ("null", "exact", "typo", "prefix", "different"),
-              (0, .88, .04, .03, .05), (0, .002, .005, .02, .973), household=True),
-    FieldSpec("address", ("null", "exact", "high", "medium", "different"),
-              (0, .80, .10, .04, .06), (0, .0002, .0005, .005, .9943), household=True),
-    FieldSpec("city", ("null", "exact", "close", "different"), (0, .88, .05, .07), (0, .01, .002, .988),
-              household=True),
-    FieldSpec("phone", ("null", "exact", "typo", "partial", "different"),
-              (0, .85, .05, .02, .08), (0, .0001, .0001, .0005, .9993), household=True),
-    FieldSpec("email", ("null", "exact", "local", "typo", "different"),
-              (0, .85, .05, .03, .07), (0, .0001, .0002, .0001, .9996)),
-    FieldSpec("identifier", ("null", "exact", "typo", "different"), (0, .92, .04, .04), (0, .0001, .0005, .9994),
-              conflict="different"),
+    FieldSpec(
+        "given",
+        ("null", "exact", "nickname", "close", "swapped", "partial", "similar", "different"),
+        (0, 0.86, 0.02, 0.05, 0.005, 0.02, 0.02, 0.025),
+        (0, 0.005, 0.001, 0.005, 0.0001, 0.005, 0.03, 0.9539),
+        term_frequency=True,
+        conflict="different",
+    ),
+    FieldSpec(
+        "family",
+        ("null", "exact", "close", "token", "phonetic", "similar", "different"),
+        (0, 0.88, 0.05, 0.01, 0.01, 0.02, 0.03),
+        (0, 0.002, 0.002, 0.0005, 0.01, 0.03, 0.9555),
+        household=True,
+        term_frequency=True,
+    ),
+    FieldSpec(
+        "birth_date",
+        ("null", "exact", "partial", "transposed", "day_month_off", "year_off", "different"),
+        (0, 0.90, 0.02, 0.005, 0.03, 0.015, 0.03),
+        (0, 0.00005, 0.001, 0.00005, 0.002, 0.0005, 0.99640),
+        conflict="different",
+    ),
+    FieldSpec("sex", ("null", "exact", "different"), (0, 0.98, 0.02), (0, 0.5, 0.5), conflict="different"),
+    FieldSpec("suffix", ("null", "exact", "different"), (0, 0.95, 0.05), (0, 0.5, 0.5), conflict="different"),
+    FieldSpec(
+        "postcode",
+        ("null", "exact", "typo", "prefix", "different"),
+        (0, 0.88, 0.04, 0.03, 0.05),
+        (0, 0.002, 0.005, 0.02, 0.973),
+        household=True,
+    ),
+    FieldSpec(
+        "address",
+        ("null", "exact", "high", "medium", "different"),
+        (0, 0.80, 0.10, 0.04, 0.06),
+        (0, 0.0002, 0.0005, 0.005, 0.9943),
+        household=True,
+    ),
+    FieldSpec(
+        "city",
+        ("null", "exact", "close", "different"),
+        (0, 0.88, 0.05, 0.07),
+        (0, 0.01, 0.002, 0.988),
+        household=True,
+    ),
+    FieldSpec(
+        "phone",
+        ("null", "exact", "typo", "partial", "different"),
+        (0, 0.85, 0.05, 0.02, 0.08),
+        (0, 0.0001, 0.0001, 0.0005, 0.9993),
+        household=True,
+    ),
+    FieldSpec(
+        "email",
+        ("null", "exact", "local", "typo", "different"),
+        (0, 0.85, 0.05, 0.03, 0.07),
+        (0, 0.0001, 0.0002, 0.0001, 0.9996),
+    ),
+    FieldSpec(
+        "identifier",
+        ("null", "exact", "typo", "different"),
+        (0, 0.92, 0.04, 0.04),
+        (0, 0.0001, 0.0005, 0.9994),
+        conflict="different",
+    ),
 )
 FIELD_INDEX = {spec.name: k for k, spec in enumerate(FIELDS)}
 
@@ -75,8 +119,14 @@ def compare(store: FeatureStore, left: np.ndarray, right: np.ndarray) -> np.ndar
     c = store.cols
     out[:, 0] = _given(store, left, right)
     out[:, 1] = _family(store, left, right)
-    out[:, 2] = _birth(c["birth_y"][left], c["birth_m"][left], c["birth_d"][left],
-                       c["birth_y"][right], c["birth_m"][right], c["birth_d"][right])
+    out[:, 2] = _birth(
+        c["birth_y"][left],
+        c["birth_m"][left],
+        c["birth_d"][left],
+        c["birth_y"][right],
+        c["birth_m"][right],
+        c["birth_d"][right],
+    )
     out[:, 3] = _categorical(c["sex"][left], c["sex"][right])
     out[:, 4] = _categorical(c["suffix"][left], c["suffix"][right])
     out[:, 5] = _postcode(store, c["postcode"][left], c["postcode"][right])
@@ -101,7 +151,7 @@ def _pair_keys(a: np.ndarray, b: np.ndarray, size: int) -> tuple[np.ndarray, np.
 
 
 def similarity(vocab: Vocab, a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Jaro–Winkler of vocab strings a[i], b[i] where mask[i] (0 elsewhere), computed once per distinct pair."""
+    """Jaro–Winkler of vocab strings a[i], b[i] where mask[i] (0 elsewhere), once per distinct pair."""
     out = np.zeros(a.size, dtype=np.float64)
     rows = np.flatnonzero(mask)
     if rows.size == 0:
@@ -157,12 +207,12 @@ def _given(store: FeatureStore, left: np.ndarray, right: np.ndarray) -> np.ndarr
     swapped = both & (cross >= SWAP_CLOSE)
     swapped &= similarity(store.names, fa, gb, swapped) >= SWAP_CLOSE
     alts_a, alts_b = c["given_alts"][left], c["given_alts"][right]
-    in_alts = ((alts_b == ga[:, None]) & (alts_b >= 0)).any(axis=1) | ((alts_a == gb[:, None]) & (alts_a >= 0)).any(axis=1)
+    in_alts = ((alts_b == ga[:, None]) & (alts_b >= 0)).any(axis=1) | (
+        (alts_a == gb[:, None]) & (alts_a >= 0)
+    ).any(axis=1)
     initial_a, initial_b = c["given_initial_only"][left], c["given_initial_only"][right]
-    codes = store.names.matrices()[0]
-    first_a = np.where(ga >= 0, codes[np.maximum(ga, 0), 0], 0)
-    first_b = np.where(gb >= 0, codes[np.maximum(gb, 0), 0], 0)
-    initial = (initial_a | initial_b) & (first_a == first_b)
+    codes = store.names.matrices()[0]  # row -1 is the empty string
+    initial = (initial_a | initial_b) & (codes[ga, 0] == codes[gb, 0])
     partial = open_ & (in_alts | initial)
     return _levels(null, [exact, nick, jw >= NAME_CLOSE, swapped, partial, jw >= NAME_SIMILAR])
 
@@ -182,8 +232,9 @@ def _family(store: FeatureStore, left: np.ndarray, right: np.ndarray) -> np.ndar
     return _levels(null, [exact, jw >= NAME_CLOSE, open_ & token, phonetic, jw >= NAME_SIMILAR])
 
 
-def _birth(ya: np.ndarray, ma: np.ndarray, da: np.ndarray, yb: np.ndarray, mb: np.ndarray,
-           db: np.ndarray) -> np.ndarray:
+def _birth(
+    ya: np.ndarray, ma: np.ndarray, da: np.ndarray, yb: np.ndarray, mb: np.ndarray, db: np.ndarray
+) -> np.ndarray:
     ya, ma, da = ya.astype(np.int32), ma.astype(np.int32), da.astype(np.int32)
     yb, mb, db = yb.astype(np.int32), mb.astype(np.int32), db.astype(np.int32)
     null = (ya == 0) | (yb == 0)
@@ -210,8 +261,7 @@ def _postcode(store: FeatureStore, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     open_ = ~null & ~exact
     typo = one_edit(store.codes, a, b, open_)
     codes, _, lengths = store.codes.matrices()
-    ia, ib = np.maximum(a, 0), np.maximum(b, 0)
-    prefix = open_ & (lengths[ia] >= 4) & (lengths[ib] >= 4) & (codes[ia, :3] == codes[ib, :3]).all(axis=1)
+    prefix = open_ & (lengths[a] >= 4) & (lengths[b] >= 4) & (codes[a, :3] == codes[b, :3]).all(axis=1)
     return _levels(null, [exact, typo, prefix])
 
 
@@ -244,8 +294,7 @@ def _phone(store: FeatureStore, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     open_ = ~null & ~exact
     typo = one_edit(store.codes, a, b, open_)
     _, reverse, lengths = store.codes.matrices()
-    ia, ib = np.maximum(a, 0), np.maximum(b, 0)
-    partial = open_ & (lengths[ia] >= 7) & (lengths[ib] >= 7) & (reverse[ia, :7] == reverse[ib, :7]).all(axis=1)
+    partial = open_ & (lengths[a] >= 7) & (lengths[b] >= 7) & (reverse[a, :7] == reverse[b, :7]).all(axis=1)
     return _levels(null, [exact, typo, partial])
 
 
@@ -278,3 +327,10 @@ def _identifier(store: FeatureStore, left: np.ndarray, right: np.ndarray) -> np.
             exact |= equal
             typo |= one_edit(store.codes, va[:, i], vb[:, j], same_system & ~equal)
     return _levels(~shared, [exact, typo])
+
+
+def compare_records(left: PersonRecord, right: PersonRecord) -> dict[str, str]:
+    """The level of each field for one pair of records ({"given": "nickname", ...})."""
+    store, slots = build_store([normalise(left), normalise(right)])
+    row = compare(store, slots[:1], slots[1:])[0]
+    return {spec.name: spec.levels[level] for spec, level in zip(FIELDS, row.tolist())}

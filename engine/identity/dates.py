@@ -1,4 +1,5 @@
 """Birth dates as (year, month, day) with 0 for an unknown part; impossible dates count as missing."""
+
 from __future__ import annotations
 
 import calendar
@@ -30,7 +31,3 @@ def parse_birth_date(text: str | None) -> tuple[int, int, int]:
         return MISSING
     return (year, month, day)
 
-
-def year_typo(a: int, b: int) -> bool:
-    """Whether two years differ like a keying slip: by one, or in the last digit only."""
-    return abs(a - b) == 1 or (a // 10 == b // 10 and a != b)

@@ -1,4 +1,5 @@
 """Normalised match features of person records, kept column-wise in numpy arrays (one row per slot)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -7,8 +8,19 @@ import numpy as np
 
 from engine.identity.dates import parse_birth_date
 from engine.identity.normalize import (
-    GENERIC_ADDRESS_TOKENS, address_tokens, name_tokens, normalize_email, normalize_identifier_value,
-    normalize_phone, normalize_place, normalize_postcode, normalize_sex, normalize_suffix, normalize_system, soundex, split_suffix,
+    GENERIC_ADDRESS_TOKENS,
+    address_tokens,
+    name_tokens,
+    normalize_email,
+    normalize_identifier_value,
+    normalize_phone,
+    normalize_place,
+    normalize_postcode,
+    normalize_sex,
+    normalize_suffix,
+    normalize_system,
+    soundex,
+    split_suffix,
     squash,
 )
 from engine.identity.records import PersonRecord
@@ -120,22 +132,25 @@ class Vocab:
         return self.ids.get(text, -1) if text else -1
 
     def matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(codes, reversed codes, lengths) of every string so far, encoded incrementally."""
+        """(codes, reversed codes, lengths) of every string so far, encoded incrementally.
+
+        They have one extra all-zero row at the end, so id -1 (missing) reads as the empty string.
+        """
         count = len(self.strings)
-        if self._encoded < count:
-            if count > self._codes.shape[0]:
-                capacity = max(count, 2 * self._codes.shape[0], 1024)
+        if self._encoded < count or self._codes.shape[0] == 0:
+            if count + 1 > self._codes.shape[0]:
+                capacity = max(count + 1, 2 * self._codes.shape[0], 1024)
                 self._codes = _grow(self._codes, capacity)
                 self._reversed = _grow(self._reversed, capacity)
                 self._lengths = _grow(self._lengths, capacity)
-            fresh = self.strings[self._encoded:count]
+            fresh = self.strings[self._encoded : count]
             codes, lengths = encode(fresh, self.width)
             rev, _ = encode([s[: self.width][::-1] for s in fresh], self.width)
-            self._codes[self._encoded:count] = codes
-            self._reversed[self._encoded:count] = rev
-            self._lengths[self._encoded:count] = lengths
+            self._codes[self._encoded : count] = codes
+            self._reversed[self._encoded : count] = rev
+            self._lengths[self._encoded : count] = lengths
             self._encoded = count
-        return self._codes[:count], self._reversed[:count], self._lengths[:count]
+        return self._codes[: count + 1], self._reversed[: count + 1], self._lengths[: count + 1]
 
 
 def _grow(array: np.ndarray, capacity: int, fill: int | bool = 0) -> np.ndarray:
@@ -243,7 +258,7 @@ class FeatureStore:
     def _next_slot(self) -> int:
         if self.size >= self.capacity:
             capacity = 2 * self.capacity
-            for name, (dtype, shape, fill) in _COLUMNS.items():
+            for name, (_, _, fill) in _COLUMNS.items():
                 self.cols[name] = _grow(self.cols[name], capacity, fill)
         self.size += 1
         return self.size - 1

@@ -1,10 +1,11 @@
 """MatchIndex: the blocking indexes and features of known records, for incremental and batch linking."""
+
 from __future__ import annotations
 
 import numpy as np
 
 from engine.identity.blocking import BlockIndex, record_keys
-from engine.identity.features import FeatureStore, normalise
+from engine.identity.features import FeatureStore, Normalised, normalise
 from engine.identity.model import MatchModel
 from engine.identity.records import PersonRecord
 from engine.identity.scoring import ScoredPair, Scorer
@@ -27,7 +28,7 @@ class MatchIndex:
         self.blocks = BlockIndex(self.settings.blocking_rules)
         self.slots: dict[str, int] = {}
         self.ids: list[str | None] = []  # by slot
-        self.keys: list[list[tuple[int, str]]] = []  # by slot
+        self.keys: list[tuple[tuple[int, str], ...]] = []  # by slot
         self.warnings: list[str] = []
 
     def __len__(self) -> int:
@@ -46,9 +47,9 @@ class MatchIndex:
         self.blocks.add(slot, keys)
         while len(self.ids) <= slot:
             self.ids.append(None)
-            self.keys.append([])
+            self.keys.append(())
         self.ids[slot] = record.record_id
-        self.keys[slot] = keys
+        self.keys[slot] = tuple(keys)
         self.slots[record.record_id] = slot
 
     def update(self, record: PersonRecord) -> None:
@@ -63,7 +64,7 @@ class MatchIndex:
         self.blocks.remove(slot, self.keys[slot])
         self.store.remove(slot)
         self.ids[slot] = None
-        self.keys[slot] = []
+        self.keys[slot] = ()
         return True
 
     def candidates(self, record: PersonRecord) -> list[str]:
@@ -81,7 +82,8 @@ class MatchIndex:
             right = np.asarray(slots, dtype=np.int64)
             left = np.full(right.size, probe, dtype=np.int64)
             levels = compare_chunked(self.store, left, right)
-            ids = self._ids_with(probe, record.record_id)
+            ids = {slot: self.ids[slot] for slot in slots}
+            ids[probe] = record.record_id
             pairs = self.scorer.scored_pairs(self.store, ids, left, right, levels)
         finally:
             self.store.remove(probe)
@@ -89,7 +91,7 @@ class MatchIndex:
         return pairs
 
     def link_all(self) -> list[ScoredPair]:
-        """Every candidate pair among indexed records scoring at least the review threshold, most probable first."""
+        """Every candidate pair of indexed records at or above the review threshold, most probable first."""
         left, right, warnings = self.blocks.pairs(self.settings.max_block_size)
         self.warnings = warnings
         if not self.settings.link_within_source:
@@ -98,14 +100,17 @@ class MatchIndex:
             left, right = left[keep], right[keep]
         out: list[ScoredPair] = []
         for start in range(0, left.size, CHUNK):
-            lo, hi = left[start:start + CHUNK], right[start:start + CHUNK]
+            lo, hi = left[start : start + CHUNK], right[start : start + CHUNK]
             levels = compare_chunked(self.store, lo, hi)
-            out.extend(self.scorer.scored_pairs(self.store, self.ids, lo, hi, levels,
-                                                min_probability=self.settings.review_probability))
+            out.extend(
+                self.scorer.scored_pairs(
+                    self.store, self.ids, lo, hi, levels, min_probability=self.settings.review_probability
+                )
+            )
         out.sort(key=lambda p: -p.probability)
         return out
 
-    def _candidate_slots(self, item, record: PersonRecord) -> list[int]:
+    def _candidate_slots(self, item: Normalised, record: PersonRecord) -> list[int]:
         keys = record_keys(item, self.settings.blocking_rules)
         found, self.warnings = self.blocks.members(keys, self.settings.max_block_size)
         own = self.slots.get(record.record_id)
@@ -116,11 +121,3 @@ class MatchIndex:
             columns = self.store.cols["source"]
             slots = [s for s in slots if columns[s] != source]
         return slots
-
-    def _ids_with(self, slot: int, record_id: str) -> list[str | None]:
-        if slot < len(self.ids):
-            ids = list(self.ids)
-        else:
-            ids = list(self.ids) + [None] * (slot + 1 - len(self.ids))
-        ids[slot] = record_id
-        return ids

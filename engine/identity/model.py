@@ -1,4 +1,5 @@
 """The match model: m/u per field level, the prior match rate, name frequencies; training and scoring."""
+
 from __future__ import annotations
 
 import functools
@@ -9,18 +10,23 @@ from typing import Any
 
 import numpy as np
 
-from engine.identity.blocking import BlockIndex, record_keys
-from engine.identity.comparisons import FIELDS, compare
+from engine.identity.blocking import PART_FIELDS, BlockIndex, record_keys, rule_name, union_pairs
+from engine.identity.comparisons import FIELD_INDEX, FIELDS, compare
 from engine.identity.features import build_store, normalise
 from engine.identity.records import PersonRecord
-from engine.identity.scoring import ScoredPair, Scorer
+from engine.identity.scoring import ScoredPair, Scorer, probability_of
 from engine.identity.settings import MatchSettings
 from engine.identity.training import (
-    compare_chunked, expectation_maximisation, random_pairs, u_from_random_pairs,
+    compare_chunked,
+    fit_m,
+    match_rate,
+    random_pairs,
+    session,
+    u_from_random_pairs,
 )
 
 FORMAT = "tessera.identity.model/1"
-MAX_EM_PAIRS = 2_000_000
+MAX_EM_PAIRS = 500_000
 
 
 def _priors(which: str) -> dict[str, list[float]]:
@@ -72,8 +78,16 @@ class MatchModel:
         return table.get(value, self.rare_frequency.get(field_name, 0.0))
 
     @_InstanceOrClass
-    def train(self, records: Iterable[PersonRecord], *, max_iterations: int = 30, random_pairs: int = 200_000,
-              settings: MatchSettings | None = None, seed: int = 0) -> MatchModel:
+    def train(
+        self,
+        records: Iterable[PersonRecord],
+        *,
+        max_iterations: int = 30,
+        random_pairs: int = 200_000,
+        settings: MatchSettings | None = None,
+        seed: int = 0,
+        max_pairs: int = MAX_EM_PAIRS,
+    ) -> MatchModel:
         """A model fitted to `records`: u from random pairs, m and the match rate by EM on blocked pairs.
 
         Callable as `MatchModel.train(records)` (default priors and settings) or on a model, whose
@@ -85,47 +99,82 @@ class MatchModel:
         store, slots = build_store(items)
         sources = store.cols["source"][slots]
         warnings: list[str] = []
-        # candidate pairs, as linking will see them
+        # candidate pairs per blocking rule, as linking will see them
         blocks = BlockIndex(settings.blocking_rules)
         for item, slot in zip(items, slots.tolist()):
             blocks.add(slot, record_keys(item, settings.blocking_rules))
-        left, right, block_warnings = blocks.pairs(settings.max_block_size)
+        per_rule, block_warnings = blocks.rule_pairs(settings.max_block_size)
         warnings.extend(block_warnings)
         if not settings.link_within_source:
-            keep = store.cols["source"][left] != store.cols["source"][right]
-            left, right = left[keep], right[keep]
+            column = store.cols["source"]
+            per_rule = [(lo[column[lo] != column[hi]], hi[column[lo] != column[hi]]) for lo, hi in per_rule]
+        left, right = union_pairs(per_rule)
         candidate_pairs = int(left.size)
-        if left.size > MAX_EM_PAIRS:
-            pick = rng.choice(left.size, MAX_EM_PAIRS, replace=False)
+        sampled = 1.0
+        if left.size > max_pairs:
+            pick = np.sort(rng.choice(left.size, max_pairs, replace=False))
             left, right = left[pick], right[pick]
-        candidate_levels = compare_chunked(store, left, right)
+            sampled = max_pairs / candidate_pairs
+        levels = compare_chunked(store, left, right)
+        span = int(store.size) + 1
+        union_keys = left * span + right
+        sessions = []
+        for rule, (lo, hi) in zip(settings.blocking_rules, per_rule):
+            at = _present(union_keys, lo * span + hi)
+            blocked = sorted({FIELD_INDEX[PART_FIELDS[part]] for part in rule})
+            sessions.append(session(rule_name(rule), levels[at], blocked))
         # u from random pairs
         r_left, r_right = _random_pairs(sources, random_pairs, settings.link_within_source, rng)
         random_levels = compare_chunked(store, slots[r_left], slots[r_right])
         u_random = u_from_random_pairs(random_levels)
-        u_start = [np.asarray(u if u is not None else self.u[spec.name], dtype=np.float64)
-                   for spec, u in zip(FIELDS, u_random)]
+        u = [
+            np.asarray(found if found is not None else self.u[spec.name], dtype=np.float64)
+            for spec, found in zip(FIELDS, u_random)
+        ]
         m_start = [np.asarray(self.m[spec.name], dtype=np.float64) for spec in FIELDS]
-        result = expectation_maximisation(candidate_levels, m_start, u_start, max_iterations=max_iterations)
+        result = fit_m(sessions, m_start, u, max_iterations=max_iterations)
         if not result.converged:
             warnings.append(f"EM did not converge in {max_iterations} iterations")
-        total_pairs = _total_pairs(sources, settings.link_within_source)
-        expected = result.expected_matches * (candidate_pairs / max(candidate_levels.shape[0], 1))
-        lambda_ = float(np.clip(expected / max(total_pairs, 1), 1e-12, 0.5))
         frequencies, rare = _term_frequencies(items, settings.tf_min_count)
-        return MatchModel(
+        model = MatchModel(
             m={spec.name: result.m[k].round(10).tolist() for k, spec in enumerate(FIELDS)},
-            u={spec.name: (u_random[k] if u_random[k] is not None else np.asarray(self.u[spec.name])).round(12).tolist()
-               for k, spec in enumerate(FIELDS)},
-            lambda_=lambda_,
+            u={spec.name: u[k].round(12).tolist() for k, spec in enumerate(FIELDS)},
             term_frequencies=frequencies,
             rare_frequency=rare,
             settings=settings,
-            training={"records": len(items), "candidate_pairs": candidate_pairs, "random_pairs": int(r_left.size),
-                      "em_iterations": result.iterations, "em_converged": result.converged,
-                      "expected_matches": round(expected, 2)},
             warnings=warnings,
         )
+        # The prior: how many of all pairs match, judged by the candidates' Bayes factors as scoring sees
+        # them. Random pairs hold a few matches, which inflate u where matches agree (exact birth dates,
+        # identifiers); u is then re-estimated with each random pair weighted by its probability of being
+        # a non-match under the plain model (floors and cap are decision policy, not estimates), and λ
+        # estimated again.
+        total_pairs = _total_pairs(sources, settings.link_within_source)
+        if candidate_pairs:
+            for step in range(3):
+                scorer = Scorer(model, settings)
+                total, _, _ = scorer.totals(scorer.weights(store, levels, left))
+                model.lambda_ = match_rate(total - scorer.prior, total_pairs * sampled)
+                if step == 2:
+                    break
+                non_match = 1.0 - probability_of(Scorer(model, settings).plain_weights(random_levels))
+                for k, found in enumerate(u_from_random_pairs(random_levels, weights=non_match)):
+                    if found is not None:
+                        model.u[FIELDS[k].name] = found.round(12).tolist()
+        else:
+            model.lambda_ = self.lambda_
+            warnings.append("no candidate pairs: the prior match probability was not estimated")
+        model.training = {
+            "records": len(items),
+            "candidate_pairs": candidate_pairs,
+            "em_pairs": int(left.size),
+            "random_pairs": int(r_left.size),
+            "em_iterations": result.iterations,
+            "em_converged": result.converged,
+            "expected_matches": round(model.lambda_ * total_pairs, 1),
+            "session_match_shares": {s.name: round(s.share, 6) for s in sessions},
+        }
+        return model
 
     def score(self, left: PersonRecord, right: PersonRecord) -> ScoredPair:
         """Score one pair of records with this model and its settings."""
@@ -139,9 +188,14 @@ class MatchModel:
         return {
             "format": FORMAT,
             "lambda": self.lambda_,
-            "fields": {spec.name: {level: {"m": self.m[spec.name][k], "u": self.u[spec.name][k]}
-                                   for k, level in enumerate(spec.levels) if k}
-                       for spec in FIELDS},
+            "fields": {
+                spec.name: {
+                    level: {"m": self.m[spec.name][k], "u": self.u[spec.name][k]}
+                    for k, level in enumerate(spec.levels)
+                    if k
+                }
+                for spec in FIELDS
+            },
             "term_frequencies": self.term_frequencies,
             "rare_frequency": self.rare_frequency,
             "settings": self.settings.to_dict(),
@@ -160,28 +214,45 @@ class MatchModel:
                 if k and level in stored:
                     m[spec.name][k] = float(stored[level]["m"])
                     u[spec.name][k] = float(stored[level]["u"])
-        return cls(m=m, u=u, lambda_=float(data["lambda"]),
-                   term_frequencies={f: {str(k): float(v) for k, v in t.items()}
-                                     for f, t in data.get("term_frequencies", {}).items()},
-                   rare_frequency={f: float(v) for f, v in data.get("rare_frequency", {}).items()},
-                   settings=MatchSettings.from_dict(data.get("settings", {})),
-                   training=dict(data.get("training", {})))
+        return cls(
+            m=m,
+            u=u,
+            lambda_=float(data["lambda"]),
+            term_frequencies={
+                f: {str(k): float(v) for k, v in t.items()}
+                for f, t in data.get("term_frequencies", {}).items()
+            },
+            rare_frequency={f: float(v) for f, v in data.get("rare_frequency", {}).items()},
+            settings=MatchSettings.from_dict(data.get("settings", {})),
+            training=dict(data.get("training", {})),
+        )
 
     def weight_table(self) -> dict[str, dict[str, float]]:
-        """The weight (bits) of every level of every field under this model's settings (before term frequency)."""
+        """Weight (bits) of every level of every field under the model's settings, before term frequency."""
         scorer = Scorer(self, self.settings)
-        return {spec.name: {level: float(scorer.tables[k][i]) for i, level in enumerate(spec.levels)}
-                for k, spec in enumerate(FIELDS)}
+        return {
+            spec.name: {level: float(scorer.tables[k][i]) for i, level in enumerate(spec.levels)}
+            for k, spec in enumerate(FIELDS)
+        }
 
 
-def _random_pairs(sources: np.ndarray, count: int, within: bool,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _random_pairs(
+    sources: np.ndarray, count: int, within: bool, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     return random_pairs(sources, count, within_source=within, rng=rng)
+
+
+def _present(keys: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Positions in sorted `keys` of the `wanted` values that are there."""
+    at = np.searchsorted(keys, wanted)
+    inside = at < keys.size
+    at, wanted = at[inside], wanted[inside]
+    return at[keys[at] == wanted]
 
 
 def _total_pairs(sources: np.ndarray, within_source: bool) -> float:
     n = float(sources.size)
-    everything = n * (n - 1) / 2
+    everything = max(n * (n - 1) / 2, 0.0)
     if within_source:
         return everything
     sizes = np.bincount(sources).astype(np.float64)
@@ -198,8 +269,8 @@ def _term_frequencies(items: list, min_count: int) -> tuple[dict[str, dict[str, 
         total = sum(counts.values())
         if not total:
             continue
-        frequencies[spec.name] = {value: round(count / total, 8) for value, count in counts.most_common()
-                                  if count >= min_count}
+        frequencies[spec.name] = {
+            value: round(count / total, 8) for value, count in counts.most_common() if count >= min_count
+        }
         rare[spec.name] = 1.5 / total
     return frequencies, rare
-

@@ -1,19 +1,18 @@
-"""Given-name nickname equivalence from the hand-made table shipped in data/nicknames.tsv."""
+"""Given-name nickname equivalence, from the hand-made table in nickname_table.py."""
+
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
+from engine.identity.nickname_table import TABLE
 from engine.identity.normalize import fold
-
-TABLE = Path(__file__).with_name("data") / "nicknames.tsv"
 
 
 @lru_cache(maxsize=1)
 def nickname_groups() -> dict[str, frozenset[int]]:
     """Folded given name -> the ids of the nickname groups it belongs to."""
     groups: dict[str, set[int]] = {}
-    for number, line in enumerate(TABLE.read_text(encoding="utf-8").splitlines()):
+    for number, line in enumerate(TABLE.splitlines()):
         line = line.strip()
         if not line or line.startswith("#"):
             continue

@@ -1,4 +1,5 @@
 """Field normalisation for matching: folding, names, phones, e-mails, postcodes, addresses, Soundex."""
+
 from __future__ import annotations
 
 import re
@@ -8,20 +9,77 @@ from functools import lru_cache
 _NON_ALNUM = re.compile(r"[^\w]+")
 _DIGITS = re.compile(r"\D+")
 _NAME_JOINERS = re.compile(r"[\s\-'’.`]+")
-SUFFIXES = {"jr": "jr", "junior": "jr", "sr": "sr", "senior": "sr", "ii": "ii", "2nd": "ii", "iii": "iii",
-            "3rd": "iii", "iv": "iv", "4th": "iv", "v": "v"}
+SUFFIXES = {
+    "jr": "jr",
+    "junior": "jr",
+    "sr": "sr",
+    "senior": "sr",
+    "ii": "ii",
+    "2nd": "ii",
+    "iii": "iii",
+    "3rd": "iii",
+    "iv": "iv",
+    "4th": "iv",
+    "v": "v",
+}
 # Street-type and direction words, folded to one abbreviation each; they also count as "generic" tokens
 # that alone say little about an address.
 _STREET_WORDS = {
-    "street": "st", "st": "st", "str": "st", "road": "rd", "rd": "rd", "avenue": "ave", "ave": "ave",
-    "av": "ave", "drive": "dr", "dr": "dr", "court": "ct", "ct": "ct", "place": "pl", "pl": "pl",
-    "crescent": "cres", "cres": "cres", "lane": "ln", "ln": "ln", "boulevard": "blvd", "blvd": "blvd",
-    "circuit": "cct", "cct": "cct", "highway": "hwy", "hwy": "hwy", "terrace": "tce", "tce": "tce",
-    "parade": "pde", "pde": "pde", "close": "cl", "cl": "cl", "way": "way", "square": "sq", "sq": "sq",
-    "circle": "cir", "cir": "cir", "parkway": "pkwy", "pkwy": "pkwy", "north": "n", "n": "n",
-    "south": "s", "s": "s", "east": "e", "e": "e", "west": "w", "w": "w", "apartment": "unit",
-    "apt": "unit", "unit": "unit", "flat": "unit", "suite": "unit", "ste": "unit", "floor": "fl",
-    "fl": "fl", "po": "po", "box": "box",
+    "street": "st",
+    "st": "st",
+    "str": "st",
+    "road": "rd",
+    "rd": "rd",
+    "avenue": "ave",
+    "ave": "ave",
+    "av": "ave",
+    "drive": "dr",
+    "dr": "dr",
+    "court": "ct",
+    "ct": "ct",
+    "place": "pl",
+    "pl": "pl",
+    "crescent": "cres",
+    "cres": "cres",
+    "lane": "ln",
+    "ln": "ln",
+    "boulevard": "blvd",
+    "blvd": "blvd",
+    "circuit": "cct",
+    "cct": "cct",
+    "highway": "hwy",
+    "hwy": "hwy",
+    "terrace": "tce",
+    "tce": "tce",
+    "parade": "pde",
+    "pde": "pde",
+    "close": "cl",
+    "cl": "cl",
+    "way": "way",
+    "square": "sq",
+    "sq": "sq",
+    "circle": "cir",
+    "cir": "cir",
+    "parkway": "pkwy",
+    "pkwy": "pkwy",
+    "north": "n",
+    "n": "n",
+    "south": "s",
+    "s": "s",
+    "east": "e",
+    "e": "e",
+    "west": "w",
+    "w": "w",
+    "apartment": "unit",
+    "apt": "unit",
+    "unit": "unit",
+    "flat": "unit",
+    "suite": "unit",
+    "ste": "unit",
+    "floor": "fl",
+    "fl": "fl",
+    "po": "po",
+    "box": "box",
 }
 GENERIC_ADDRESS_TOKENS = frozenset(_STREET_WORDS.values())
 _GMAIL = {"gmail.com", "googlemail.com"}
@@ -60,8 +118,14 @@ def normalize_suffix(text: str | None) -> str | None:
     return SUFFIXES.get(fold(text).strip(". "))
 
 
-_SOUNDEX = {**dict.fromkeys("bfpv", "1"), **dict.fromkeys("cgjkqsxz", "2"), **dict.fromkeys("dt", "3"),
-            "l": "4", **dict.fromkeys("mn", "5"), "r": "6"}
+_SOUNDEX = {
+    **dict.fromkeys("bfpv", "1"),
+    **dict.fromkeys("cgjkqsxz", "2"),
+    **dict.fromkeys("dt", "3"),
+    "l": "4",
+    **dict.fromkeys("mn", "5"),
+    "r": "6",
+}
 
 
 @lru_cache(maxsize=262_144)

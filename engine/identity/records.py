@@ -1,11 +1,20 @@
 """The person record the matcher works on, and its extraction from a FHIR R4 Patient."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-_NAME_PREFERENCE = {"official": 0, "usual": 1, None: 2, "temp": 3, "nickname": 4, "anonymous": 5, "old": 6,
-                    "maiden": 7}
+_NAME_PREFERENCE = {
+    "official": 0,
+    "usual": 1,
+    None: 2,
+    "temp": 3,
+    "nickname": 4,
+    "anonymous": 5,
+    "old": 6,
+    "maiden": 7,
+}
 _ADDRESS_PREFERENCE = {"home": 0, None: 1, "temp": 2, "work": 3, "billing": 4, "old": 9}
 
 
@@ -59,9 +68,11 @@ def person_from_patient(resource: dict[str, Any], *, source: str) -> PersonRecor
         city=city,
         phone=_telecom(resource, "phone"),
         email=_telecom(resource, "email"),
-        identifiers=tuple((str(i.get("system") or ""), str(i["value"]).strip())
-                          for i in resource.get("identifier") or []
-                          if isinstance(i, dict) and isinstance(i.get("value"), str) and i["value"].strip()),
+        identifiers=tuple(
+            (str(i.get("system") or ""), str(i["value"]).strip())
+            for i in resource.get("identifier") or []
+            if isinstance(i, dict) and isinstance(i.get("value"), str) and i["value"].strip()
+        ),
         suffix=suffix,
     )
 
@@ -74,9 +85,15 @@ def _preferred(items: list[Any], preference: dict[str | None, int]) -> dict[str,
 
 
 def _telecom(resource: dict[str, Any], system: str) -> str | None:
-    points = [t for t in resource.get("telecom") or []
-              if isinstance(t, dict) and t.get("system") == system and isinstance(t.get("value"), str)
-              and t["value"].strip() and t.get("use") != "old"]
+    points = [
+        t
+        for t in resource.get("telecom") or []
+        if isinstance(t, dict)
+        and t.get("system") == system
+        and isinstance(t.get("value"), str)
+        and t["value"].strip()
+        and t.get("use") != "old"
+    ]
     if system == "phone":
         points.sort(key=lambda t: {"mobile": 0, "home": 1}.get(t.get("use"), 2))
     return points[0]["value"].strip() if points else None

@@ -1,7 +1,9 @@
 """Fellegi–Sunter scoring of compared pairs: weights, household cap, probability, decision, explanation."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -75,9 +77,9 @@ class Scorer:
         self._tf_cache: dict[tuple[int, str], float] = {}
 
     def weights(self, store: FeatureStore, levels: np.ndarray, left: np.ndarray) -> np.ndarray:
-        """Per-field weights (pairs, fields); exact levels of term-frequency fields use the left value's frequency."""
+        """Per-field weights (pairs, fields); exact term-frequency levels use the value's frequency."""
         out = np.empty(levels.shape, dtype=np.float64)
-        for k, spec in enumerate(FIELDS):
+        for k in range(len(FIELDS)):
             out[:, k] = self.tables[k][levels[:, k]]
         if self.lifted:
             vouched = levels[:, IDENTIFIER] == IDENTIFIER_EXACT
@@ -104,6 +106,13 @@ class Scorer:
             found = self._tf_cache[key] = math.log2(self.model.m[spec.name][1] / u)
         return found
 
+    def plain_weights(self, levels: np.ndarray) -> np.ndarray:
+        """Total weights from the learned tables alone: no floors, cap or term frequency (for estimation)."""
+        total = np.full(levels.shape[0], self.prior)
+        for k in range(len(FIELDS)):
+            total += self.learned[k][levels[:, k]]
+        return total
+
     def totals(self, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(total weight, household cut (<= 0), number of agreeing fields) per pair."""
         household = weights[:, HOUSEHOLD].sum(axis=1)
@@ -118,9 +127,20 @@ class Scorer:
         match = (probability >= s.match_probability) & (agreeing >= s.min_agreeing_fields)
         return np.where(match, "match", np.where(probability >= s.review_probability, "possible", "no-match"))
 
-    def scored_pairs(self, store: FeatureStore, ids: list[str | None], left: np.ndarray, right: np.ndarray,
-                     levels: np.ndarray, *, min_probability: float = 0.0) -> list[ScoredPair]:
-        """ScoredPairs (with evidence) for the pairs whose probability is at least `min_probability`."""
+    def scored_pairs(
+        self,
+        store: FeatureStore,
+        ids: Sequence[str | None] | Mapping[int, str | None],
+        left: np.ndarray,
+        right: np.ndarray,
+        levels: np.ndarray,
+        *,
+        min_probability: float = 0.0,
+    ) -> list[ScoredPair]:
+        """ScoredPairs (with evidence) for the pairs whose probability is at least `min_probability`.
+
+        `ids` gives the record id of a slot (a list by slot, or a mapping of the slots involved).
+        """
         weights = self.weights(store, levels, left)
         total, cut, agreeing = self.totals(weights)
         probability = probability_of(total)
@@ -133,10 +153,20 @@ class Scorer:
         weight_rows = weights[keep].tolist()
         for n, row in enumerate(keep.tolist()):
             evidence = [FieldEvidence("prior", "lambda", self.prior)]
-            evidence.extend(FieldEvidence(names[k], level_names[k][lv], w)
-                            for k, (lv, w) in enumerate(zip(level_rows[n], weight_rows[n])))
+            evidence.extend(
+                FieldEvidence(names[k], level_names[k][lv], w)
+                for k, (lv, w) in enumerate(zip(level_rows[n], weight_rows[n]))
+            )
             if cut[row] < 0:
                 evidence.append(FieldEvidence("household", "cap", float(cut[row])))
-            out.append(ScoredPair(ids[int(left[row])] or "", ids[int(right[row])] or "", float(probability[row]),
-                                  float(total[row]), str(decisions[n]), evidence))
+            out.append(
+                ScoredPair(
+                    ids[int(left[row])] or "",
+                    ids[int(right[row])] or "",
+                    float(probability[row]),
+                    float(total[row]),
+                    str(decisions[n]),
+                    evidence,
+                )
+            )
         return out

@@ -1,4 +1,5 @@
 """Matching settings: blocking, thresholds and the decision rules; JSON-friendly via to_dict/from_dict."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
@@ -9,7 +10,7 @@ from engine.identity.comparisons import FIELD_INDEX, FIELDS
 
 
 def _default_conflicts() -> dict[str, float]:
-    return {"given": -20.0, "birth_date": -16.0, "suffix": -16.0, "sex": -8.0}
+    return {"given": -28.0, "birth_date": -20.0, "suffix": -16.0, "sex": -8.0}
 
 
 @dataclass

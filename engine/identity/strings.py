@@ -1,4 +1,5 @@
 """String similarity: Jaro–Winkler and 'within one edit' (OSA), for one pair or vectorised over many."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -60,7 +61,7 @@ def within_one_edit(a: str, b: str) -> bool:
         return prefix + suffix >= min(la, lb)
     if prefix + suffix >= la - 1:
         return True
-    return (prefix + suffix == la - 2 and a[prefix] == b[prefix + 1] and a[prefix + 1] == b[prefix])
+    return prefix + suffix == la - 2 and a[prefix] == b[prefix + 1] and a[prefix + 1] == b[prefix]
 
 
 def encode(strings: list[str], width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -129,7 +130,9 @@ def jaro_winkler_many(a: np.ndarray, la: np.ndarray, b: np.ndarray, lb: np.ndarr
     m = matches[has].astype(np.float64)
     result[has] = (m / la[has] + m / lb[has] + (m - transpositions[has]) / m) / 3.0
     prefix_width = min(4, max_a, max_b)
-    same = (at[:prefix_width] == bt[:prefix_width]) & (np.arange(prefix_width)[:, None] < np.minimum(la, lb)[None, :])
+    same = (at[:prefix_width] == bt[:prefix_width]) & (
+        np.arange(prefix_width)[:, None] < np.minimum(la, lb)[None, :]
+    )
     prefix = np.cumprod(same, axis=0).sum(axis=0)
     boost = result > 0.7
     result[boost] += prefix[boost] * 0.1 * (1.0 - result[boost])
@@ -158,8 +161,9 @@ def common_prefix_many(a: np.ndarray, la: np.ndarray, b: np.ndarray, lb: np.ndar
     return np.minimum(first, limit)
 
 
-def within_one_edit_many(a: np.ndarray, ra: np.ndarray, la: np.ndarray,
-                         b: np.ndarray, rb: np.ndarray, lb: np.ndarray) -> np.ndarray:
+def within_one_edit_many(
+    a: np.ndarray, ra: np.ndarray, la: np.ndarray, b: np.ndarray, rb: np.ndarray, lb: np.ndarray
+) -> np.ndarray:
     """`within_one_edit` over row pairs; `ra`/`rb` are the same strings reversed (for common suffixes)."""
     la = la.astype(np.int64)
     lb = lb.astype(np.int64)

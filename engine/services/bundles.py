@@ -7,6 +7,7 @@ from urllib.parse import parse_qsl
 
 from engine.errors import (BundleEntryError, InvalidRequest, Issue, PreconditionFailed, ReferenceNotResolved,
                            ResourceNotFound, TesseraError)
+from engine.fhir.references import parse_reference
 from engine.fhir.validation import check_resource_type
 from engine.services.conditional import ConditionalReferences, match_conditional
 from engine.services.presentation import etag, last_modified, operation_outcome
@@ -153,13 +154,21 @@ class BundleService:
             except TesseraError as exc:
                 raise BundleEntryError(entry.index, exc) from exc
             if entry.full_url and entry.resource_id and entry.method in ("POST", "PUT"):
-                id_map[entry.full_url] = f"{entry.resource_type}/{entry.resource_id}"
+                target = f"{entry.resource_type}/{entry.resource_id}"
+                id_map[entry.full_url] = target
+                parsed = parse_reference(entry.full_url)
+                if parsed is not None and parsed.base_url and parsed.relative != target:
+                    # relative references resolve against the entry's absolute fullUrl (R4 bundle rules)
+                    id_map.setdefault(parsed.relative, target)
         return id_map
 
     def _resolve_target(self, uow: UnitOfWork, entry: _Entry) -> None:
         path, _, query_text = entry.url.partition("?")
         parts = path.split("/")
         entry.resource_type = parts[0]
+        if "://" in entry.url or entry.resource_type.endswith(":"):
+            raise InvalidRequest("request.url must be relative: Type, Type/id or Type?criteria",
+                                 issues=[Issue("invalid", "absolute request.url", "request.url")])
         check_resource_type({"resourceType": entry.resource_type})
         if entry.resource is not None and entry.resource.get("resourceType") != entry.resource_type:
             raise InvalidRequest(f"resource is a {entry.resource.get('resourceType')!s:.40}, the url names "

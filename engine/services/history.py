@@ -4,7 +4,9 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import InvalidRequest, Issue, ResourceNotFound
-from engine.fhir.dates import parse_range
+from collections.abc import Callable
+
+from engine.fhir.dates import format_instant, parse_range
 from engine.fhir.validation import check_resource_type
 from engine.security.caller import SYSTEM, Caller
 from engine.services.presentation import etag, full_url, last_modified, page_url
@@ -14,8 +16,10 @@ from engine.store.ports import ResourceStore
 class HistoryService:
     """Reads version history from the store."""
 
-    def __init__(self, store: ResourceStore, *, default_count: int = 50, max_count: int = 1000):
+    def __init__(self, store: ResourceStore, *, default_count: int = 50, max_count: int = 1000,
+                 clock: Callable[[], int] | None = None):
         self.store = store
+        self.clock = clock
         self.default_count = default_count
         self.max_count = max_count
 
@@ -24,8 +28,14 @@ class HistoryService:
         """A history Bundle, newest first, honouring `_since`, `_count` and `_offset`."""
         if resource_type is not None:
             check_resource_type({"resourceType": resource_type})
-        since, count, offset = None, self.default_count, 0
+        since, count, offset, till = None, self.default_count, 0, None
         for name, value in params:
+            if name == "_till":  # paging snapshot: later pages ignore versions written after the first
+                bounds = parse_range(value)
+                if bounds is None:
+                    raise InvalidRequest("_till must be a FHIR instant",
+                                         issues=[Issue("invalid", f"'{value[:40]}' is not an instant", "_till")])
+                till = bounds[1]
             if name == "_since":
                 bounds = parse_range(value)
                 if bounds is None:
@@ -44,10 +54,14 @@ class HistoryService:
             if resource_id is not None and (uow.current(resource_type or "", resource_id) is None or
                                             _hidden(uow, resource_type or "", resource_id)):
                 raise ResourceNotFound(f"{resource_type}/{resource_id} is not known")
+            if till is None and self.clock is not None:
+                till = self.clock()
             page = uow.history(resource_type=resource_type, resource_id=resource_id, since_us=since,
-                               count=count, offset=offset)
+                               till_us=till, count=count, offset=offset)
         path = "/".join(p for p in (resource_type, resource_id, "_history") if p)
         kept = [(n, v) for n, v in params if n == "_since"]
+        if till is not None:
+            kept.append(("_till", format_instant(till)))
         links = [{"relation": "self", "url": page_url(base_url, path, kept, count, offset)}]
         if count and page.total is not None and offset + len(page.items) < page.total:
             links.append({"relation": "next", "url": page_url(base_url, path, kept, count, offset + count)})

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from engine.errors import Issue
 from engine.fhir.dates import format_instant
+from engine.fhir.elements import mandatory_elements, summary_elements
 from engine.store.model import StoredResource
 
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"}
@@ -29,12 +30,22 @@ def last_modified(stored: StoredResource) -> str:
 
 
 def subset(resource: dict[str, Any], *, elements: tuple[str, ...] = (), summary: str | None = None) -> dict[str, Any]:
-    """Apply `_elements` or `_summary` to a resource, tagging it SUBSETTED when anything was removed."""
+    """Apply `_elements` or `_summary` to a resource, tagging it SUBSETTED when anything was removed.
+
+    Mandatory elements are always kept; `_summary=true` keeps the elements the specification marks
+    isSummary; `text` keeps the narrative, id, meta and mandatory elements; `data` drops the narrative.
+    """
+    resource_type = resource.get("resourceType", "")
+    mandatory = mandatory_elements(resource_type)
     if elements:
-        kept = {k: v for k, v in resource.items() if k in _ALWAYS or k in elements}
+        kept = {k: v for k, v in resource.items() if k in _ALWAYS or k in elements or _base(k) in mandatory}
     elif summary == "text":
-        kept = {k: v for k, v in resource.items() if k in _ALWAYS or k in ("text", "status")}
-    elif summary in ("data", "true"):
+        kept = {k: v for k, v in resource.items() if k in _ALWAYS or k == "text" or _base(k) in mandatory}
+    elif summary == "true":
+        marked = summary_elements(resource_type)
+        kept = {k: v for k, v in resource.items() if k in _ALWAYS or _base(k) in mandatory or
+                (k != "text" if marked is None else k in marked or _base(k) in marked)}
+    elif summary == "data":
         kept = {k: v for k, v in resource.items() if k != "text"}
     else:
         return resource
@@ -44,6 +55,11 @@ def subset(resource: dict[str, Any], *, elements: tuple[str, ...] = (), summary:
     meta["tag"] = [*meta.get("tag", []), SUBSETTED]
     kept["meta"] = meta
     return kept
+
+
+def _base(key: str) -> str:
+    """The element name a JSON key belongs to (`_birthDate` -> `birthDate`)."""
+    return key[1:] if key.startswith("_") else key
 
 
 def page_url(base_url: str, path: str, params: list[tuple[str, str]], count: int, offset: int) -> str:

@@ -51,8 +51,8 @@ class UnitOfWork(abc.ABC):
 
     @abc.abstractmethod
     def history(self, *, resource_type: str | None, resource_id: str | None, since_us: int | None,
-                count: int, offset: int) -> Page:
-        """Versions newest first, at system, type or instance level."""
+                count: int, offset: int, till_us: int | None = None) -> Page:
+        """Versions newest first, at system, type or instance level, written in [since, till]."""
 
     @abc.abstractmethod
     def replace_consent_rules(self, patient: str, rules: set[tuple[str, str, str]]) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.hl7v2.datatypes.quantity import small_int
 from adapters.hl7v2.datatypes.time import date_period
 from adapters.hl7v2.terminology import ADDRESS_TYPE, ADDRESS_USE, TELECOM_SYSTEM, TELECOM_USE
 from adapters.hl7v2.tree import Value
@@ -71,14 +72,14 @@ def xtn_contact(xtn: Value, default_use: str | None = None) -> dict[str, Any] | 
         return None
     contact: dict[str, Any] = {"system": system, "value": value}
     use_code = xtn.c(2).upper()
-    use = TELECOM_USE.get(use_code, default_use) if use_code else default_use
+    use = TELECOM_USE.get(use_code) or default_use
     if equipment == "CP" and use != "work":
         use = "mobile"
     if use:
         contact["use"] = use
-    rank = xtn.c(18)
-    if rank.isdigit() and int(rank) > 0:
-        contact["rank"] = int(rank)
+    rank = small_int(xtn.c(18))
+    if rank is not None:
+        contact["rank"] = rank
     period = date_period(xtn.c(13), xtn.c(14))
     if period:
         contact["period"] = period

@@ -6,6 +6,7 @@ A unit gets system http://unitsofmeasure.org only when CWE.3 says UCUM or the co
 """
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -31,11 +32,23 @@ _EXPONENT = re.compile(r"(.*?)([+-]?\d+)$")
 def parse_number(text: str) -> int | float:
     """An HL7 NM as int or float; raise ValueError when it is not a number."""
     text = text.strip()
-    if not _NUMBER.fullmatch(text):
+    if not _NUMBER.fullmatch(text) or len(text) > 40:
         raise ValueError("not a number")
-    if "." in text:
-        return float(text)
+    if "." in text or len(text.lstrip("+-")) > 15:  # JSON consumers keep integers within 2**53
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError("number out of range")
+        return value
     return int(text)
+
+
+def small_int(text: str, minimum: int = 1) -> int | None:
+    """A FHIR integer/positiveInt (32-bit) from text, or None."""
+    text = text.strip()
+    if not text.isdigit() or len(text) > 10:
+        return None
+    value = int(text)
+    return value if minimum <= value <= 2_147_483_647 else None
 
 
 def _simple_unit(text: str) -> bool:

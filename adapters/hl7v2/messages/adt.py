@@ -80,8 +80,8 @@ def _merges(ctx: Context) -> None:
             continue
         merged = merge_query(ctx, mrg)
         if subject is not None and merged is not None:
-            if merged == subject.key.query:
+            if merged == subject.key.readable_query:
                 ctx.issue(mrg, 1, SEGMENT_SEQUENCE_ERROR, "MRG-1 names the surviving patient itself",
                           fatal=True)
                 continue
-            ctx.merges.append(Merge(survivor=subject.key.query, merged=merged))
+            ctx.merges.append(Merge(survivor=subject.key.readable_query, merged=merged))

@@ -12,6 +12,7 @@ from adapters.hl7v2.context import Context, Subject
 from adapters.hl7v2.datatypes.codes import cwe_concept, fhir_code
 from adapters.hl7v2.datatypes.contact import xad_address, xtn_contact
 from adapters.hl7v2.datatypes.identifiers import SSN_SYSTEM, cx_identifier, hd_system, identifier_type
+from adapters.hl7v2.datatypes.quantity import small_int
 from adapters.hl7v2.datatypes.names import name_text, xpn_names
 from adapters.hl7v2.datatypes.time import fhir_date, fhir_datetime
 from adapters.hl7v2.errors import REQUIRED_FIELD_MISSING, TABLE_VALUE_NOT_FOUND
@@ -50,7 +51,7 @@ def merge_query(ctx: Context, mrg: Segment) -> str | None:
     if found is None:
         ctx.issue(mrg, 1, REQUIRED_FIELD_MISSING, "MRG-1 (prior patient identifier list) is required", fatal=True)
         return None
-    return found[0].query
+    return found[0].readable_query
 
 
 def _identifiers(pid: Segment, key_identifier: dict[str, Any]) -> list[dict[str, Any]]:
@@ -115,9 +116,9 @@ def _deceased(ctx: Context, pid: Segment, patient: dict[str, Any]) -> None:
 
 
 def _multiple_birth(pid: Segment, patient: dict[str, Any]) -> None:
-    order = pid.get(25)
-    if order.isdigit() and int(order) > 0:
-        patient["multipleBirthInteger"] = int(order)
+    order = small_int(pid.get(25))
+    if order is not None:
+        patient["multipleBirthInteger"] = order
     elif pid.get(24).upper() in ("Y", "N"):
         patient["multipleBirthBoolean"] = pid.get(24).upper() == "Y"
 

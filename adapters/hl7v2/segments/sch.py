@@ -23,6 +23,7 @@ from adapters.hl7v2.tree import Segment
 STATUS_BY_TRIGGER = {"S12": "booked", "S13": "booked", "S14": "booked", "S15": "cancelled"}
 UNIT_SECONDS = {"S": 1, "SEC": 1, "SECOND": 1, "SECONDS": 1, "M": 60, "MIN": 60, "MINUTE": 60, "MINUTES": 60,
                 "H": 3600, "HR": 3600, "HOUR": 3600, "HOURS": 3600, "D": 86400, "DAY": 86400, "DAYS": 86400}
+MAX_DURATION_SECONDS = 366 * 86400
 # resource segment -> (start field, duration field, duration units field)
 TIMING = {"AIS": (4, 7, 8), "AIL": (6, 9, 10), "AIP": (6, 9, 10), "AIG": (8, 11, 12)}
 
@@ -74,9 +75,13 @@ def _timing(ctx: Context, sch: Segment, tq1: Segment | None, resources: list[Seg
         return None
     first = starts[0][0]
     duration = next((d for _, d in starts if d), None) or _duration(sch, 9, 10)
-    if duration is None:
+    if duration is None or duration > MAX_DURATION_SECONDS:
         return None
-    return fhir_instant(first, ctx.offset), _plus(first, duration, first.offset or ctx.offset)
+    try:
+        end_text = _plus(first, duration, first.offset or ctx.offset)
+    except (OverflowError, ValueError):
+        return None
+    return fhir_instant(first, ctx.offset), end_text
 
 
 def map_appointment(ctx: Context, sch: Segment, *, trigger: str, tq1: Segment | None, notes: list[str],
@@ -136,6 +141,6 @@ def map_appointment(ctx: Context, sch: Segment, *, trigger: str, tq1: Segment | 
     if notes:
         appointment["comment"] = "\n".join(notes)
     seconds = _duration(sch, 9, 10)
-    if seconds and seconds >= 60 and seconds % 60 == 0:
+    if seconds and 60 <= seconds <= 2_147_483_647 * 60 and seconds % 60 == 0:
         appointment["minutesDuration"] = int(seconds // 60)
     return ctx.upsert(key, appointment)

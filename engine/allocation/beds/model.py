@@ -19,6 +19,7 @@ region is not held responsible for requests no bed could ever take.
 """
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ class BedsModel:
     classes: dict[ClassKey, list[str]] = field(default_factory=dict)   # class -> free bed ids
     x: dict[tuple[int, Option], int] = field(default_factory=dict)     # (request idx, option) -> column
     y: dict[tuple[Category, ClassKey], int] = field(default_factory=dict)
+    g: dict[str, int] = field(default_factory=dict)                    # flexible bay -> "female" binary
+    counts: dict[str, int] = field(default_factory=dict)               # region -> placed count column
 
 
 def bed_classes(p: BedsProblem) -> dict[ClassKey, list[str]]:
@@ -53,8 +56,13 @@ def bed_classes(p: BedsProblem) -> dict[ClassKey, list[str]]:
     return {k: sorted(v) for k, v in sorted(classes.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2]))}
 
 
-def build(p: BedsProblem) -> BedsModel:
-    """Formulate the placement MILP (see the module docstring)."""
+def build(p: BedsProblem, *, fairness: bool = True, rate_target: float | None = None) -> BedsModel:
+    """Formulate the placement MILP (see the module docstring).
+
+    `fairness=False` leaves the region bound out; `rate_target` replaces it by the stricter, uncoupled
+    rows placed(g) >= ceil(P(g) * (target - delta)), placed <= floor(P * target), whose plans all keep
+    the real bound (used to find a warm start).
+    """
     m = BedsModel(MilpBuilder(), bed_classes(p))
     b = m.builder
     institution_of = {w.id: w.institution for w in p.wards}
@@ -101,7 +109,8 @@ def build(p: BedsProblem) -> BedsModel:
         if len(cols) > 1:
             b.row(cols, 1.0, -INF, len(m.classes[c]), family="bed_capacity")
     _single_sex_bays(p, m)
-    _region_fairness(p, m)
+    if fairness:
+        _region_fairness(p, m, rate_target)
     return m
 
 
@@ -117,13 +126,13 @@ def _single_sex_bays(p: BedsProblem, m: BedsModel) -> None:
             by_bay[c[1]][cat[0]].append(col)
     for bay, cols in sorted(by_bay.items()):
         if cols["female"] and cols["male"]:
-            female = b.binary()
+            female = m.g[bay] = b.binary()
             n = size[bay]
             b.row(cols["female"] + [female], [1.0] * len(cols["female"]) + [-n], -INF, 0.0, family="single_sex_bay")
             b.row(cols["male"] + [female], [1.0] * len(cols["male"]) + [n], -INF, n, family="single_sex_bay")
 
 
-def _region_fairness(p: BedsProblem, m: BedsModel) -> None:
+def _region_fairness(p: BedsProblem, m: BedsModel, rate_target: float | None) -> None:
     delta = p.rules.region_fairness_delta
     able = placeable(p)
     regions: dict[str, list[int]] = defaultdict(list)
@@ -136,19 +145,29 @@ def _region_fairness(p: BedsProblem, m: BedsModel) -> None:
     by_request: dict[int, list[int]] = defaultdict(list)
     for (i, _), col in m.x.items():
         by_request[i].append(col)
-    n = sum(len(v) for v in regions.values())
-    rate = b.var(0.0, 0.0, 1.0)
+    if rate_target is not None:
+        total = sum(len(v) for v in regions.values())
+        for region, idx in sorted(regions.items()):
+            cols = [col for i in idx for col in by_request[i]]
+            count = m.counts[region] = b.var(0.0, 0.0, len(idx))
+            b.row(cols + [count], [1.0] * len(cols) + [-1.0], 0.0, 0.0, family="placement_rate")
+            b.row([count], 1.0, math.ceil(len(idx) * (rate_target - delta) - 1e-9), INF, family="region_target")
+        b.row(list(m.counts.values()), 1.0, -INF, math.floor(total * rate_target + 1e-9), family="region_target")
+        return
+    n = float(sum(len(v) for v in regions.values()))
     counts = {}
     for region, idx in sorted(regions.items()):
-        counts[region] = b.var(0.0, 0.0, len(idx))
+        counts[region] = m.counts[region] = b.var(0.0, 0.0, len(idx))
         cols = [col for i in idx for col in by_request[i]]
         b.row(cols + [counts[region]], [1.0] * len(cols) + [-1.0], 0.0, 0.0, family="placement_rate")
-    b.row(list(counts.values()) + [rate], [1.0] * len(counts) + [-float(n)], 0.0, 0.0, family="placement_rate")
     for region, idx in sorted(regions.items()):
         key = b.requirement(f"region_fairness[{region}]", "region_fairness",
                             f"placement rate of the region >= overall rate - {delta:g}", region=region)
         size = float(len(idx))
-        b.row([counts[region], rate], [1.0, -size], -delta * size, INF, family="region_fairness", requirement=key)
+        # n * placed(g) - size(g) * placed >= -delta * n * size(g), i.e. placed(g)/size(g) >= placed/n - delta
+        cols = list(counts.values())
+        vals = [n * (1.0 if other == region else 0.0) - size for other in counts]
+        b.row(cols, vals, -delta * n * size, INF, family="region_fairness", requirement=key)
 
 
 def extract(p: BedsProblem, m: BedsModel, values: Any) -> dict[str, Any]:
@@ -177,18 +196,125 @@ def extract(p: BedsProblem, m: BedsModel, values: Any) -> dict[str, Any]:
     return {"placements": placements, "unplaced": unplaced}
 
 
+def vector_of(p: BedsProblem, m: BedsModel, plan: dict[str, Any]) -> list[float]:
+    """The column vector of `m` that encodes a placement plan (used as a warm start)."""
+    values = [0.0] * m.builder.num_vars
+    index = {r.id: i for i, r in enumerate(p.requests)}
+    beds = {bed.id: bed for bed in p.beds}
+    institution_of = {w.id: w.institution for w in p.wards}
+    able = placeable(p)
+    for a in plan["placements"]:
+        i, bed = index[a["request"]], beds[a["bed"]]
+        r = p.requests[i]
+        option = (institution_of[bed.ward], bed.isolation)
+        values[m.x[(i, option)]] = 1.0
+        values[m.y[((r.sex, r.ward_type, r.isolation, *option), (bed.ward, bed.bay, bed.isolation))]] += 1.0
+        if bed.bay in m.g and r.sex == "female":
+            values[m.g[bed.bay]] = 1.0
+        if r.region in m.counts and able[r.id]:
+            values[m.counts[r.region]] += 1.0
+    return values
+
+
+def region_bound_holds(p: BedsProblem, plan: dict[str, Any]) -> bool:
+    """True when every region's placement rate (placeable requests) is >= the overall rate - delta."""
+    return not _violations(p, {a["request"] for a in plan["placements"]})
+
+
+def repair_fairness(p: BedsProblem, plan: dict[str, Any]) -> dict[str, Any] | None:
+    """Drop placements from the best-served regions (least urgent first) until the region bound holds.
+
+    Returns None when only must-place requests are left to drop.
+    """
+    placed = {a["request"] for a in plan["placements"]}
+    requests = {r.id: r for r in p.requests}
+    while _violations(p, placed):
+        rates = _rates(p, placed)[1]
+        for region in sorted(rates, key=lambda g: -rates[g]):
+            droppable = [rid for rid in placed if requests[rid].region == region and not requests[rid].must_place]
+            if droppable:
+                placed.discard(min(droppable, key=lambda rid: (requests[rid].urgency, rid)))
+                break
+        else:
+            return None
+    return {"placements": [a for a in plan["placements"] if a["request"] in placed],
+            "unplaced": [r.id for r in p.requests if r.id not in placed]}
+
+
+def _rates(p: BedsProblem, placed: set[str]) -> tuple[float, dict[str, float]]:
+    able = placeable(p)
+    size: dict[str, int] = defaultdict(int)
+    got: dict[str, int] = defaultdict(int)
+    for r in p.requests:
+        if able[r.id]:
+            size[r.region] += 1
+            got[r.region] += r.id in placed
+    total = sum(size.values())
+    overall = sum(got.values()) / total if total else 1.0
+    return overall, {g: got[g] / size[g] for g in size}
+
+
+def _violations(p: BedsProblem, placed: set[str]) -> list[str]:
+    delta = p.rules.region_fairness_delta
+    if delta is None:
+        return []
+    overall, rates = _rates(p, placed)
+    if len(rates) < 2:
+        return []
+    return [g for g, rate in rates.items() if rate < overall - delta - 1e-9]
+
+
+def _warm_start(p: BedsProblem, full: BedsModel, plan: dict[str, Any], time_left: float, gap: float,
+                solver: dict[str, Any]) -> list[float] | None:
+    """A plan keeping the region bound: the model with the rate fixed at the unconstrained plan's rate
+    (uncoupled rows, fast), else the unconstrained plan with placements dropped from the best-served regions."""
+    able = placeable(p)
+    total = sum(able.values())
+    rate = sum(1 for a in plan["placements"] if able[a["request"]]) / total if total else 0.0
+    targeted = build(p, rate_target=rate)
+    outcome = solve(targeted.builder, time_limit_s=max(0.01, time_left / 2), gap=gap)
+    if outcome.has_plan:
+        solver["warm_start"] = f"rate fixed at {rate:.4f}"
+        return vector_of(p, full, extract(p, targeted, outcome.values))
+    repaired = repair_fairness(p, plan)
+    solver["warm_start"] = "repaired" if repaired is not None else "none"
+    return vector_of(p, full, repaired) if repaired is not None else None
+
+
 def solve_beds(p: BedsProblem, *, time_limit_s: float, gap: float) -> AllocationResult:
-    """Build, solve and explain (or name the fewest requirements to give up)."""
+    """Build, solve and explain (or name the fewest requirements to give up).
+
+    The region bound is handled lazily: the model without it is solved first; if its plan keeps the
+    bound, that plan is optimal for the full model too (the bound only removes plans). Otherwise a
+    plan keeping the bound is found with the rate fixed (see `_warm_start`) and handed to HiGHS as
+    the incumbent of the full model, which usually closes the gap at the root. (HiGHS alone spends
+    10 s or more in root cut rounds on the coupled rate rows at 1,000 requests.)
+    """
     began = time.perf_counter()
-    m = build(p)
-    b = m.builder
-    built = time.perf_counter() - began
-    outcome = solve(b, time_limit_s=max(0.01, time_limit_s - built), gap=gap)
+    full = build(p)
+    b = full.builder
     common = {"kind": "beds", "method": "milp", "variables": b.num_vars, "constraints": b.num_rows}
-    solver = {"highs_status": outcome.highs_status, "stopped_by": outcome.stopped_by, "nodes": outcome.nodes,
-              "build_seconds": round(built, 3), "constraint_families": b.family_counts(),
-              "bed_classes": len(m.classes)}
+    solver: dict[str, Any] = {"constraint_families": b.family_counts(), "bed_classes": len(full.classes)}
     empty = {"placements": [], "unplaced": [r.id for r in p.requests]}
+    start = None
+    outcome = None
+    if full.counts:
+        relaxed = build(p, fairness=False)
+        first = solve(relaxed.builder, time_limit_s=max(0.01, (time_limit_s - (time.perf_counter() - began)) / 3),
+                      gap=gap)
+        solver["without_region_bound"] = {"status": first.status, "seconds": round(first.seconds, 3)}
+        if first.has_plan:
+            plan = extract(p, relaxed, first.values)
+            if region_bound_holds(p, plan):
+                solver["region_bound"] = "not binding: the plan of the model without it keeps it"
+                outcome = first
+            else:
+                start = _warm_start(p, full, plan, time_limit_s - (time.perf_counter() - began), gap, solver)
+    if outcome is None:
+        outcome = solve(b, time_limit_s=max(0.01, time_limit_s - (time.perf_counter() - began)), gap=gap,
+                        start=start)
+        plan = extract(p, full, outcome.values) if outcome.has_plan else empty
+    solver.update({"highs_status": outcome.highs_status, "stopped_by": outcome.stopped_by, "nodes": outcome.nodes})
     if outcome.status == "infeasible":
         remaining = max(1.0, time_limit_s - (time.perf_counter() - began))
         relaxation = minimum_relaxation(b, time_limit_s=remaining)
@@ -201,7 +327,6 @@ def solve_beds(p: BedsProblem, *, time_limit_s: float, gap: float) -> Allocation
         return AllocationResult(outcome.status, None, outcome.bound, None, time.perf_counter() - began, plan=empty,
                                 explanation={"solver": solver, "message": "no plan found in the time limit"},
                                 **common)
-    plan = extract(p, m, outcome.values)
     explanation = explain(p, plan)
     explanation["solver"] = solver
     return AllocationResult(outcome.status, outcome.objective, outcome.bound, outcome.gap,

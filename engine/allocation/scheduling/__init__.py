@@ -1,0 +1,1 @@
+"""Procedure scheduling: procedures into rooms and start times."""

@@ -1,0 +1,105 @@
+"""The `tessera` command line as a user runs it: bench, load-sample and ingest in subprocesses."""
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.e2e.conftest import REPO, ServerURL, cli_env, running_server, tessera_command
+
+SAMPLE_DATA = REPO / "adapters" / "cli" / "sample_data"
+
+
+def run_cli(*args: str, env: dict[str, str], cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([tessera_command(), *args], env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def sample_bundles() -> list[dict[str, Any]]:
+    """The bundled sample bundles, read straight from the package's .json.gz files."""
+    files = sorted(SAMPLE_DATA.glob("*.json.gz"))
+    assert files, f"no sample bundles in {SAMPLE_DATA}"
+    return [json.loads(gzip.decompress(path.read_bytes())) for path in files]
+
+
+def served_total(url: ServerURL, resource_type: str) -> int:
+    response = httpx.get(f"{url}/{resource_type}", params={"_summary": "count"}, headers=url.headers, timeout=60)
+    assert response.status_code == 200, response.text[:300]
+    return response.json()["total"]
+
+
+def test_bench_ingest_prints_one_json_summary_line_last(tmp_path: Path) -> None:
+    env = cli_env(tmp_path, None)
+    done = run_cli("bench", "ingest", "--json", "--backend", "sqlite", "--bundles", "3", env=env, cwd=tmp_path,
+                   timeout=300)
+    assert done.returncode == 0, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr[-3000:]}"
+    lines = done.stdout.strip().splitlines()
+    assert lines, f"no output; stderr:\n{done.stderr[-2000:]}"
+    summary = json.loads(lines[-1])
+    assert isinstance(summary, dict) and summary["benchmark"] == "ingest"
+    assert [r["backend"] for r in summary["results"]] == ["sqlite"]
+    for result in summary["results"]:
+        for key in ("resources", "resources_per_s", "validate_only_per_s", "ratio"):
+            assert isinstance(result[key], (int, float)) and result[key] > 0, (key, result)
+        assert result["ratio"] == pytest.approx(result["resources_per_s"] / result["validate_only_per_s"], rel=0.02)
+        assert result["resources"] >= 3 * min(len(b["entry"]) for b in sample_bundles())
+
+
+def test_load_sample_if_empty_loads_once(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = cli_env(data_dir, None)  # the embedded profile: SQLite inside TESSERA_DATA_DIR
+    bundles = sample_bundles()
+    entries = sum(len(b["entry"]) for b in bundles)
+    patients = sum(1 for b in bundles for e in b["entry"] if e["resource"]["resourceType"] == "Patient")
+    observations = sum(1 for b in bundles for e in b["entry"] if e["resource"]["resourceType"] == "Observation")
+
+    first = run_cli("load-sample", "--if-empty", env=env, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert f"loaded {entries} resources from {len(bundles)} sample bundles" in first.stdout, first.stdout
+    with running_server(None, data_dir) as url:
+        after_first = served_total(url, "Patient"), served_total(url, "Observation")
+    assert after_first == (patients, observations)
+
+    second = run_cli("load-sample", "--if-empty", env=env, cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert not re.search(r"loaded \d+ resources", second.stdout) and "already" in second.stdout, second.stdout
+    with running_server(None, data_dir) as url:
+        assert (served_total(url, "Patient"), served_total(url, "Observation")) == after_first
+    assert (data_dir / "tessera.db").exists(), "the embedded store lives in TESSERA_DATA_DIR"
+
+
+def test_ingest_reports_the_bad_ndjson_line_and_loads_the_rest(tmp_path: Path, store_url: str) -> None:
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    (folder / "good.json").write_text(json.dumps(
+        {"resourceType": "Patient", "id": "cli-good-1", "name": [{"family": "Ingest", "given": ["Json"]}]}))
+    ndjson = folder / "mixed.ndjson"
+    ndjson.write_text("\n".join([
+        json.dumps({"resourceType": "Patient", "name": [{"family": "Ingest", "given": ["Line", "One"]}]}),
+        json.dumps({"resourceType": "Observation", "status": "final",
+                    "code": {"coding": [{"system": "http://loinc.org", "code": "8302-2"}]},
+                    "subject": {"reference": "Patient/cli-good-1"},
+                    "valueQuantity": {"value": 171, "unit": "cm", "system": "http://unitsofmeasure.org",
+                                      "code": "cm"}}),
+        "this line is not JSON {",
+    ]) + "\n")
+    env = cli_env(tmp_path / "data", store_url)
+    done = run_cli("ingest", str(folder), env=env, cwd=tmp_path)
+    assert done.returncode != 0, f"a rejected record must fail the run\n{done.stdout}\n{done.stderr}"
+    assert f"{ndjson}:3" in done.stderr, done.stderr
+    assert f"{ndjson}:1" not in done.stderr and f"{ndjson}:2" not in done.stderr, done.stderr
+    summary = done.stdout.strip().splitlines()[-1]
+    accepted = re.search(r"(\d+) (?:resources |records )?accepted", summary)
+    rejected = re.search(r"(\d+) (?:resources |records )?rejected", summary)
+    assert accepted and rejected, f"no counts in the summary line {summary!r}"
+    assert (int(accepted[1]), int(rejected[1])) == (3, 1), summary
+    with running_server(store_url, tmp_path / "served") as url:
+        assert served_total(url, "Patient") == 2 and served_total(url, "Observation") == 1
+        patient = httpx.get(f"{url}/Patient/cli-good-1", headers=url.headers, timeout=30).json()
+        assert patient["name"] == [{"family": "Ingest", "given": ["Json"]}]
