@@ -25,6 +25,7 @@ _CHARSETS = {"ASCII": "ascii", "8859/1": "latin-1", "8859/2": "iso8859-2", "8859
 
 def _plain_container() -> object:
     def build(sequence: list, **_: object) -> list:
+        """The parsed parts, as a plain list."""
         return sequence
     return staticmethod(build)
 

@@ -1,4 +1,9 @@
-"""Code systems and HL7 v2 tables used by the maps (v2-to-FHIR IG vocabulary ConceptMaps, table-hl7xxxx-to-*)."""
+"""Code systems and HL7 v2 tables used by the maps.
+
+HL7 v2-to-FHIR IG: vocabulary maps "Table HL7nnnn to <FHIR value set>", e.g. "Table HL70085 to Observation
+Status" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-table-hl70085-to-observation-status.html) and "Table HL70003
+to Encounter Status"; coding system names (CWE.3) follow HL7 table 0396.
+"""
 from __future__ import annotations
 
 import re
@@ -104,6 +109,9 @@ ORDER_CONTROL = {"NW": "active", "OK": "active", "SN": "active", "XO": "active",
                  "RL": "active", "RE": "active", "SC": "active", "SS": "active", "CA": "revoked",
                  "OC": "revoked", "CR": "revoked", "DC": "revoked", "OD": "revoked", "DR": "revoked",
                  "HD": "on-hold", "OH": "on-hold", "HR": "on-hold", "CM": "completed", "OE": "completed"}
+
+# HL7 table 0273 document availability status (TXA-19) -> DocumentReference.status
+DOC_AVAILABILITY = {"AV": "current", "OB": "superseded", "CA": "entered-in-error", "UN": "current"}
 
 # HL7 table 0271 document completion status -> DocumentReference.docStatus
 DOC_STATUS = {"AU": "final", "LA": "final", "DI": "preliminary", "DO": "preliminary", "IN": "preliminary",

@@ -116,11 +116,11 @@ def _deceased(ctx: Context, pid: Segment, patient: dict[str, Any]) -> None:
 
 
 def _multiple_birth(pid: Segment, patient: dict[str, Any]) -> None:
-    order = small_int(pid.get(25))
-    if order is not None:
+    indicator, order = pid.get(24).upper(), small_int(pid.get(25))
+    if order is not None and indicator != "N":
         patient["multipleBirthInteger"] = order
-    elif pid.get(24).upper() in ("Y", "N"):
-        patient["multipleBirthBoolean"] = pid.get(24).upper() == "Y"
+    elif indicator in ("Y", "N"):
+        patient["multipleBirthBoolean"] = indicator == "Y"
 
 
 def patient_resource(ctx: Context, pid: Segment, key_identifier: dict[str, Any],

@@ -23,6 +23,7 @@ ACT_REASON = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 MVX_SYSTEM = "http://hl7.org/fhir/sid/mvx"
 FUNCTION = f"{V2}0443"
 ELIGIBILITY, FUNDING = "64994-7", "30963-3"
+DATE_TYPES = {"DT", "DTM", "TS"}
 VIS_FIELDS = {"69764-9": "documentType", "29768-9": "publicationDate", "29769-7": "presentationDate"}
 
 
@@ -64,7 +65,7 @@ def _fold_observations(ctx: Context, observations: list[Segment], immunization: 
             immunization.setdefault("programEligibility", []).append(value)
         elif code == FUNDING and value:
             immunization.setdefault("fundingSource", value)
-        elif code in VIS_FIELDS:
+        elif code in VIS_FIELDS and (VIS_FIELDS[code] == "documentType" or obx.get(2).upper() in DATE_TYPES):
             document, members = documents.setdefault(obx.get(4) or "1", ({}, []))
             name = VIS_FIELDS[code]
             text = obx.get(5) if name == "documentType" else ctx.datetime(obx, 5)

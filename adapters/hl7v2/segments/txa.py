@@ -1,8 +1,8 @@
 """TXA (+ OBX text / ED content) to DocumentReference.
 
 HL7 v2-to-FHIR IG: "Segment TXA to DocumentReference Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-txa-to-documentreference.html)
-and "Segment OBX to DocumentReference Map" (TX/FT/ST lines joined into a text/plain attachment, ED as attachment),
-"Table HL70271 to DocumentReference docStatus".
+(status from TXA-19, "current" when not valued; T11 cancels), "Segment OBX to DocumentReference Map" (TX/FT/ST
+lines joined into a text/plain attachment, ED as attachment) and table 0271 (TXA-17) for docStatus.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from adapters.hl7v2.datatypes.identifiers import ei_identifier
 from adapters.hl7v2.errors import DATA_TYPE_ERROR
 from adapters.hl7v2.identity import Key, synthetic_key
 from adapters.hl7v2.segments.practitioners import practitioner
-from adapters.hl7v2.terminology import DOC_STATUS
+from adapters.hl7v2.terminology import DOC_AVAILABILITY, DOC_STATUS
 from adapters.hl7v2.tree import Segment
 
 TEXT_TYPES = {"TX", "FT", "ST", "TEXT"}
@@ -72,7 +72,8 @@ def map_document(ctx: Context, txa: Segment, observations: list[Segment], *, tri
     identifier = ei_identifier(txa.rep(12), default_system=ctx.sender_system)
     key = (Key("DocumentReference", identifier["system"], identifier["value"]) if identifier
            else synthetic_key("DocumentReference", "document", ctx.sender_system, ctx.header.control_id))
-    document: dict[str, Any] = {"status": "entered-in-error" if trigger == "T11" else "current",
+    status = "entered-in-error" if trigger == "T11" else DOC_AVAILABILITY.get(txa.get(19).upper(), "current")
+    document: dict[str, Any] = {"status": status,
                                 "subject": ctx.patient_ref(), "identifier": [identifier] if identifier else []}
     doc_status = DOC_STATUS.get(txa.get(17).upper())
     if doc_status:
@@ -83,8 +84,12 @@ def map_document(ctx: Context, txa: Segment, observations: list[Segment], *, tri
     when = ctx.instant(txa, 6) or ctx.instant(txa, 4)
     if when:
         document["date"] = when
-    authors = [practitioner(ctx, rep) for rep in txa.reps(9) + txa.reps(5)]
-    document["author"] = [ref for ref in authors if ref]
+    authors: dict[str, dict[str, Any]] = {}
+    for rep in txa.reps(9) + txa.reps(5):
+        ref = practitioner(ctx, rep)
+        if ref:
+            authors.setdefault(ref["reference"], ref)
+    document["author"] = list(authors.values())
     authenticator = practitioner(ctx, txa.rep(10)) if txa.has(10) else (
         practitioner(ctx, txa.rep(22)) if txa.has(22) else None)
     if authenticator:

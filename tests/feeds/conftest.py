@@ -1,0 +1,95 @@
+"""A real `tessera mllp` listener process over a fresh store, and helpers to talk to it."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from engine.settings import Settings
+from adapters.bootstrap import Container, build_container
+
+TESSERA = str(Path(sys.executable).with_name("tessera"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Listener:
+    """A running MLLP listener process."""
+
+    port: int
+    database_url: str
+    data_dir: Path
+    env: dict[str, str]
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        """Start the process and wait until it accepts connections."""
+        self.process = subprocess.Popen([TESSERA, "mllp", "--host", "127.0.0.1", "--port", str(self.port)],
+                                        env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"mllp listener exited: {self.process.stderr.read().decode()[-2000:]}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.1)
+        pytest.fail("mllp listener did not start within 60 s")
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        """Terminate gracefully (then kill)."""
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def container(self) -> Container:
+        """Services on the listener's store, to inspect what it wrote."""
+        return build_container(Settings(database_url=self.database_url, data_dir=self.data_dir, db_pool_size=2),
+                               migrate=False)
+
+
+@pytest.fixture
+def listener_factory(store_url: str, tmp_path: Path) -> Iterator:
+    """Makes (not yet started) listeners on a fresh store; stops them all afterwards."""
+    made: list[Listener] = []
+
+    def make(**settings: str) -> Listener:
+        env = {**os.environ, "TESSERA_DATABASE_URL": store_url, "TESSERA_DATA_DIR": str(tmp_path),
+               "TESSERA_LOG_LEVEL": "WARNING", **settings}
+        listener = Listener(free_port(), store_url, tmp_path, env)
+        made.append(listener)
+        return listener
+
+    yield make
+    for listener in made:
+        listener.stop()
+
+
+@pytest.fixture
+def listener(listener_factory) -> Listener:
+    """A started listener."""
+    started = listener_factory()
+    started.start()
+    return started

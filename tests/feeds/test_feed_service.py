@@ -1,0 +1,113 @@
+"""The feed pipeline on SQLite and PostgreSQL: stable identity, duplicates, merges, error queue and replay."""
+from __future__ import annotations
+
+from engine.feeds.ports import MessageTranslator, UntranslatableMessage
+from engine.feeds.model import FeedIssue
+from engine.feeds.service import FeedService
+from tests.feeds import messages
+
+
+def _search(container, resource_type: str, **params) -> dict:
+    return container.search.search(resource_type, list(params.items()), base_url="http://t/fhir")
+
+
+def _patients(container, mrn: str) -> list[dict]:
+    bundle = _search(container, "Patient", identifier=mrn)
+    return [e["resource"] for e in bundle.get("entry", []) if e["search"]["mode"] == "match"]
+
+
+def test_an_admission_creates_patient_encounter_and_provenance(container):
+    outcome = container.feeds.receive(messages.adt("A01", "C1").encode(), peer="test")
+    assert outcome.ack_code == "AA", outcome.issues
+    [patient] = _patients(container, "MRN001")
+    assert patient["name"][0]["family"] == "Doe"
+    assert patient["meta"]["source"].startswith("urn:tessera:hl7v2:")
+    encounters = _search(container, "Encounter", subject=f"Patient/{patient['id']}")
+    assert encounters["total"] == 1
+    provenance = _search(container, "Provenance", _count="50")
+    entities = [e["resource"]["entity"][0]["what"]["identifier"]["value"] for e in provenance["entry"]]
+    assert entities == [str(outcome.message_id)]
+
+
+def test_an_update_before_its_admission_and_repeats_update_the_same_resources(container):
+    assert container.feeds.receive(messages.adt("A08", "C1", family="Early").encode()).ack_code == "AA"
+    assert container.feeds.receive(messages.adt("A01", "C2", family="Doe").encode()).ack_code == "AA"
+    assert container.feeds.receive(messages.adt("A08", "C3", family="Later").encode()).ack_code == "AA"
+    [patient] = _patients(container, "MRN001")
+    assert patient["name"][0]["family"] == "Later"
+    assert patient["meta"]["versionId"] == "3"
+    assert _search(container, "Encounter", identifier="V001")["total"] == 1
+
+
+def test_a_duplicate_control_id_is_acknowledged_without_writing_twice(container):
+    first = container.feeds.receive(messages.oru("C9").encode())
+    again = container.feeds.receive(messages.oru("C9").encode())
+    assert (first.ack_code, again.ack_code, again.duplicate) == ("AA", "AA", True)
+    assert _search(container, "Observation", _summary="count")["total"] == 1
+    assert _search(container, "Provenance", _summary="count")["total"] == 1
+    [observation] = [e["resource"] for e in _search(container, "Observation")["entry"]]
+    assert observation["meta"]["versionId"] == "1"
+
+
+def test_a_merge_keeps_the_survivor_and_moves_references(container):
+    assert container.feeds.receive(messages.adt("A01", "M1", mrn="OLD1", visit="VOLD").encode()).ack_code == "AA"
+    assert container.feeds.receive(messages.oru("M2", mrn="OLD1").encode()).ack_code == "AA"
+    assert container.feeds.receive(messages.adt("A01", "M3", mrn="NEW1", visit="VNEW").encode()).ack_code == "AA"
+    outcome = container.feeds.receive(messages.a40("M4", survivor="NEW1", merged="OLD1").encode())
+    assert outcome.ack_code == "AA", outcome.issues
+    [old] = _patients(container, "OLD1")
+    [new] = _patients(container, "NEW1")
+    assert old["active"] is False
+    assert {"other": {"reference": f"Patient/{new['id']}"}, "type": "replaced-by"} in old["link"]
+    assert _search(container, "Observation", subject=f"Patient/{old['id']}")["total"] == 0
+    assert _search(container, "Observation", subject=f"Patient/{new['id']}")["total"] == 1
+    assert _search(container, "Encounter", subject=f"Patient/{new['id']}")["total"] == 2
+
+
+def test_a_merge_naming_an_unknown_patient_is_an_error_and_changes_nothing(container):
+    assert container.feeds.receive(messages.adt("A01", "U1", mrn="NEW2").encode()).ack_code == "AA"
+    outcome = container.feeds.receive(messages.a40("U2", survivor="NEW2", merged="GHOST").encode())
+    assert outcome.ack_code == "AE"
+    assert any(issue.segment == "MRG" for issue in outcome.issues)
+    [new] = _patients(container, "NEW2")
+    assert new["meta"]["versionId"] == "1"
+
+
+def test_bad_messages_go_to_the_error_queue_with_the_reason(container):
+    garbage = container.feeds.receive(b"this is not HL7")
+    missing = container.feeds.receive(messages.without_pid3("E1").encode())
+    assert (garbage.ack_code, missing.ack_code) == ("AR", "AE")
+    assert any(issue.segment == "PID" and issue.field == 3 for issue in missing.issues)
+    queue = {m.message_id: m for m in container.feeds.failed()}
+    assert queue[garbage.message_id].status == "rejected"
+    assert queue[missing.message_id].status == "failed" and queue[missing.message_id].reason
+    assert queue[missing.message_id].raw == messages.without_pid3("E1").encode()
+
+
+class _FlakyTranslator(MessageTranslator):
+    """Fails every message until `fixed`, like a mapping bug fixed later."""
+
+    def __init__(self, real: MessageTranslator):
+        self.real = real
+        self.fixed = False
+
+    def identify(self, raw: bytes):
+        return self.real.identify(raw)
+
+    def translate(self, raw: bytes, *, message_id: int, received: str):
+        if not self.fixed:
+            raise UntranslatableMessage([FeedIssue("PV1", 1, 3, "207", "mapping bug")])
+        return self.real.translate(raw, message_id=message_id, received=received)
+
+
+def test_replay_reprocesses_failed_messages_after_a_fix(container):
+    flaky = _FlakyTranslator(container.feeds.translator)
+    feeds = FeedService(container.store, container.bundles, flaky, container.feeds.clock)
+    assert feeds.receive(messages.adt("A01", "R1").encode()).ack_code == "AE"
+    assert _patients(container, "MRN001") == []
+    flaky.fixed = True
+    [outcome] = feeds.replay()
+    assert outcome.ack_code == "AA"
+    assert len(_patients(container, "MRN001")) == 1
+    assert feeds.failed() == []
+    assert feeds.replay() == []

@@ -1,0 +1,175 @@
+"""ADT rules: Patient (PID), Encounter (PV1), merges, required fields and bad dates."""
+from __future__ import annotations
+
+import pytest
+
+from adapters.hl7v2 import MappingError, UnsupportedMessage, map_message, parse_message
+from tests.hl7v2.builders import RECEIVED, adt, msh, one, pid, pv1, requests, resources, run
+
+
+def test_patient_from_pid():
+    patient = one(run(adt(pid=pid("M1^^^GENHOSP^MR~999-11-2222^^^USSSA^SS", name="Doe^Jane^Q^Jr^Dr^^L",
+                                  extra="||555-1234^PRN^PH~^NET^Internet^jane@example.org|^WPN^PH^^^312^5550000"
+                                        "||M^Married"))), "Patient")
+    assert patient["identifier"][0] == {"value": "M1", "system": "urn:tessera:hl7v2:authority:GENHOSP",
+                                        "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203",
+                                                             "code": "MR"}]}}
+    assert patient["identifier"][1]["system"] == "http://hl7.org/fhir/sid/us-ssn"
+    assert patient["name"] == [{"family": "Doe", "given": ["Jane", "Q"], "prefix": ["Dr"], "suffix": ["Jr"],
+                                "use": "official"}]
+    assert patient["gender"] == "female" and patient["birthDate"] == "1980-01-01"
+    assert patient["address"][0]["line"] == ["1 Main St", "Apt 2"] and patient["address"][0]["use"] == "home"
+    assert {"system": "email", "value": "jane@example.org", "use": "home"} in patient["telecom"]
+    assert {"system": "phone", "value": "(312) 5550000", "use": "work"} in patient["telecom"]
+    assert patient["maritalStatus"]["coding"][0]["code"] == "M"
+
+
+@pytest.mark.parametrize("sex, gender", [("M", "male"), ("F", "female"), ("O", "other"), ("A", "other"),
+                                         ("U", "unknown"), ("N", "unknown")])
+def test_gender(sex, gender):
+    assert one(run(adt(pid=pid(sex=sex))), "Patient")["gender"] == gender
+
+
+def test_unknown_gender_is_a_warning():
+    result = run(adt(pid=pid(sex="Q")))
+    assert "gender" not in one(result, "Patient")
+    assert [(w.segment, w.field, w.code, w.severity) for w in result.warnings] == [("PID", 8, "103", "W")]
+
+
+@pytest.mark.parametrize("birth, expected", [("1980", "1980"), ("198007", "1980-07"), ("19800704", "1980-07-04"),
+                                             ("198007041230", "1980-07-04")])
+def test_birth_date_keeps_the_precision_given(birth, expected):
+    patient = one(run(adt(pid=pid(birth=birth))), "Patient")
+    assert patient["birthDate"] == expected
+    if len(birth) > 8:
+        assert patient["_birthDate"]["extension"][0]["valueDateTime"] == "1980-07-04T12:30:00+01:00"
+
+
+def test_bad_birth_date_is_an_error_without_the_value():
+    with pytest.raises(MappingError) as info:
+        run(adt(pid=pid(birth="19991345")))
+    issue = info.value.issues[0]
+    assert (issue.segment, issue.sequence, issue.field, issue.code, issue.severity) == ("PID", 1, 7, "102", "E")
+    assert "19991345" not in issue.text
+
+
+def test_missing_pid3_is_an_error():
+    with pytest.raises(MappingError) as info:
+        run(adt(pid=pid(mrn="")))
+    assert [(i.segment, i.field, i.code) for i in info.value.issues] == [("PID", 3, "101")]
+
+
+def test_missing_pid_segment_is_an_error():
+    with pytest.raises(MappingError) as info:
+        run("\r".join([msh("ADT^A01"), "EVN|A01", pv1()]))
+    assert info.value.issues[0].segment == "PID" and info.value.issues[0].code == "100"
+
+
+def test_patient_key_without_assigning_authority_uses_the_sending_facility():
+    result = run(adt(pid=pid("12345")))
+    assert ("PUT", "Patient?identifier=urn:tessera:hl7v2:authority:GENHOSP|12345", None) in requests(result)
+    oid = run(adt(pid=pid("12345"), facility="GENHOSP^1.2.3.4^ISO"))
+    assert ("PUT", "Patient?identifier=urn:oid:1.2.3.4|12345", None) in requests(oid)
+
+
+def test_first_identifier_with_an_authority_is_the_key():
+    result = run(adt(pid=pid("LOCAL1~M9^^^&2.16.840.1.1&ISO^MR")))
+    assert ("PUT", "Patient?identifier=urn:oid:2.16.840.1.1|M9", None) in requests(result)
+
+
+@pytest.mark.parametrize("code, act", [("I", "IMP"), ("O", "AMB"), ("E", "EMER"), ("P", "PRENC"), ("R", "AMB"),
+                                       ("B", "IMP")])
+def test_encounter_class(code, act):
+    encounter = one(run(adt(pv1=pv1(code))), "Encounter")
+    assert encounter["class"] == {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": act,
+                                  "display": encounter["class"]["display"]}
+
+
+@pytest.mark.parametrize("trigger, status", [("A01", "in-progress"), ("A02", "in-progress"), ("A03", "finished"),
+                                             ("A04", "arrived"), ("A05", "planned"), ("A06", "in-progress"),
+                                             ("A07", "in-progress"), ("A11", "cancelled"), ("A13", "in-progress"),
+                                             ("A14", "planned"), ("A08", "in-progress")])
+def test_encounter_status_by_trigger(trigger, status):
+    assert one(run(adt(trigger)), "Encounter")["status"] == status
+
+
+def test_encounter_details():
+    result = run(adt("A03", pv1=pv1(admit="20260101110000", discharge="20260103093000")))
+    encounter = one(result, "Encounter")
+    assert encounter["period"] == {"start": "2026-01-01T11:00:00+01:00", "end": "2026-01-03T09:30:00+01:00"}
+    assert encounter["identifier"][0]["value"] == "V1"
+    assert ("PUT", "Encounter?identifier=urn:tessera:hl7v2:authority:GENHOSP|V1", None) in requests(result)
+    participant = encounter["participant"][0]
+    assert participant["type"][0]["coding"][0]["code"] == "ATND"
+    doctor = one(result, "Practitioner")
+    assert doctor["identifier"][0]["system"] == "http://hl7.org/fhir/sid/us-npi"
+    bed = [r for r in resources(result, "Location") if r["name"] == "A"][0]
+    assert bed["physicalType"]["coding"][0]["code"] == "bd"
+    assert encounter["location"][0]["location"]["reference"].startswith("urn:uuid:")
+    assert encounter["location"][0]["status"] == "completed"  # the patient left (A03)
+    assert {r["name"] for r in resources(result, "Location")} == {"GENHOSP", "ICU", "101", "A"}
+
+
+def test_transfer_keeps_the_prior_location_as_completed():
+    visit = pv1().split("|")
+    visit[6] = "WARD^7^B^GENHOSP"
+    encounter = one(run(adt("A02", pv1="|".join(visit))), "Encounter")
+    assert [item["status"] for item in encounter["location"]] == ["active", "completed"]
+
+
+def test_merge_messages_give_merge_instructions():
+    text = "\r".join([msh("ADT^A40^ADT_A39"), "EVN|A40", pid("NEW1^^^GENHOSP^MR"), "MRG|OLD1^^^GENHOSP^MR"])
+    result = run(text)
+    assert [(m.survivor, m.merged) for m in result.merges] == [
+        ("identifier=urn:tessera:hl7v2:authority:GENHOSP|NEW1", "identifier=urn:tessera:hl7v2:authority:GENHOSP|OLD1")]
+    assert one(result, "Patient")["identifier"][0]["value"] == "NEW1"
+
+
+def test_merge_without_mrg_is_an_error():
+    with pytest.raises(MappingError) as info:
+        run("\r".join([msh("ADT^A34"), "EVN|A34", pid()]))
+    assert info.value.issues[0].segment == "MRG"
+
+
+@pytest.mark.parametrize("message_type, code", [("ADT^A99", "201"), ("ZZZ^Z01", "200"), ("ORU^R99", "201"),
+                                                ("", "200")])
+def test_unsupported_types_are_refused(message_type, code):
+    with pytest.raises(UnsupportedMessage) as info:
+        map_message(parse_message("\r".join([msh(message_type), pid()])), raw_message_id="1", received_at=RECEIVED)
+    assert info.value.code == code
+
+
+def test_non_v2_version_is_refused():
+    with pytest.raises(UnsupportedMessage):
+        run(adt(version="3.0"))
+
+
+def test_provenance_and_meta_source():
+    result = run(adt(sender="ADT 1", facility="GEN/HOSP"), raw_message_id="raw-9")
+    provenance = one(result, "Provenance")
+    assert provenance["recorded"] == RECEIVED
+    assert provenance["activity"]["coding"][0]["code"] == "A01"
+    assert provenance["agent"][0]["who"] == {"display": "GEN/HOSP"}
+    assert provenance["entity"][0] == {"role": "source", "what": {
+        "identifier": {"system": "urn:tessera:raw-message", "value": "raw-9"}, "display": "HL7v2 ADT^A01 C1"}}
+    assert one(result, "Patient")["meta"]["source"] == "urn:tessera:hl7v2:ADT%201:GEN%2FHOSP"
+
+
+def test_next_of_kin_allergy_diagnosis_insurance():
+    text = adt() + "\r" + "\r".join([
+        "NK1|1|Doe^John|SPO^Spouse^HL70063|1 Main St^^Springfield^IL|555-0000",
+        "AL1|1|DA^Drug allergy^HL70127|70618^Penicillin^RXNORM|SV^Severe^HL70128|Hives~Rash|20250101",
+        "DG1|1||J18.9^Pneumonia^I10C|||A",
+        "|".join(["IN1", "1", "PLAN1^Gold Plan", "PAYER1^^^GENHOSP", "Acme Insurance"] + [""] * 31 + ["POL-77"]),
+    ])
+    result = run(text)
+    assert one(result, "RelatedPerson")["relationship"][0]["coding"][0]["code"] == "SPO"
+    allergy = one(result, "AllergyIntolerance")
+    assert allergy["category"] == ["medication"] and allergy["criticality"] == "high"
+    assert allergy["code"]["coding"][0]["system"] == "http://www.nlm.nih.gov/research/umls/rxnorm"
+    assert [m["text"] for m in allergy["reaction"][0]["manifestation"]] == ["Hives", "Rash"]
+    condition = one(result, "Condition")
+    assert condition["code"]["coding"][0]["system"] == "http://hl7.org/fhir/sid/icd-10-cm"
+    assert condition["verificationStatus"]["coding"][0]["code"] == "provisional"
+    coverage = one(result, "Coverage")
+    assert coverage["subscriberId"] == "POL-77" and coverage["payor"][0]["display"] == "Acme Insurance"

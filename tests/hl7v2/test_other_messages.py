@@ -1,0 +1,133 @@
+"""VXU (Immunization), MDM (DocumentReference), SIU (Appointment), ORM/OML (ServiceRequest) rules."""
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from adapters.hl7v2 import MappingError
+from tests.hl7v2.builders import msh, one, pid, requests, resources, run
+
+
+def vxu(rxa: str, *extra: str, orc: str = "ORC|RE||IMM-1^EHR|||||||||1234^Nurse^Ann^^^^^^NPI") -> str:
+    return "\r".join([msh("VXU^V04^VXU_V04", sender="EHR"), pid(), orc, rxa, *extra])
+
+
+RXA = "RXA|0|1|20250105||140^Influenza^CVX|0.5|mL^mL^UCUM||00^New record^NIP001|1234^Nurse^Ann|||||LOT9|20251231|SKB^GSK^MVX|||CP|A"
+
+
+def test_immunization():
+    result = run(vxu(RXA, "RXR|C28161^Intramuscular^NCIT|LD^Left Deltoid^HL70163",
+                     "OBX|1|CE|64994-7^Eligibility^LN|1|V02^Medicaid^HL70064||||||F"))
+    imm = one(result, "Immunization")
+    assert imm["vaccineCode"]["coding"][0] == {"system": "http://hl7.org/fhir/sid/cvx", "code": "140",
+                                               "display": "Influenza"}
+    assert imm["occurrenceDateTime"] == "2025-01-05" and imm["status"] == "completed"
+    assert imm["doseQuantity"] == {"value": 0.5, "unit": "mL", "system": "http://unitsofmeasure.org", "code": "mL"}
+    assert imm["lotNumber"] == "LOT9" and imm["expirationDate"] == "2025-12-31" and imm["primarySource"] is True
+    assert imm["route"]["coding"][0]["code"] == "C28161" and imm["site"]["coding"][0]["code"] == "LD"
+    assert imm["programEligibility"][0]["coding"][0]["code"] == "V02"
+    assert [p["function"]["coding"][0]["code"] for p in imm["performer"]] == ["AP", "OP"]
+    assert one(result, "Organization")["identifier"][0]["system"] == "http://hl7.org/fhir/sid/mvx"
+    assert ("PUT", "Immunization?identifier=urn:tessera:hl7v2:authority:EHR|IMM-1", None) in requests(result)
+    assert not resources(result, "Observation")
+
+
+@pytest.mark.parametrize("completion, status", [("RE", "not-done"), ("NA", "not-done"), ("PA", "completed")])
+def test_immunization_not_done(completion, status):
+    imm = one(run(vxu(RXA.replace("|||CP|A", f"|||{completion}|A").replace("|0.5|", "|999|"))), "Immunization")
+    assert imm["status"] == status and "doseQuantity" not in imm
+    if completion == "RE":
+        assert imm["statusReason"]["coding"][0]["code"] == "PATOBJ"
+
+
+def test_immunization_without_filler_number_is_keyed_by_patient_vaccine_and_date():
+    result = run(vxu(RXA, orc="ORC|RE"))
+    key = "Immunization?identifier=urn:tessera:hl7v2:key:immunization|urn:tessera:hl7v2:authority:GENHOSP^MRN1^140^20250105"
+    assert ("PUT", key, None) in requests(result)
+
+
+def test_immunization_bad_date_is_an_error():
+    with pytest.raises(MappingError) as info:
+        run(vxu(RXA.replace("20250105", "2025010X")))
+    assert (info.value.issues[0].segment, info.value.issues[0].field) == ("RXA", 3)
+
+
+def mdm(trigger: str, *obx: str) -> str:
+    txa = "TXA|1|DS^Discharge summary^HL70270|TX|20260101100000||20260101110000|||1234^Author^Al|||DOC-7^EHR|||||AU"
+    return "\r".join([msh(f"MDM^{trigger}^MDM_T02", sender="EHR"), "EVN|" + trigger, pid(),
+                      "PV1|1|I|||||||||||||||||V1^^^GENHOSP^VN", txa, *obx])
+
+
+def test_document_reference_with_text_content():
+    result = run(mdm("T02", "OBX|1|TX|1^Text||First line~Second line||||||F", "OBX|2|FT|1^Text||Third\\.br\\Fourth||||||F"))
+    doc = one(result, "DocumentReference")
+    assert doc["status"] == "current" and doc["docStatus"] == "final"
+    attachment = doc["content"][0]["attachment"]
+    assert attachment["contentType"] == "text/plain"
+    assert base64.b64decode(attachment["data"]).decode() == "First line\nSecond line\nThird\nFourth"
+    assert doc["date"] == "2026-01-01T11:00:00+01:00" and doc["type"]["coding"][0]["code"] == "DS"
+    assert doc["identifier"][0]["value"] == "DOC-7" and doc["context"]["encounter"]
+    assert ("PUT", "DocumentReference?identifier=urn:tessera:hl7v2:authority:EHR|DOC-7", None) in requests(result)
+
+
+def test_document_notification_and_cancel():
+    assert one(run(mdm("T01")), "DocumentReference")["content"][0]["attachment"]["contentType"] == "text/plain"
+    assert one(run(mdm("T11")), "DocumentReference")["status"] == "entered-in-error"
+
+
+def test_document_with_embedded_pdf():
+    pdf = base64.b64encode(b"%PDF-1.4 test").decode()
+    doc = one(run(mdm("T02", f"OBX|1|ED|1^PDF||^application^pdf^Base64^{pdf}||||||F")), "DocumentReference")
+    assert doc["content"][0]["attachment"] == {"contentType": "application/pdf", "data": pdf}
+
+
+def siu(trigger: str) -> str:
+    return "\r".join([msh(f"SIU^{trigger}^SIU_S12", sender="SCHED"),
+                      "SCH|P-1^EHR|F-1^SCHED||||Routine|CHECKUP^Checkup|NORMAL^Normal^HL70276|30|MIN",
+                      "TQ1|||||||20260105090000|20260105093000", "NTE|1||bring glasses", pid(), "RGS|1",
+                      "AIS|1||99213^Office visit^C4", "AIL|1||CLINIC^R1^^GENHOSP", "AIP|1||55^Welby^Marcus"])
+
+
+@pytest.mark.parametrize("trigger, status", [("S12", "booked"), ("S13", "booked"), ("S14", "booked"),
+                                             ("S15", "cancelled")])
+def test_appointment(trigger, status):
+    result = run(siu(trigger))
+    appointment = one(result, "Appointment")
+    assert appointment["status"] == status
+    assert appointment["start"] == "2026-01-05T09:00:00+01:00" and appointment["end"] == "2026-01-05T09:30:00+01:00"
+    assert appointment["comment"] == "bring glasses" and appointment["serviceType"][0]["coding"][0]["code"] == "99213"
+    kinds = sorted(p["actor"]["reference"] in {e["fullUrl"] for e in result.bundle["entry"]}
+                   for p in appointment["participant"])
+    assert len(appointment["participant"]) == 3 and all(kinds)
+    assert ("PUT", "Appointment?identifier=urn:tessera:hl7v2:authority:SCHED|F-1", None) in requests(result)
+
+
+def test_appointment_end_from_duration():
+    text = siu("S12").replace("TQ1|||||||20260105090000|20260105093000\r", "").replace(
+        "AIS|1||99213^Office visit^C4", "AIS|1||99213^Office visit^C4|20260105090000|||45|min")
+    appointment = one(run(text), "Appointment")
+    assert appointment["end"] == "2026-01-05T09:45:00+01:00"
+
+
+def orm(control: str, status: str = "") -> str:
+    return "\r".join([msh("ORM^O01^ORM_O01", sender="EHR"), pid(), "PV1|1|O|||||||||||||||||V9^^^GENHOSP^VN",
+                      f"ORC|{control}|PL-5^EHR||GRP-1^EHR|{status}||||20260101083000|||77^Orderer^Olga",
+                      "OBR|1|PL-5^EHR||80053^CMP^C4", "NTE|1||fasting", "DG1|1||E11.9^Diabetes^I10C"])
+
+
+@pytest.mark.parametrize("control, status, expected", [("NW", "", "active"), ("CA", "", "revoked"),
+                                                       ("NW", "CM", "completed"), ("HD", "", "on-hold")])
+def test_service_request(control, status, expected):
+    result = run(orm(control, status))
+    request = one(result, "ServiceRequest")
+    assert request["status"] == expected and request["intent"] == "order"
+    assert request["code"]["coding"][0]["code"] == "80053" and request["authoredOn"] == "2026-01-01T08:30:00+01:00"
+    assert request["requester"]["display"] == "Olga Orderer" and request["note"] == [{"text": "fasting"}]
+    assert request["requisition"]["value"] == "GRP-1" and request["reasonReference"]
+    assert ("PUT", "ServiceRequest?identifier=urn:tessera:hl7v2:authority:EHR|PL-5", None) in requests(result)
+
+
+def test_oml_is_mapped_like_orm():
+    text = orm("NW").replace("ORM^O01^ORM_O01", "OML^O21^OML_O21")
+    assert one(run(text), "ServiceRequest")["status"] == "active"

@@ -1,0 +1,125 @@
+"""ORU rules: Observation values by OBX-2, reference ranges, interpretation, status, report, specimen."""
+from __future__ import annotations
+
+import pytest
+
+from adapters.hl7v2 import MappingError
+from tests.hl7v2.builders import oru, one, requests, resources, run
+
+UCUM = "http://unitsofmeasure.org"
+
+
+def _obs(obx: str, **kwargs) -> dict:
+    return one(run(oru([obx], **kwargs)), "Observation")
+
+
+def test_numeric_value_with_ucum_unit_range_interpretation():
+    obs = _obs("OBX|1|NM|2345-7^Glucose^LN||5.4|mmol/L^millimole per liter^UCUM|3.9-5.5|N|||F|||20260101095500")
+    assert obs["valueQuantity"] == {"value": 5.4, "unit": "millimole per liter", "system": UCUM, "code": "mmol/L"}
+    assert obs["referenceRange"][0]["low"]["value"] == 3.9 and obs["referenceRange"][0]["high"]["value"] == 5.5
+    assert obs["referenceRange"][0]["text"] == "3.9-5.5"
+    assert obs["interpretation"][0]["coding"][0] == {
+        "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation", "code": "N"}
+    assert obs["status"] == "final" and obs["effectiveDateTime"] == "2026-01-01T09:55:00+01:00"
+    assert obs["code"]["coding"][0] == {"system": "http://loinc.org", "code": "2345-7", "display": "Glucose"}
+
+
+@pytest.mark.parametrize("units, expected", [
+    ("mg/dL", {"unit": "mg/dL", "system": UCUM, "code": "mg/dL"}),
+    ("10*3/uL^thousand per microliter", {"unit": "thousand per microliter", "system": UCUM, "code": "10*3/uL"}),
+    ("beats/min", {"unit": "beats/min"}), ("tera.l-1", {"unit": "tera.l-1"}), ("", {}),
+])
+def test_units_get_ucum_only_when_they_look_like_ucum(units, expected):
+    quantity = _obs(f"OBX|1|NM|1^X^L||7|{units}||||||F")["valueQuantity"]
+    assert {k: v for k, v in quantity.items() if k != "value"} == expected
+
+
+@pytest.mark.parametrize("text, low, high", [("3.5-5.0", 3.5, 5.0), ("<5", None, 5), (">10", 10, None),
+                                             ("0.0 to 13.0", 0.0, 13.0), ("<=2", None, 2), ("neg", None, None)])
+def test_reference_ranges(text, low, high):
+    rng = _obs(f"OBX|1|NM|1^X^L||7|mg|{text}|||||F")["referenceRange"][0]
+    assert rng.get("low", {}).get("value") == low and rng.get("high", {}).get("value") == high
+    assert rng["text"] == text
+
+
+@pytest.mark.parametrize("value, key, expected", [
+    ("^182", "valueQuantity", {"value": 182}),
+    (">^10", "valueQuantity", {"value": 10, "comparator": ">"}),
+    ("<=^0.5", "valueQuantity", {"value": 0.5, "comparator": "<="}),
+    ("^1^-^5", "valueRange", {"low": {"value": 1}, "high": {"value": 5}}),
+    ("^1^:^128", "valueRatio", {"numerator": {"value": 1}, "denominator": {"value": 128}}),
+])
+def test_structured_numeric(value, key, expected):
+    assert _obs(f"OBX|1|SN|1^X^L||{value}||||||F")[key] == expected
+
+
+@pytest.mark.parametrize("kind, value, key, expected", [
+    ("CWE", "260385009^Negative^SCT", "valueCodeableConcept",
+     {"coding": [{"system": "http://snomed.info/sct", "code": "260385009", "display": "Negative"}]}),
+    ("CE", "Y^Yes^HL70136", "valueCodeableConcept",
+     {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0136", "code": "Y", "display": "Yes"}]}),
+    ("ST", "clear", "valueString", "clear"),
+    ("TX", "line one~line two", "valueString", "line one\nline two"),
+    ("FT", "a\\.br\\b \\F\\ c", "valueString", "a\nb | c"),
+    ("DT", "20250105", "valueDateTime", "2025-01-05"),
+    ("TS", "202501051230-0500", "valueDateTime", "2025-01-05T12:30:00-05:00"),
+    ("TM", "1230", "valueTime", "12:30:00"),
+])
+def test_value_types(kind, value, key, expected):
+    assert _obs(f"OBX|1|{kind}|1^X^L||{value}||||||F")[key] == expected
+
+
+@pytest.mark.parametrize("kind, value", [("NM", "abc"), ("NM", "1.2.3"), ("SN", "^x"), ("DT", "20251340"),
+                                         ("TM", "2561"), ("TS", "yesterday")])
+def test_a_value_that_does_not_match_its_type_is_an_error(kind, value):
+    with pytest.raises(MappingError) as info:
+        run(oru([f"OBX|1|{kind}|1^X^L||{value}||||||F"]))
+    issue = info.value.issues[0]
+    assert (issue.segment, issue.sequence, issue.field, issue.code, issue.severity) == ("OBX", 1, 5, "102", "E")
+    assert value not in issue.text
+
+
+def test_bad_obx14_is_an_error():
+    with pytest.raises(MappingError) as info:
+        run(oru(["OBX|1|NM|1^X^L||1||||||F|||20261399"]))
+    assert [(i.field, i.code) for i in info.value.issues] == [(14, "102")]
+
+
+@pytest.mark.parametrize("code, status", [("F", "final"), ("P", "preliminary"), ("C", "corrected"),
+                                          ("X", "cancelled"), ("D", "entered-in-error"), ("W", "entered-in-error"),
+                                          ("A", "amended"), ("I", "registered"), ("R", "preliminary"),
+                                          ("", "unknown")])
+def test_observation_status(code, status):
+    assert _obs(f"OBX|1|NM|1^X^L||1||||||{code}")["status"] == status
+
+
+def test_effective_falls_back_to_obr7_and_notes_attach_to_the_observation():
+    result = run(oru(["OBX|1|ST|1^X^L||text||||||F", "NTE|1||first note", "NTE|2||second note"]))
+    obs = one(result, "Observation")
+    assert obs["effectiveDateTime"] == "2026-01-01T10:00:00+01:00"
+    assert obs["note"] == [{"text": "first note"}, {"text": "second note"}]
+
+
+def test_report_specimen_and_order():
+    result = run(oru(["OBX|1|NM|1^X^L||1||||||F", "OBX|2|NM|2^Y^L||2||||||P"],
+                     extra=["SPM|1|SP1&EHR^SP9&LAB||119297000^Blood^SCT|||||||||||||20260101090000"]))
+    report = one(result, "DiagnosticReport")
+    assert report["status"] == "final" and report["code"]["coding"][0]["code"] == "24323-8"
+    assert report["effectiveDateTime"] == "2026-01-01T10:00:00+01:00"
+    assert report["issued"] == "2026-01-01T11:00:00+01:00"
+    assert [i["type"]["coding"][0]["code"] for i in report["identifier"]] == ["PLAC", "FILL"]
+    assert len(report["result"]) == 2 and len(report["specimen"]) == 1
+    specimen = one(result, "Specimen")
+    assert specimen["type"]["coding"][0]["code"] == "119297000"
+    assert specimen["collection"]["collectedDateTime"] == "2026-01-01T09:00:00+01:00"
+    urls = [url for method, url, _ in requests(result) if method == "PUT"]
+    assert "DiagnosticReport?identifier=urn:tessera:hl7v2:authority:LAB|FIL1" in urls
+    assert ("POST", "ServiceRequest", "identifier=urn:tessera:hl7v2:authority:EHR|ORD1") in requests(result)
+    assert ("POST", "Patient", "identifier=urn:tessera:hl7v2:authority:GENHOSP|MRN1") in requests(result)
+    for obs in resources(result, "Observation"):
+        assert obs["basedOn"] and obs["specimen"] and obs["subject"]["reference"].startswith("urn:uuid:")
+
+
+def test_obx_without_code_takes_the_report_code():
+    obs = _obs("OBX|1|TX|||report line||||||F")
+    assert obs["code"]["coding"][0]["code"] == "24323-8"

@@ -1,0 +1,63 @@
+"""Every supported sample message maps to a valid FHIR R4 transaction Bundle; the others are refused."""
+from __future__ import annotations
+
+import pytest
+
+from adapters.hl7v2 import UnsupportedMessage, map_message, parse_message
+from engine.fhir.validation import validate_resource
+from tests.hl7v2.samples import all_samples, relative, supported_samples
+
+RECEIVED = "2026-01-02T03:04:05Z"
+SAMPLES = supported_samples()
+
+
+def test_the_corpus_holds_every_supported_kind():
+    kinds = {parse_message(path.read_bytes()).header.message_type for path in SAMPLES}
+    assert {"ADT", "ORU", "VXU", "MDM", "SIU", "ORM", "OML"} <= kinds
+    assert len(SAMPLES) >= 50
+
+
+@pytest.mark.parametrize("path", SAMPLES, ids=[relative(p) for p in SAMPLES])
+def test_sample_maps_to_a_valid_transaction_bundle(path):
+    result = map_message(parse_message(path.read_bytes()), raw_message_id="7", received_at=RECEIVED)
+    bundle = result.bundle
+    assert bundle["resourceType"] == "Bundle" and bundle["type"] == "transaction"
+    entries = bundle["entry"]
+    full_urls = {entry["fullUrl"] for entry in entries}
+    assert len(full_urls) == len(entries), "one entry per resource"
+    for entry in entries:
+        resource, request = entry["resource"], entry["request"]
+        assert request["method"] in ("PUT", "POST") and request["url"]
+        assert entry["fullUrl"].startswith("urn:uuid:")
+        validate_resource(resource)
+        assert resource["meta"]["source"].startswith("urn:tessera:hl7v2:")
+        if request["method"] == "PUT" or "ifNoneExist" in request:  # keyed: the key is one of its identifiers
+            query = request["url"].partition("?")[2] or request["ifNoneExist"]
+            assert query.startswith("identifier=") and resource.get("identifier")
+        for reference in _references(resource):
+            assert reference in full_urls, f"dangling reference {reference} in {resource['resourceType']}"
+    provenance = [e for e in entries if e["resource"]["resourceType"] == "Provenance"]
+    assert len(provenance) == 1 and provenance[0]["request"] == {"method": "POST", "url": "Provenance"}
+    targets = {t["reference"] for t in provenance[0]["resource"]["target"]}
+    assert targets == full_urls - {provenance[0]["fullUrl"]}
+
+
+def _references(value):
+    if isinstance(value, dict):
+        if isinstance(value.get("reference"), str):
+            yield value["reference"]
+        for item in value.values():
+            yield from _references(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _references(item)
+
+
+UNSUPPORTED = [p for p in all_samples() if p not in SAMPLES]
+
+
+@pytest.mark.parametrize("path", UNSUPPORTED, ids=[relative(p) for p in UNSUPPORTED])
+def test_other_message_types_are_refused_as_unsupported(path):
+    with pytest.raises(UnsupportedMessage) as info:
+        map_message(parse_message(path.read_bytes()), raw_message_id="7", received_at=RECEIVED)
+    assert info.value.code in ("200", "201") and info.value.reason
