@@ -30,4 +30,3 @@ def parse_birth_date(text: str | None) -> tuple[int, int, int]:
     elif match.group(3):
         return MISSING
     return (year, month, day)
-

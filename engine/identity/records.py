@@ -39,30 +39,34 @@ class PersonRecord:
 
 def person_from_patient(resource: dict[str, Any], *, source: str) -> PersonRecord:
     """The PersonRecord of a FHIR R4 Patient (official/usual name first, home address, first phone/e-mail)."""
-    name = _preferred(resource.get("name") or [], _NAME_PREFERENCE)
+    name = _preferred(_list(resource.get("name")), _NAME_PREFERENCE)
     given: tuple[str, ...] = ()
     family = suffix = None
     if name:
-        given = tuple(g.strip() for g in name.get("given") or [] if isinstance(g, str) and g.strip())
-        family = (name.get("family") or "").strip() or None
+        names = name.get("given") or []
+        names = [names] if isinstance(names, str) else names
+        given = tuple(g.strip() for g in names if isinstance(g, str) and g.strip())
+        family = _text(name.get("family"))
         suffix = next((s.strip() for s in name.get("suffix") or [] if isinstance(s, str) and s.strip()), None)
         if not given and not family and isinstance(name.get("text"), str):
             words = name["text"].split()
             given, family = tuple(words[:-1]), (words[-1] if words else None)
-    address = _preferred(resource.get("address") or [], _ADDRESS_PREFERENCE)
+    address = _preferred(_list(resource.get("address")), _ADDRESS_PREFERENCE)
     line = postcode = city = None
     if address:
-        lines = [part.strip() for part in address.get("line") or [] if isinstance(part, str) and part.strip()]
-        line = " ".join(lines) or (address.get("text") or "").strip() or None
-        postcode = (address.get("postalCode") or "").strip() or None
-        city = (address.get("city") or "").strip() or None
+        raw = address.get("line")
+        raw = [raw] if isinstance(raw, str) else _list(raw)
+        lines = [part.strip() for part in raw if isinstance(part, str) and part.strip()]
+        line = " ".join(lines) or _text(address.get("text"))
+        postcode = _text(address.get("postalCode"))
+        city = _text(address.get("city"))
     return PersonRecord(
         record_id=str(resource.get("id") or ""),
         source=source,
         given=given,
         family=family,
-        birth_date=(resource.get("birthDate") or None),
-        sex=(resource.get("gender") or None),
+        birth_date=_text(resource.get("birthDate")),
+        sex=_text(resource.get("gender")),
         postcode=postcode,
         address=line,
         city=city,
@@ -97,3 +101,11 @@ def _telecom(resource: dict[str, Any], system: str) -> str | None:
     if system == "phone":
         points.sort(key=lambda t: {"mobile": 0, "home": 1}.get(t.get("use"), 2))
     return points[0]["value"].strip() if points else None
+
+
+def _text(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []

@@ -1,0 +1,1 @@
+"""Patient matching (engine.identity): comparators, EM, decisions, incremental index, Febrl4 and scale."""
