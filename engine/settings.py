@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     default_page_size: int = 50
     max_page_size: int = 1000
     db_pool_size: int = 10
+    api_tls_cert: Path | None = Field(default=None, description="PEM certificate chain; with the key, the API serves HTTPS.")
+    api_tls_key: Path | None = None
     mllp_max_message_bytes: int = 8 * 1024 * 1024
     mllp_workers: int = 8
     mllp_tls_cert: Path | None = Field(default=None, description="PEM certificate chain; with the key, MLLP uses TLS.")

@@ -18,9 +18,14 @@ def _serve(args: argparse.Namespace) -> int:
     container = build_container(settings)
     app = create_app(container)
     log = logging.getLogger("tessera")
-    log.info("serving the %s profile on http://%s:%s/fhir", settings.profile, args.host, args.port)
+    scheme = "https" if settings.api_tls_cert and settings.api_tls_key else "http"
+    log.info("serving the %s profile on %s://%s:%s/fhir", settings.profile, scheme, args.host, args.port)
+    tls = {}
+    if settings.api_tls_cert and settings.api_tls_key:
+        tls = {"ssl_certfile": str(settings.api_tls_cert), "ssl_keyfile": str(settings.api_tls_key)}
+    # access_log=False: request lines carry search parameters, which may name patients
     uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(),
-                access_log=False, workers=1)
+                access_log=False, workers=1, **tls)
     container.close()
     return 0
 

@@ -67,6 +67,19 @@ _VERSION_COLUMNS = (s.resource_versions.c.res_type, s.resource_versions.c.res_id
                     s.resource_versions.c.method, s.resource_versions.c.body)
 
 
+_TOKEN_LOOKUP = """
+SELECT v.res_type, v.res_id, v.version, v.last_updated, v.deleted, v.method, v.body
+FROM resources r JOIN resource_versions v ON v.pid = r.pid AND v.version = r.version
+WHERE r.pid IN (SELECT t.pid FROM idx_token t WHERE t.res_type = :t AND t.param = :p AND t.code = :c {system})
+  AND r.deleted = false ORDER BY r.pid LIMIT :n
+"""
+_TOKEN_ANY = sa.text(_TOKEN_LOOKUP.format(system="")).columns(
+    body=s.resource_versions.c.body.type)
+_TOKEN_WITH_SYSTEM = sa.text(_TOKEN_LOOKUP.format(system="AND t.system = :s")).columns(
+    body=s.resource_versions.c.body.type)
+_TOKEN_NULL_SYSTEM = sa.text(_TOKEN_LOOKUP.format(system="AND t.system IS NULL")).columns(
+    body=s.resource_versions.c.body.type)
+
 _VERSION_INSERT = ("pid", "version", "res_type", "res_id", "last_updated", "deleted", "method", "source", "body")
 
 
@@ -191,6 +204,15 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
                      .where(*conditions).order_by(*sort_expressions(query))
                      .limit(query.count).offset(query.offset))
         return Page([_stored(row) for row in self._connection.execute(statement)], total)
+
+    def find_by_token(self, resource_type: str, parameter: str, system: str | None, code: str, *,
+                      any_system: bool, limit: int) -> list[StoredResource]:
+        if not self.visibility.unrestricted:
+            return super().find_by_token(resource_type, parameter, system, code, any_system=any_system, limit=limit)
+        statement = _TOKEN_ANY if any_system else (_TOKEN_NULL_SYSTEM if system is None else _TOKEN_WITH_SYSTEM)
+        rows = self._connection.execute(statement, {"t": resource_type, "p": parameter, "c": code[:200],
+                                                    "s": system[:200] if system else None, "n": limit})
+        return [_stored(row) for row in rows]
 
     def referenced(self, sources: Sequence[StoredResource], parameter: str | None,
                    target_type: str | None) -> list[StoredResource]:

@@ -15,7 +15,7 @@ from engine.services.resources import ResourceService, WriteOutcome, parse_etag
 from engine.services.search import SearchService
 from engine.security.caller import SYSTEM, Caller
 from engine.services.writes import Clock, check_references_exist, new_id, persist, prepare_delete, prepare_write
-from engine.store.model import PendingWrite
+from engine.store.model import PendingWrite, StoredResource
 from engine.store.ports import ResourceStore, UnitOfWork
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "GET": 3}
@@ -35,6 +35,7 @@ class _Entry:
     skip_write: bool = False
     status: str = ""
     write: PendingWrite | None = None
+    existing: StoredResource | None = None  # what a conditional PUT matched
     response: dict[str, Any] = field(default_factory=dict)
 
 
@@ -188,7 +189,7 @@ class BundleService:
                 if len(matches) > 1:
                     raise PreconditionFailed(f"Conditional {entry.method} matched more than one resource")
                 if matches:
-                    entry.resource_id = matches[0].resource_id
+                    entry.resource_id, entry.existing = matches[0].resource_id, matches[0]
                 elif entry.method == "PUT":
                     entry.resource_id = (entry.resource or {}).get("id") or new_id()
                 else:
@@ -220,6 +221,11 @@ class BundleService:
         if entry.method == "PUT" and resource.get("id") not in (None, entry.resource_id):
             raise InvalidRequest("The resource id does not match the request url")
         found = references.resolve_in(resource, entry.resource_type, id_map)
+        if (entry.existing is not None and current is not None and not current.deleted
+                and current.version == entry.existing.version
+                and _same_content(resource, entry.existing.body, entry.resource_id, source)):
+            entry.skip_write, entry.status = True, "200 OK"  # a no-op update makes no new version
+            return
         entry.write = prepare_write(resource, resource_id=entry.resource_id, current=current, now_us=now,
                                     source=source, institution=caller.institution,
                                     patient_context=caller.visibility.patient)
@@ -271,6 +277,22 @@ class BundleService:
                                                           "lastModified": last_modified(stored)}}
         except TesseraError as exc:
             return {"response": {"status": _status_line(exc), "outcome": operation_outcome(exc.issues)}}
+
+
+def _same_content(resource: dict[str, Any], stored: dict[str, Any] | None, resource_id: str,
+                  source: str | None) -> bool:
+    """True when writing `resource` would only repeat the stored version (meta bookkeeping aside)."""
+    if stored is None:
+        return False
+    meta = dict(resource.get("meta") or {})
+    if source and not meta.get("source"):
+        meta["source"] = source
+    old_meta = {k: v for k, v in (stored.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+    if meta != old_meta:
+        return False
+    new = {k: v for k, v in resource.items() if k != "meta"}
+    new["id"] = resource_id
+    return new == {k: v for k, v in stored.items() if k != "meta"}
 
 
 class _PendingIndex:

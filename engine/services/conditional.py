@@ -18,6 +18,11 @@ def match_conditional(uow: UnitOfWork, resource_type: str, query_text: str | Seq
     params = parse_qsl(query_text, keep_blank_values=True) if isinstance(query_text, str) else list(query_text)
     if not params:
         raise InvalidRequest("A conditional interaction needs search criteria")
+    if len(params) == 1 and params[0][0] == "identifier" and "," not in params[0][1]:
+        system, sep, value = params[0][1].partition("|")
+        if value or not sep:  # the common feed case: one identifier, looked up directly
+            return uow.find_by_token(resource_type, "identifier", system if sep else None,
+                                     value if sep else system, any_system=not sep, limit=2)
     query = parse_search(resource_type, params, strict=True)
     query.count, query.total = 2, "none"
     return uow.search(query).items

@@ -39,6 +39,16 @@ class UnitOfWork(abc.ABC):
     def search(self, query: SearchQuery) -> Page:
         """Current, non-deleted resources matching `query`, sorted and paged."""
 
+    def find_by_token(self, resource_type: str, parameter: str, system: str | None, code: str, *,
+                      any_system: bool, limit: int) -> list[StoredResource]:
+        """Current resources with a token `system|code` (any system when `any_system`); stores may speed this up."""
+        from engine.search.parsing import parse_clause
+
+        value = code if any_system else f"{system or ''}|{code}"
+        query = SearchQuery(resource_type=resource_type, count=limit, total="none")
+        query.clauses.append(parse_clause(resource_type, parameter, value.replace(",", "\\,")))
+        return self.search(query).items
+
     @abc.abstractmethod
     def referenced(self, sources: Sequence[StoredResource], parameter: str | None,
                    target_type: str | None) -> list[StoredResource]:
