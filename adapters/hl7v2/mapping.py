@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from adapters.hl7v2.context import Context
@@ -23,8 +24,11 @@ def map_message(message: ParsedMessage, *, raw_message_id: str, received_at: str
         return _map(message, raw_message_id=raw_message_id, received_at=received_at)
     except (UnsupportedMessage, MappingError):
         raise
-    except Exception:  # a defect must still be answered (AE), never crash the feed
-        log.exception("HL7 v2 mapping failed unexpectedly")
+    except Exception as exc:  # a defect must still be answered (AE), never crash the feed
+        where = traceback.extract_tb(exc.__traceback__)[-1] if exc.__traceback__ else None
+        # type and code location only: the exception text could quote message content (patient data)
+        log.error("HL7 v2 mapping failed unexpectedly: %s at %s:%s", type(exc).__name__,
+                  where.filename if where else "?", where.lineno if where else "?")
         raise MappingError([MappingIssue("MSH", 1, None, INTERNAL_ERROR,
                                          "application internal error while mapping the message")]) from None
 

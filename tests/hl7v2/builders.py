@@ -34,7 +34,8 @@ def adt(trigger: str = "A01", control_id: str = "C1", **kwargs: Any) -> str:
 
 
 def oru(obx: list[str], control_id: str = "C2", *, obr: str | None = None, extra: list[str] = ()) -> str:
-    request = obr or "OBR|1|ORD1^EHR|FIL1^LAB|24323-8^Metabolic panel^LN|||20260101100000|||||||||||||||20260101110000|||F"
+    request = obr or ("OBR|1|ORD1^EHR|FIL1^LAB|24323-8^Metabolic panel^LN|||20260101100000|||||||||||||||"
+                      "20260101110000|||F")
     return "\r".join([msh("ORU^R01^ORU_R01", control_id, sender="LAB"), pid(), request, *obx, *extra])
 
 

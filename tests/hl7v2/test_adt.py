@@ -173,3 +173,15 @@ def test_next_of_kin_allergy_diagnosis_insurance():
     assert condition["verificationStatus"]["coding"][0]["code"] == "provisional"
     coverage = one(result, "Coverage")
     assert coverage["subscriberId"] == "POL-77" and coverage["payor"][0]["display"] == "Acme Insurance"
+
+
+def test_an_internal_defect_becomes_a_207_error_and_logs_no_message_content(monkeypatch, caplog):
+    from adapters.hl7v2.messages import adt as adt_module
+
+    def broken(*args, **kwargs):
+        raise KeyError("Doe^Jane")
+    monkeypatch.setattr(adt_module, "map_encounter", broken)
+    with pytest.raises(MappingError) as info:
+        run(adt())
+    assert [(i.segment, i.code) for i in info.value.issues] == [("MSH", "207")]
+    assert "KeyError" in caplog.text and "Doe" not in caplog.text

@@ -25,8 +25,9 @@ def test_the_same_a01_twice_gives_identical_keys():
 
 
 def test_an_a08_with_a_changed_name_updates_the_same_patient_and_encounter():
-    admit = dict((e["resource"]["resourceType"], e) for e in run(adt("A01", "C1")).bundle["entry"])
-    update = dict((e["resource"]["resourceType"], e) for e in run(adt("A08", "C2", pid=pid(name="Roe^Janet"))).bundle["entry"])
+    admit = {e["resource"]["resourceType"]: e for e in run(adt("A01", "C1")).bundle["entry"]}
+    changed = run(adt("A08", "C2", pid=pid(name="Roe^Janet")))
+    update = {e["resource"]["resourceType"]: e for e in changed.bundle["entry"]}
     for kind in ("Patient", "Encounter"):
         assert admit[kind]["request"] == update[kind]["request"] and admit[kind]["fullUrl"] == update[kind]["fullUrl"]
     assert update["Patient"]["resource"]["name"][0]["family"] == "Roe"

@@ -13,7 +13,8 @@ def vxu(rxa: str, *extra: str, orc: str = "ORC|RE||IMM-1^EHR|||||||||1234^Nurse^
     return "\r".join([msh("VXU^V04^VXU_V04", sender="EHR"), pid(), orc, rxa, *extra])
 
 
-RXA = "RXA|0|1|20250105||140^Influenza^CVX|0.5|mL^mL^UCUM||00^New record^NIP001|1234^Nurse^Ann|||||LOT9|20251231|SKB^GSK^MVX|||CP|A"
+RXA = ("RXA|0|1|20250105||140^Influenza^CVX|0.5|mL^mL^UCUM||00^New record^NIP001|1234^Nurse^Ann|||||LOT9|20251231"
+       "|SKB^GSK^MVX|||CP|A")
 
 
 def test_immunization():
@@ -43,7 +44,8 @@ def test_immunization_not_done(completion, status):
 
 def test_immunization_without_filler_number_is_keyed_by_patient_vaccine_and_date():
     result = run(vxu(RXA, orc="ORC|RE"))
-    key = "Immunization?identifier=urn:tessera:hl7v2:key:immunization|urn:tessera:hl7v2:authority:GENHOSP^MRN1^140^20250105"
+    key = ("Immunization?identifier=urn:tessera:hl7v2:key:immunization"
+           "|urn:tessera:hl7v2:authority:GENHOSP^MRN1^140^20250105")
     assert ("PUT", key, None) in requests(result)
 
 
@@ -60,7 +62,8 @@ def mdm(trigger: str, *obx: str) -> str:
 
 
 def test_document_reference_with_text_content():
-    result = run(mdm("T02", "OBX|1|TX|1^Text||First line~Second line||||||F", "OBX|2|FT|1^Text||Third\\.br\\Fourth||||||F"))
+    result = run(mdm("T02", "OBX|1|TX|1^Text||First line~Second line||||||F",
+                     "OBX|2|FT|1^Text||Third\\.br\\Fourth||||||F"))
     doc = one(result, "DocumentReference")
     assert doc["status"] == "current" and doc["docStatus"] == "final"
     attachment = doc["content"][0]["attachment"]

@@ -1,7 +1,8 @@
 """NM, SN and CQ values to FHIR Quantity, Range and Ratio; OBX-7 reference ranges; UCUM unit detection.
 
 HL7 v2-to-FHIR IG: datatype maps "SN to Quantity/Range/Ratio" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-datatype-sn-to-quantity.html),
-"CQ to Quantity" and segment map "OBX to Observation" (OBX-6 units -> Quantity.unit/code/system, OBX-7 -> referenceRange).
+"CQ to Quantity" and segment map "OBX to Observation" (OBX-6 units -> Quantity.unit/code/system,
+OBX-7 -> referenceRange).
 A unit gets system http://unitsofmeasure.org only when CWE.3 says UCUM or the code parses as UCUM.
 """
 from __future__ import annotations
@@ -32,7 +33,7 @@ _EXPONENT = re.compile(r"(.*?)([+-]?\d+)$")
 def parse_number(text: str) -> int | float:
     """An HL7 NM as int or float; raise ValueError when it is not a number."""
     text = text.strip()
-    if not _NUMBER.fullmatch(text) or len(text) > 40:
+    if len(text) > 40 or not _NUMBER.fullmatch(text):  # length first: the pattern backtracks on long digit runs
         raise ValueError("not a number")
     if "." in text or len(text.lstrip("+-")) > 15:  # JSON consumers keep integers within 2**53
         value = float(text)
@@ -137,11 +138,11 @@ def reference_range(text: str, units: dict[str, Any]) -> dict[str, Any] | None:
     if not text:
         return None
     result: dict[str, Any] = {}
-    match = _RANGE.fullmatch(text)
+    match = _RANGE.fullmatch(text) if len(text) <= 80 else None
     if match:
         result["low"] = quantity(parse_number(match.group(1)), units)
         result["high"] = quantity(parse_number(match.group(2)), units)
-    else:
+    elif len(text) <= 80:
         match = _BOUND.fullmatch(text)
         if match:
             side = "high" if match.group(1) in ("<", "<=", "≤") else "low"

@@ -4,7 +4,9 @@ HL7 v2-to-FHIR IG: "Segment PV1 to Encounter Map" (http://hl7.org/fhir/uv/v2mapp
 "Segment PV2 to Encounter Map", "Table HL70004 to Encounter Class" and "Table HL70003 to Encounter Status"
 (A01/A02/A13 in-progress, A03 finished, A05/A14 planned, A11 cancelled). Deviations: A04 gives `arrived`
 (the IG says planned, but a registered outpatient is present), A08/A28/A31 derive the status from PV1-44/45
-instead of `unknown` so an update never regresses a known status. Period: PV1-44/45, else PV2-8/9 (expected).
+instead of `unknown` so an update never regresses a known status. Period: PV1-44/45; when absent, the expected
+PV2-8/9 (a Tessera choice, as FHIR-Converter does). Locations: the most granular Location, chained by partOf;
+PV1-3 is planned for a pre-admit (PV1-2 = P, per the IG) or planned visit, completed once the visit ended.
 """
 from __future__ import annotations
 
@@ -71,7 +73,7 @@ def _meaningful(pv1: Segment) -> bool:
 def _locations(ctx: Context, pv1: Segment, pv2: Segment | None, status: str) -> list[dict[str, Any]]:
     found = []
     current = "completed" if status in ("finished", "cancelled") else (
-        "planned" if status == "planned" else "active")
+        "planned" if status == "planned" or pv1.get(2).upper() == "P" else "active")
     places = [(pv1, 3, current), (pv1, 6, "completed"), (pv1, 11, "active"), (pv1, 42, "planned"),
               (pv1, 43, "completed")] + ([(pv2, 1, "planned")] if pv2 is not None else [])
     for segment, field, state in places:
@@ -124,7 +126,7 @@ def map_encounter(ctx: Context, pv1: Segment, pv2: Segment | None = None, *, tri
     encounter: dict[str, Any] = {"status": status, "class": _class(ctx, pv1), "subject": ctx.patient_ref()}
     visit = cx_identifier(pv1.rep(19), default_system=key.system) if pv1.has(19) else None
     if visit:
-        visit["type"] = {"coding": [{"system": f"{V2}0203", "code": "VN"}]}
+        visit.setdefault("type", {"coding": [{"system": f"{V2}0203", "code": "VN"}]})
         encounter["identifier"] = [visit]
     admission_type = table_concept(pv1.get(4), "0007")
     if admission_type:
