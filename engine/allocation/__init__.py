@@ -17,7 +17,8 @@ from engine.allocation.schema import Problem, validate
 from engine.allocation.staffing.problem import derive_demand
 
 __all__ = ["KINDS", "AllocationInputError", "AllocationResult", "AllocationSolverError", "census_demand",
-           "check_plan", "derive_demand", "generate", "problem_example", "problem_schema", "render_plan", "solve"]
+           "check_plan", "derive_demand", "generate", "problem_example", "problem_schema", "render_plan",
+           "solve"]
 
 KINDS = ("staffing", "beds", "scheduling")
 
@@ -32,16 +33,25 @@ class _Kind:
 
 
 def _registry() -> dict[str, _Kind]:
-    from engine.allocation.beds import check as beds_check, generate as beds_generate
-    from engine.allocation.beds import model as beds_model, problem as beds_problem, render as beds_render
-    from engine.allocation.scheduling import check as sch_check, generate as sch_generate
-    from engine.allocation.scheduling import model as sch_model, problem as sch_problem, render as sch_render
-    from engine.allocation.staffing import check as st_check, generate as st_generate
-    from engine.allocation.staffing import model as st_model, problem as st_problem, render as st_render
+    from engine.allocation.beds import check as beds_check
+    from engine.allocation.beds import generate as beds_generate
+    from engine.allocation.beds import model as beds_model
+    from engine.allocation.beds import problem as beds_problem
+    from engine.allocation.beds import render as beds_render
+    from engine.allocation.scheduling import check as sch_check
+    from engine.allocation.scheduling import generate as sch_generate
+    from engine.allocation.scheduling import model as sch_model
+    from engine.allocation.scheduling import problem as sch_problem
+    from engine.allocation.scheduling import render as sch_render
+    from engine.allocation.staffing import check as st_check
+    from engine.allocation.staffing import generate as st_generate
+    from engine.allocation.staffing import model as st_model
+    from engine.allocation.staffing import problem as st_problem
+    from engine.allocation.staffing import render as st_render
 
     return {
-        "staffing": _Kind(st_problem.StaffingProblem, st_model.solve_staffing, st_check.check, st_render.render,
-                          st_generate.generate),
+        "staffing": _Kind(st_problem.StaffingProblem, st_model.solve_staffing, st_check.check,
+                          st_render.render, st_generate.generate),
         "beds": _Kind(beds_problem.BedsProblem, beds_model.solve_beds, beds_check.check, beds_render.render,
                       beds_generate.generate),
         "scheduling": _Kind(sch_problem.SchedulingProblem, sch_model.solve_scheduling, sch_check.check,
@@ -91,7 +101,7 @@ def check_plan(kind: str, problem: dict, plan: dict[str, Any]) -> list[str]:
 
 
 def render_plan(kind: str, problem: dict, result: AllocationResult | dict[str, Any]) -> str:
-    """The plan as readable text (tables per ward and shift, placements, room timelines) plus what is short."""
+    """The plan as readable text (ward x shift tables, placements, room timelines) and what is short."""
     spec = _kind(kind)
     if isinstance(result, dict):
         fields = AllocationResult.__dataclass_fields__

@@ -22,7 +22,8 @@ def run_benchmark(*, seed: int = 1, time_limit_s: float = 60.0, gap: float = 0.0
     `scale` shrinks every size (for a quick smoke run); targets are judged at scale 1 only.
     """
     out: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
-                           "settings": {"seed": seed, "time_limit_s": time_limit_s, "gap": gap, "scale": scale}}
+                           "settings": {"seed": seed, "time_limit_s": time_limit_s, "gap": gap,
+                                        "scale": scale}}
 
     def n(size: int) -> int:
         return max(2, round(size * scale))
@@ -67,8 +68,8 @@ def run_benchmark(*, seed: int = 1, time_limit_s: float = 60.0, gap: float = 0.0
     problem = generate("scheduling", n(1000), seed, rooms=rooms, room_types=min(3, rooms), starts="flexible")
     row = _run("scheduling", problem, time_limit_s, gap)
     fair = row.pop("_explanation")["fairness"]
-    row.update({"size": {"procedures": n(1000), "rooms": rooms, "room_types": min(3, rooms), "starts": "flexible",
-                         "slot_minutes": problem["slot_minutes"]},
+    row.update({"size": {"procedures": n(1000), "rooms": rooms, "room_types": min(3, rooms),
+                         "starts": "flexible", "slot_minutes": problem["slot_minutes"]},
                 "fairness": {"utilisation_gini": fair["utilisation_gini"],
                              "utilisation_spread": fair["utilisation_spread"],
                              "rate_by_room_type": {k: v["rate"] for k, v in fair["by_room_type"].items()}}})

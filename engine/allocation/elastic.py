@@ -28,7 +28,7 @@ class Relaxation:
 
 
 def minimum_relaxation(model: MilpBuilder, *, time_limit_s: float) -> Relaxation:
-    """Give every requirement row a big-M escape switched by one binary per requirement; minimise the switches.
+    """Give each requirement row a big-M escape switched by one binary per requirement; minimise switches.
 
     Rows without a requirement (availability, one shift a day, bed capacity...) stay hard. The
     answer is a smallest set of requirements whose removal makes the rest feasible.
@@ -46,7 +46,8 @@ def minimum_relaxation(model: MilpBuilder, *, time_limit_s: float) -> Relaxation
             continue
         if key not in switch:
             switch[key] = elastic.binary(1.0)
-            elastic.requirement(key, **{k: v for k, v in model.requirements[key].items() if k != "requirement"})
+            detail = {k: v for k, v in model.requirements[key].items() if k != "requirement"}
+            elastic.requirement(key, **detail)
         z = switch[key]
         low_act, high_act = _activity_range(model, index, value)
         if math.isfinite(lower):

@@ -5,7 +5,9 @@ from engine.errors import InvalidRequest, Issue, TesseraError
 
 
 class AllocationInputError(InvalidRequest):
-    """The problem is malformed; `fields` lists (path, message) pairs such as ('problem.staff[3].contracted_hours', ...).
+    """The problem is malformed; `fields` lists (path, message) pairs.
+
+    Paths look like 'problem.staff[3].contracted_hours'.
 
     `issues` carries the same findings as engine `Issue`s (expression = path) so adapters can answer
     with an OperationOutcome like any other `InvalidRequest`.

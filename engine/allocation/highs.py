@@ -75,8 +75,8 @@ class MilpBuilder:
         """Add one 0/1 column; return its index."""
         return self.var(cost, 0.0, 1.0, integer=True)
 
-    def row(self, index: Sequence[int], value: Sequence[float] | float, lower: float = -INF, upper: float = INF,
-            *, family: str, requirement: str | None = None) -> int:
+    def row(self, index: Sequence[int], value: Sequence[float] | float, lower: float = -INF,
+            upper: float = INF, *, family: str, requirement: str | None = None) -> int:
         """Add lower <= sum(value * x[index]) <= upper; a scalar `value` applies to every index."""
         index = list(index)
         values = [float(value)] * len(index) if isinstance(value, (int, float)) else [float(v) for v in value]
@@ -185,7 +185,8 @@ def solve(builder: MilpBuilder, *, time_limit_s: float, gap: float, start: Seque
     name = highs.modelStatusToString(model_status)
     is_mip = any(builder.integer)
     nodes = int(info.mip_node_count) if is_mip else 0
-    if model_status in (highspy.HighsModelStatus.kInfeasible, highspy.HighsModelStatus.kUnboundedOrInfeasible):
+    if model_status in (highspy.HighsModelStatus.kInfeasible,
+                        highspy.HighsModelStatus.kUnboundedOrInfeasible):
         return MilpSolution("infeasible", None, None, None, None, seconds, highs_status=name, nodes=nodes)
     if model_status == highspy.HighsModelStatus.kOptimal:
         status, stopped = "optimal", None
@@ -198,13 +199,21 @@ def solve(builder: MilpBuilder, *, time_limit_s: float, gap: float, start: Seque
         bound = float(info.mip_dual_bound) if is_mip else None
         return MilpSolution(status, None, _finite(bound), None, None, seconds, stopped, name, nodes)
     values = np.asarray(highs.getSolution().col_value, dtype=float)
-    objective = float(info.objective_function_value)
+    # The objective is recomputed from the solution: when a MIP start ends the solve at the root,
+    # HiGHS 1.16 reports primal and dual bound in the presolved space, without the constant that
+    # presolve moved out of the model; the same shift is applied to the bound.
+    objective = float(np.dot(np.asarray(builder.cost, dtype=float), values) + builder.offset)
+    shift = objective - float(info.objective_function_value)
+    extra = {"reported_objective_shift": shift} if abs(shift) > 1e-6 * max(1.0, abs(objective)) else {}
     if is_mip:
         bound = _finite(float(info.mip_dual_bound))
+        if bound is not None:
+            bound += shift if extra else 0.0
+            bound = max(bound, objective) if builder.maximize else min(bound, objective)
         rel_gap = relative_gap(objective, bound)
     else:
         bound, rel_gap = objective, 0.0
-    return MilpSolution(status, objective, bound, rel_gap, values, seconds, stopped, name, nodes)
+    return MilpSolution(status, objective, bound, rel_gap, values, seconds, stopped, name, nodes, extra)
 
 
 def relative_gap(objective: float | None, bound: float | None) -> float | None:

@@ -27,7 +27,8 @@ def check(p: BedsProblem, plan: dict[str, Any]) -> list[str]:
         request_seen[rid] += 1
         bed_seen[bid] += 1
         if a.get("ward") != bed.ward or a.get("institution") != institution_of[bed.ward]:
-            out.append(f"{where}: bed {bid} is on ward {bed.ward} of {institution_of[bed.ward]}, not as stated")
+            out.append(f"{where}: bed {bid} is on ward {bed.ward} of {institution_of[bed.ward]}, "
+                       f"not as stated")
         if ward_type[bed.ward] != r.ward_type:
             out.append(f"{where}: {rid} needs a {r.ward_type} ward, bed {bid} is {ward_type[bed.ward]}")
         if r.isolation and not bed.isolation:
@@ -48,7 +49,8 @@ def check(p: BedsProblem, plan: dict[str, Any]) -> list[str]:
         if r.must_place and r.id not in request_seen:
             out.append(f"request {r.id} must be placed but is not")
         if (r.id in unplaced) == (r.id in request_seen):
-            out.append(f"request {r.id} is {'both placed and' if r.id in unplaced else 'neither placed nor'} unplaced")
+            state = "both placed and" if r.id in unplaced else "neither placed nor"
+            out.append(f"request {r.id} is {state} unplaced")
     delta = p.rules.region_fairness_delta
     fits: dict[tuple[str, str, bool], bool] = {}
     for r in p.requests:

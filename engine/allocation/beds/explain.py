@@ -46,7 +46,8 @@ def explain(p: BedsProblem, plan: dict[str, Any]) -> dict[str, Any]:
         shortfalls.append({"request": rid, "ward_type": r.ward_type, "isolation": r.isolation, "sex": r.sex,
                            "urgency": r.urgency, "region": r.region, "reason": reason})
     shortfalls.sort(key=lambda s: (-s["urgency"], s["request"]))
-    demand_by_type: dict[str, dict[str, int]] = defaultdict(lambda: {"requests": 0, "free_beds": 0, "placed": 0})
+    demand_by_type: dict[str, dict[str, int]] = defaultdict(
+        lambda: {"requests": 0, "free_beds": 0, "placed": 0})
     for r in p.requests:
         demand_by_type[r.ward_type]["requests"] += 1
         demand_by_type[r.ward_type]["placed"] += r.id in placed
@@ -67,7 +68,8 @@ def explain(p: BedsProblem, plan: dict[str, Any]) -> dict[str, Any]:
                      "gini_of_region_rates": round(gini(rates), 4), "delta": delta,
                      "by_urgency": by_urgency},
         "shortfalls": shortfalls,
-        "summary": {"requests": n, "placeable": len(able), "placed": len(placed), "unplaced": len(plan["unplaced"]),
+        "summary": {"requests": n, "placeable": len(able), "placed": len(placed),
+                    "unplaced": len(plan["unplaced"]),
                     "transfers": len(transfers), "free_beds": len(p.beds),
                     "isolation_beds_used_by_others": isolation_use,
                     "objective_terms": {"waiting": waiting, "transfers": len(transfers) * p.weights.transfer,

@@ -10,7 +10,7 @@ URGENCY = {1: 0.2, 2: 0.3, 3: 0.3, 4: 0.15, 5: 0.05}
 
 def generate(size: int, seed: int, *, institutions: int = 3, regions: int = 5, bed_ratio: float = 0.85,
              isolation_share: float = 0.08, must_place_share: float = 0.0) -> dict[str, Any]:
-    """`size` requests; free beds about `bed_ratio` * size, spread over wards of every type in each hospital."""
+    """`size` requests; about `bed_ratio` * size free beds over wards of every type in each hospital."""
     rng = random.Random(seed)
     inst = [{"id": f"H{i + 1}", "name": f"Hospital {i + 1}"} for i in range(institutions)]
     target_beds = max(1, round(size * bed_ratio))
@@ -50,7 +50,8 @@ def generate(size: int, seed: int, *, institutions: int = 3, regions: int = 5, b
         sex = "female" if t == "maternity" else rng.choice(["female", "male"])
         preferred = home[region] if rng.random() < 0.9 else rng.choice(inst)["id"]
         urgency = rng.choices(list(URGENCY), weights=list(URGENCY.values()))[0]
-        requests.append({"id": f"A{n:05d}", "sex": sex, "ward_type": t, "isolation": rng.random() < isolation_share,
+        requests.append({"id": f"A{n:05d}", "sex": sex, "ward_type": t,
+                         "isolation": rng.random() < isolation_share,
                          "preferred_institution": preferred, "region": region, "urgency": urgency,
                          "must_place": urgency == 5 and rng.random() < must_place_share})
     return {"institutions": inst, "wards": wards, "bays": bays, "beds": beds, "requests": requests,

@@ -13,9 +13,10 @@ sex binary g[b]: female count <= size(b) * g[b], male count <= size(b) * (1 - g[
 and patients are matched afterwards, so the aggregation is exact. (Per-request-per-class binaries
 were 68k columns at 1,000 requests and HiGHS could not even finish the root in 60 s.)
 
-Fairness across referring regions is a bound: placed(g) >= P(g) * (rate - delta) with
-rate = placed / P, where P counts *placeable* requests (at least one compatible free bed), so a
-region is not held responsible for requests no bed could ever take.
+Fairness across referring regions is a bound: placed(g) / P(g) >= placed / P - delta, written
+P * placed(g) - P(g) * placed >= -delta * P * P(g) over one count column per region. P counts
+*placeable* requests (at least one compatible free bed), so a region is not held responsible for
+requests no bed could ever take.
 """
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ def bed_classes(p: BedsProblem) -> dict[ClassKey, list[str]]:
     classes: dict[ClassKey, list[str]] = defaultdict(list)
     for bed in p.beds:
         classes[(bed.ward, bed.bay, bed.isolation)].append(bed.id)
-    return {k: sorted(v) for k, v in sorted(classes.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2]))}
+    ordered = sorted(classes.items(), key=lambda kv: (kv[0][0], kv[0][1] or "", kv[0][2]))
+    return {k: sorted(v) for k, v in ordered}
 
 
 def build(p: BedsProblem, *, fairness: bool = True, rate_target: float | None = None) -> BedsModel:
@@ -93,8 +95,8 @@ def build(p: BedsProblem, *, fairness: bool = True, rate_target: float | None = 
         if len(cols) > 1:
             b.row(cols, 1.0, -INF, 1.0, family="one_bed_per_request")
         if r.must_place:
-            key = b.requirement(f"must_place[{r.id}]", "must_place", "the request must get a bed", request=r.id,
-                                ward_type=r.ward_type, isolation=r.isolation, sex=r.sex)
+            key = b.requirement(f"must_place[{r.id}]", "must_place", "the request must get a bed",
+                                request=r.id, ward_type=r.ward_type, isolation=r.isolation, sex=r.sex)
             b.row(cols, 1.0, 1.0, INF, family="must_place", requirement=key)
     per_class: dict[ClassKey, list[int]] = defaultdict(list)
     for cat, cols in members.items():
@@ -104,7 +106,8 @@ def build(p: BedsProblem, *, fairness: bool = True, rate_target: float | None = 
             m.y[(cat, c)] = col
             per_class[c].append(col)
             y_cols.append(col)
-        b.row(y_cols + cols, [1.0] * len(y_cols) + [-1.0] * len(cols), 0.0, 0.0, family="bed_class_assignment")
+        b.row(y_cols + cols, [1.0] * len(y_cols) + [-1.0] * len(cols), 0.0, 0.0,
+              family="bed_class_assignment")
     for c, cols in per_class.items():
         if len(cols) > 1:
             b.row(cols, 1.0, -INF, len(m.classes[c]), family="bed_capacity")
@@ -128,8 +131,9 @@ def _single_sex_bays(p: BedsProblem, m: BedsModel) -> None:
         if cols["female"] and cols["male"]:
             female = m.g[bay] = b.binary()
             n = size[bay]
-            b.row(cols["female"] + [female], [1.0] * len(cols["female"]) + [-n], -INF, 0.0, family="single_sex_bay")
-            b.row(cols["male"] + [female], [1.0] * len(cols["male"]) + [n], -INF, n, family="single_sex_bay")
+            women, men = cols["female"], cols["male"]
+            b.row(women + [female], [1.0] * len(women) + [-n], -INF, 0.0, family="single_sex_bay")
+            b.row(men + [female], [1.0] * len(men) + [n], -INF, n, family="single_sex_bay")
 
 
 def _region_fairness(p: BedsProblem, m: BedsModel, rate_target: float | None) -> None:
@@ -151,8 +155,10 @@ def _region_fairness(p: BedsProblem, m: BedsModel, rate_target: float | None) ->
             cols = [col for i in idx for col in by_request[i]]
             count = m.counts[region] = b.var(0.0, 0.0, len(idx))
             b.row(cols + [count], [1.0] * len(cols) + [-1.0], 0.0, 0.0, family="placement_rate")
-            b.row([count], 1.0, math.ceil(len(idx) * (rate_target - delta) - 1e-9), INF, family="region_target")
-        b.row(list(m.counts.values()), 1.0, -INF, math.floor(total * rate_target + 1e-9), family="region_target")
+            floor = math.ceil(len(idx) * (rate_target - delta) - 1e-9)
+            b.row([count], 1.0, floor, INF, family="region_target")
+        ceiling = math.floor(total * rate_target + 1e-9)
+        b.row(list(m.counts.values()), 1.0, -INF, ceiling, family="region_target")
         return
     n = float(sum(len(v) for v in regions.values()))
     counts = {}
@@ -171,7 +177,7 @@ def _region_fairness(p: BedsProblem, m: BedsModel, rate_target: float | None) ->
 
 
 def extract(p: BedsProblem, m: BedsModel, values: Any) -> dict[str, Any]:
-    """Placements (patients of a category matched to the beds its counts received) and unplaced request ids."""
+    """Placements (a category's patients matched to the beds its counts received) and unplaced ids."""
     institution_of = {w.id: w.institution for w in p.wards}
     chosen: dict[Category, list[int]] = defaultdict(list)
     for (i, option), col in m.x.items():
@@ -231,7 +237,8 @@ def repair_fairness(p: BedsProblem, plan: dict[str, Any]) -> dict[str, Any] | No
     while _violations(p, placed):
         rates = _rates(p, placed)[1]
         for region in sorted(rates, key=lambda g: -rates[g]):
-            droppable = [rid for rid in placed if requests[rid].region == region and not requests[rid].must_place]
+            droppable = [rid for rid in placed
+                         if requests[rid].region == region and not requests[rid].must_place]
             if droppable:
                 placed.discard(min(droppable, key=lambda rid: (requests[rid].urgency, rid)))
                 break
@@ -266,8 +273,9 @@ def _violations(p: BedsProblem, placed: set[str]) -> list[str]:
 
 def _warm_start(p: BedsProblem, full: BedsModel, plan: dict[str, Any], time_left: float, gap: float,
                 solver: dict[str, Any]) -> list[float] | None:
-    """A plan keeping the region bound: the model with the rate fixed at the unconstrained plan's rate
-    (uncoupled rows, fast), else the unconstrained plan with placements dropped from the best-served regions."""
+    """A plan keeping the region bound: the model with the rate fixed at the unconstrained plan's
+    rate (uncoupled rows, fast), else the unconstrained plan with placements dropped from the
+    best-served regions."""
     able = placeable(p)
     total = sum(able.values())
     rate = sum(1 for a in plan["placements"] if able[a["request"]]) / total if total else 0.0
@@ -300,8 +308,8 @@ def solve_beds(p: BedsProblem, *, time_limit_s: float, gap: float) -> Allocation
     outcome = None
     if full.counts:
         relaxed = build(p, fairness=False)
-        first = solve(relaxed.builder, time_limit_s=max(0.01, (time_limit_s - (time.perf_counter() - began)) / 3),
-                      gap=gap)
+        share = (time_limit_s - (time.perf_counter() - began)) / 3
+        first = solve(relaxed.builder, time_limit_s=max(0.01, share), gap=gap)
         solver["without_region_bound"] = {"status": first.status, "seconds": round(first.seconds, 3)}
         if first.has_plan:
             plan = extract(p, relaxed, first.values)
@@ -314,7 +322,8 @@ def solve_beds(p: BedsProblem, *, time_limit_s: float, gap: float) -> Allocation
         outcome = solve(b, time_limit_s=max(0.01, time_limit_s - (time.perf_counter() - began)), gap=gap,
                         start=start)
         plan = extract(p, full, outcome.values) if outcome.has_plan else empty
-    solver.update({"highs_status": outcome.highs_status, "stopped_by": outcome.stopped_by, "nodes": outcome.nodes})
+    solver.update({"highs_status": outcome.highs_status, "stopped_by": outcome.stopped_by,
+                   "nodes": outcome.nodes})
     if outcome.status == "infeasible":
         remaining = max(1.0, time_limit_s - (time.perf_counter() - began))
         relaxation = minimum_relaxation(b, time_limit_s=remaining)
@@ -324,7 +333,8 @@ def solve_beds(p: BedsProblem, *, time_limit_s: float, gap: float) -> Allocation
         return AllocationResult("infeasible", None, None, None, time.perf_counter() - began, plan=empty,
                                 explanation=explanation, **common)
     if not outcome.has_plan:
-        return AllocationResult(outcome.status, None, outcome.bound, None, time.perf_counter() - began, plan=empty,
+        return AllocationResult(outcome.status, None, outcome.bound, None, time.perf_counter() - began,
+                                plan=empty,
                                 explanation={"solver": solver, "message": "no plan found in the time limit"},
                                 **common)
     explanation = explain(p, plan)

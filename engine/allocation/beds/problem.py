@@ -55,7 +55,8 @@ class Request(ProblemModel):
     preferred_institution: str | None = Field(None, description="Where the patient should be (home "
                                                                 "hospital); elsewhere counts as a transfer.")
     region: str = Field("default", description="Referring region, for the fairness bound.")
-    urgency: int = Field(3, ge=1, le=5, description="1 (routine) to 5 (emergency); waiting costs 2^(urgency-1).")
+    urgency: int = Field(3, ge=1, le=5,
+                         description="1 (routine) to 5 (emergency); waiting costs 2^(urgency-1).")
     must_place: bool = Field(False, description="Hard requirement: this request must get a bed.")
 
 
@@ -65,8 +66,9 @@ class Rules(ProblemModel):
     region_fairness_delta: float | None = Field(
         0.1, ge=0, le=1, description="Every region's placement rate must be at least the overall rate minus "
                                      "this; null disables the bound.")
-    isolation_beds_for_others: bool = Field(True, description="Isolation beds may take patients who do not "
-                                                              "need isolation (at weights.isolation_bed_use).")
+    isolation_beds_for_others: bool = Field(
+        True, description="Isolation beds may take patients who do not need isolation (at "
+                          "weights.isolation_bed_use).")
 
 
 class Weights(ProblemModel):
@@ -74,13 +76,14 @@ class Weights(ProblemModel):
 
     waiting: float = Field(100.0, ge=0, description="Cost of leaving an urgency-1 request unplaced (doubles "
                                                     "per urgency level).")
-    transfer: float = Field(30.0, ge=0, description="Cost of a placement away from the preferred institution.")
-    isolation_bed_use: float = Field(5.0, ge=0, description="Cost of using an isolation bed for a patient who "
-                                                            "does not need one.")
+    transfer: float = Field(30.0, ge=0,
+                            description="Cost of a placement away from the preferred institution.")
+    isolation_bed_use: float = Field(
+        5.0, ge=0, description="Cost of using an isolation bed for a patient who does not need one.")
 
 
 class BedsProblem(Problem):
-    """Place admission requests into free beds: type, isolation and single-sex bays; minimise transfers and waiting."""
+    """Admission requests to free beds (type, isolation, single-sex bays); fewest transfers, least waiting."""
 
     institutions: list[Institution] = Field(min_length=1)
     wards: list[Ward] = Field(default_factory=list)
@@ -107,7 +110,8 @@ class BedsProblem(Problem):
         bays = {b.id: b for b in self.bays}
         for i, w in enumerate(self.wards):
             if w.institution not in institutions:
-                issues.append((path_of(("wards", i, "institution")), f"unknown institution {w.institution!r}"))
+                issues.append((path_of(("wards", i, "institution")),
+                               f"unknown institution {w.institution!r}"))
         for i, b in enumerate(self.bays):
             if b.ward not in wards:
                 issues.append((path_of(("bays", i, "ward")), f"unknown ward {b.ward!r}"))
@@ -161,7 +165,8 @@ class BedsProblem(Problem):
             "wards": [{"id": "H1-MED", "institution": "H1", "type": "medical"},
                       {"id": "H1-SUR", "institution": "H1", "type": "surgical"},
                       {"id": "H2-MED", "institution": "H2", "type": "medical"}],
-            "bays": [{"id": "H1-MED-A", "ward": "H1-MED"}, {"id": "H1-SUR-A", "ward": "H1-SUR", "sex": "female"},
+            "bays": [{"id": "H1-MED-A", "ward": "H1-MED"},
+                     {"id": "H1-SUR-A", "ward": "H1-SUR", "sex": "female"},
                      {"id": "H2-MED-A", "ward": "H2-MED"}],
             "beds": [{"id": "H1-MED-A1", "ward": "H1-MED", "bay": "H1-MED-A"},
                      {"id": "H1-MED-A2", "ward": "H1-MED", "bay": "H1-MED-A"},

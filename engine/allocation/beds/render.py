@@ -12,7 +12,8 @@ _LIST_UP_TO = 200  # list individual placements only for small plans
 
 def render(p: BedsProblem, result: Any) -> str:
     """Readable placement plan."""
-    lines = [f"Bed placement - status {result.status}, objective {num(result.objective)}, gap {pct(result.gap)}"]
+    lines = [f"Bed placement - status {result.status}, objective {num(result.objective)}, "
+             f"gap {pct(result.gap)}"]
     if result.status == "infeasible":
         lines.append("No placement keeps every hard rule. Requirements that cannot be met together:")
         for req in result.explanation.get("conflicting_requirements", []):
@@ -41,8 +42,8 @@ def render(p: BedsProblem, result: Any) -> str:
     if shortfalls:
         lines.append(f"Waiting ({len(shortfalls)} unplaced):")
         for s in shortfalls[:_LIST_UP_TO]:
-            lines.append(f"  UNPLACED {s['request']} ({s['ward_type']}, urgency {s['urgency']}, region {s['region']}):"
-                         f" {s['reason']}")
+            lines.append(f"  UNPLACED {s['request']} ({s['ward_type']}, urgency {s['urgency']}, "
+                         f"region {s['region']}): {s['reason']}")
         if len(shortfalls) > _LIST_UP_TO:
             lines.append(f"  ... and {len(shortfalls) - _LIST_UP_TO} more")
     else:

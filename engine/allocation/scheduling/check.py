@@ -33,7 +33,8 @@ def check(p: SchedulingProblem, plan: dict[str, Any]) -> list[str]:
         if start < p.horizon.start or end > p.horizon.end:
             out.append(f"{where}: {pid} lies outside the horizon")
         if p.starts == "fixed" and start != proc.earliest_start:
-            out.append(f"{where}: {pid} must start at its earliest start {proc.earliest_start} (fixed starts)")
+            out.append(f"{where}: {pid} must start at its earliest start {proc.earliest_start} "
+                       f"(fixed starts)")
         per_room[rid].append((start, end, pid))
     out += [f"procedure {pid} scheduled {k} times" for pid, k in sorted(seen.items()) if k > 1]
     for rid, items in sorted(per_room.items()):
@@ -44,6 +45,6 @@ def check(p: SchedulingProblem, plan: dict[str, Any]) -> list[str]:
     unscheduled = set(plan.get("unscheduled", []))
     for proc in p.procedures:
         if (proc.id in unscheduled) == (proc.id in seen):
-            out.append(f"procedure {proc.id} is {'both scheduled and' if proc.id in seen else 'neither scheduled nor'}"
-                       f" unscheduled")
+            state = "both scheduled and" if proc.id in seen else "neither scheduled nor"
+            out.append(f"procedure {proc.id} is {state} unscheduled")
     return out

@@ -38,7 +38,8 @@ def explain(p: SchedulingProblem, plan: dict[str, Any]) -> dict[str, Any]:
         else:
             reason = "rooms of this type are busy over its window" + \
                      (" (fixed start)" if p.starts == "fixed" else "")
-        shortfalls.append({"procedure": pid, "room_type": proc.room_type, "value": proc.value, "reason": reason})
+        shortfalls.append({"procedure": pid, "room_type": proc.room_type, "value": proc.value,
+                           "reason": reason})
     shortfalls.sort(key=lambda s: (-s["value"], s["procedure"]))
     total_value = sum(proc.value for proc in p.procedures)
     scheduled_value = sum(procs[pid].value for pid in done)
@@ -49,7 +50,8 @@ def explain(p: SchedulingProblem, plan: dict[str, Any]) -> dict[str, Any]:
                      "by_room_type": {k: {**v, "rate": round(ratio(v["scheduled"], v["procedures"]), 4)}
                                       for k, v in sorted(by_type.items())}},
         "shortfalls": shortfalls,
-        "summary": {"procedures": len(p.procedures), "scheduled": len(done), "unscheduled": len(plan["unscheduled"]),
+        "summary": {"procedures": len(p.procedures), "scheduled": len(done),
+                    "unscheduled": len(plan["unscheduled"]),
                     "value_scheduled": scheduled_value, "value_total": total_value,
                     "value_share": round(ratio(scheduled_value, total_value), 4)},
     }

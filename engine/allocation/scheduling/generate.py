@@ -11,18 +11,19 @@ TYPES = ["general", "ortho", "cardiac", "endoscopy"]
 
 def generate(size: int, seed: int, *, rooms: int | None = None, room_types: int | None = None,
              days: int | None = None, starts: str = "fixed", load: float = 1.3) -> dict[str, Any]:
-    """`size` procedures over working days (08:00-18:00) in `rooms` rooms; about `load` times the room time."""
+    """`size` procedures over working days (08:00-18:00) in `rooms` rooms, about `load` x room time."""
     rng = random.Random(seed)
     n_rooms = rooms if rooms is not None else max(1, size // 40)
     n_types = min(len(TYPES), room_types if room_types is not None else min(3, n_rooms))
     types = TYPES[:max(1, n_types)]
     room_list = [{"id": f"OR{k + 1}", "types": [types[k % len(types)]]} for k in range(n_rooms)]
     mean_duration = 75
-    n_days = days if days is not None else max(1, round(size * mean_duration / (load * n_rooms * (CLOSE - OPEN))))
+    room_day = load * n_rooms * (CLOSE - OPEN)
+    n_days = days if days is not None else max(1, round(size * mean_duration / room_day))
     procs = []
     for n in range(size):
-        duration = int(rng.choice([15, 30, 45, 60, 90, 120, 180, 240]) * rng.choice([1, 1, 1, 0.5, 1.5]) // 15 * 15) \
-            or 15
+        base = rng.choice([15, 30, 45, 60, 90, 120, 180, 240]) * rng.choice([1, 1, 1, 0.5, 1.5])
+        duration = int(base // 15 * 15) or 15
         day = rng.randrange(n_days)
         latest_start = max(OPEN, CLOSE - duration)
         earliest = DAY * day + OPEN + rng.randrange(0, latest_start - OPEN + 1, 15)

@@ -57,20 +57,22 @@ def _solve_dp(p: SchedulingProblem) -> AllocationResult:
     schedule = []
     total = 0.0
     for room, idx in by_room.items():
-        intervals = [(p.procedures[i].earliest_start, p.procedures[i].earliest_start + p.procedures[i].duration,
-                      p.procedures[i].value) for i in idx]
+        procs = [p.procedures[i] for i in idx]
+        intervals = [(q.earliest_start, q.earliest_start + q.duration, q.value) for q in procs]
         value, chosen = weighted_interval_scheduling(intervals)
         total += value
         for k in chosen:
             proc = p.procedures[idx[k]]
-            schedule.append({"procedure": proc.id, "room": room, "start": intervals[k][0], "end": intervals[k][1]})
+            schedule.append({"procedure": proc.id, "room": room, "start": intervals[k][0],
+                             "end": intervals[k][1]})
     seconds = time.perf_counter() - began
     plan = _plan(p, schedule)
     explanation = explain(p, plan)
     explanation["solver"] = {"method": "weighted interval scheduling (dynamic programming)",
                              "intervals": sum(len(v) for v in by_room.values())}
-    return AllocationResult("optimal", total, total, 0.0, seconds, sum(len(v) for v in by_room.values()), 0, plan,
-                            explanation, kind="scheduling", method="dp")
+    intervals_count = sum(len(v) for v in by_room.values())
+    return AllocationResult("optimal", total, total, 0.0, seconds, intervals_count, 0, plan, explanation,
+                            kind="scheduling", method="dp")
 
 
 def build(p: SchedulingProblem) -> tuple[MilpBuilder, dict[tuple[int, tuple[str, ...], int], int],
@@ -113,7 +115,8 @@ def _solve_milp(p: SchedulingProblem, *, time_limit_s: float, gap: float) -> All
     common = {"kind": "scheduling", "method": "milp", "variables": b.num_vars, "constraints": b.num_rows}
     if not outcome.has_plan:  # a schedule with nothing in it is always feasible, so this is a time limit
         plan = _plan(p, [])
-        return AllocationResult(outcome.status, None, outcome.bound, None, time.perf_counter() - began, plan=plan,
+        return AllocationResult(outcome.status, None, outcome.bound, None, time.perf_counter() - began,
+                                plan=plan,
                                 explanation={"solver": solver, "message": "no plan found in the time limit"},
                                 **common)
     chosen: dict[tuple[str, ...], list[tuple[int, int, int]]] = defaultdict(list)

@@ -49,8 +49,9 @@ class SchedulingProblem(Problem):
     starts: Literal["fixed", "flexible"] = Field("fixed", description="Fixed (earliest) or flexible starts.")
     slot_minutes: int = Field(15, ge=1, description="Grid of flexible start times.")
     method: Literal["auto", "dp", "milp"] = Field(
-        "auto", description="auto: dynamic programming when starts are fixed and every procedure fits at most "
-                            "one room, MILP otherwise; dp / milp force one (dp needs those conditions).")
+        "auto", description="auto: dynamic programming when starts are fixed and every procedure fits at "
+                            "most one room, MILP otherwise; dp / milp force one (dp needs those "
+                            "conditions).")
 
     def cross_check(self) -> list[tuple[str, str]]:
         """Windows inside the horizon and not inverted; duplicate ids; dp only where it is exact."""
@@ -69,7 +70,8 @@ class SchedulingProblem(Problem):
                 issues.append((path_of(("procedures", i, "latest_end")), "ends before its earliest start"))
         if self.method == "dp":
             if self.starts != "fixed":
-                issues.append((path_of(("method",)), "dynamic programming solves the fixed-start variant only"))
+                issues.append((path_of(("method",)),
+                               "dynamic programming solves the fixed-start variant only"))
             for i, proc in enumerate(self.procedures):
                 if len(self.rooms_for(proc)) > 1:
                     issues.append((path_of(("method",)), f"dynamic programming needs at most one room per "

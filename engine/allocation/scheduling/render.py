@@ -34,7 +34,8 @@ def render(p: SchedulingProblem, result: Any) -> str:
     if shortfalls:
         lines.append(f"Not scheduled ({len(shortfalls)}):")
         for s in shortfalls[:_LIST_UP_TO]:
-            lines.append(f"  UNSCHEDULED {s['procedure']} ({s['room_type']}, value {s['value']:g}): {s['reason']}")
+            lines.append(f"  UNSCHEDULED {s['procedure']} ({s['room_type']}, value {s['value']:g}): "
+                         f"{s['reason']}")
     else:
         lines.append("Every procedure is scheduled.")
     return "\n".join(lines) + "\n"

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 
 def weighted_interval_scheduling(intervals: Sequence[tuple[int, int, float]]) -> tuple[float, list[int]]:
-    """Best total value of pairwise disjoint half-open intervals [start, end); returns (value, chosen indices).
+    """Best total value of pairwise disjoint half-open intervals [start, end): (value, chosen indices).
 
     Sort by end; p(j) = number of intervals ending at or before start(j) (binary search);
     best[j] = max(best[j-1], value(j) + best[p(j)]). Touching intervals (end == next start) are compatible.

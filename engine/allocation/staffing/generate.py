@@ -67,10 +67,11 @@ def generate(size: int, seed: int, *, days: int = 14, wards: int | None = None, 
                     nurses = per_ward_day * SHIFT_SHARE[shift["id"]] * (0.9 if weekend else 1.04)
                     nurses *= rng.uniform(0.9, 1.1)
                     patients = math.floor(nurses * PATIENTS_PER_NURSE[kind][shift["id"]])
-                    census.append({"ward": ward, "day": day, "shift": shift["id"], "patients": max(0, patients)})
+                    census.append({"ward": ward, "day": day, "shift": shift["id"],
+                                   "patients": max(0, patients)})
     staff = staff[:size] if size else []
-    return {"horizon": {"days": days, "start_weekday": 0}, "shifts": SHIFTS, "wards": ward_list, "staff": staff,
-            "census": census, "ratios": ratios, "rules": {"max_consecutive_days": 5}}
+    return {"horizon": {"days": days, "start_weekday": 0}, "shifts": SHIFTS, "wards": ward_list,
+            "staff": staff, "census": census, "ratios": ratios, "rules": {"max_consecutive_days": 5}}
 
 
 def _person(rng: random.Random, n: int, days: int, wards: list[str], skills: list[str],

@@ -1,4 +1,4 @@
-"""Staffing as a two-level MILP: who works which shift (per person), how many of each staff class go to each ward.
+"""Staffing as a two-level MILP: who works which shift (per person), how many of each class go where.
 
 Individual ward binaries x[s,d,t,w] would be 252k columns at 500 staff x 42 shifts x 12 wards.
 Ward assignment only depends on a person's *class* (the set of wards they may work on, and the
@@ -18,6 +18,7 @@ from engine.allocation.elastic import minimum_relaxation
 from engine.allocation.highs import INF, MilpBuilder, solve
 from engine.allocation.result import AllocationResult
 from engine.allocation.staffing.explain import explain, senior_diagnostics
+from engine.allocation.staffing.greedy import greedy_roster
 from engine.allocation.staffing.problem import StaffingProblem
 
 Cell = tuple[str, int, str]  # (ward, day, shift)
@@ -32,6 +33,8 @@ class StaffingModel:
     z: dict[tuple[int, int, str, str], int] = field(default_factory=dict)     # (class, day, shift, ward)
     classes: list[list[int]] = field(default_factory=list)                   # staff indices per class
     short: dict[Cell, int] = field(default_factory=dict)
+    senior_gap: dict[Cell, int] = field(default_factory=dict)
+    deviations: list[tuple[int, dict[int, float], float]] = field(default_factory=list)  # col, amounts, share
 
 
 def build(p: StaffingProblem) -> StaffingModel:
@@ -52,11 +55,9 @@ def build(p: StaffingProblem) -> StaffingModel:
     class_of: dict[tuple[tuple[str, ...], bool], int] = {}
     allowed_by_class: list[tuple[str, ...]] = []
     senior_class: list[bool] = []
+    class_of_staff: dict[int, int] = {}
     for i, person in enumerate(p.staff):
         allowed = tuple(p.allowed_wards(person))
-        off = {(u.day, u.shift) for u in person.unavailable}
-        prefers = {(u.day, u.shift) for u in person.prefers}
-        avoids = {(u.day, u.shift) for u in person.avoids}
         if not allowed:
             continue
         key = (allowed, person.senior)
@@ -65,7 +66,11 @@ def build(p: StaffingProblem) -> StaffingModel:
             m.classes.append([])
             allowed_by_class.append(allowed)
             senior_class.append(person.senior)
+        class_of_staff[i] = class_of[key]
         m.classes[class_of[key]].append(i)
+        off = {(u.day, u.shift) for u in person.unavailable}
+        prefers = {(u.day, u.shift) for u in person.prefers}
+        avoids = {(u.day, u.shift) for u in person.avoids}
         for d in days:
             if (d, None) in off:
                 continue
@@ -82,7 +87,7 @@ def build(p: StaffingProblem) -> StaffingModel:
     # ward level: integers per class, linked to the people of the class
     working: dict[tuple[int, int, str], list[int]] = defaultdict(list)  # (class, d, t) -> y columns
     for (i, d, t), col in m.y.items():
-        working[(class_of[(tuple(p.allowed_wards(p.staff[i])), p.staff[i].senior)], d, t)].append(col)
+        working[(class_of_staff[i], d, t)].append(col)
     at_cell: dict[Cell, list[int]] = defaultdict(list)
     seniors_at_cell: dict[Cell, list[int]] = defaultdict(list)
     for (k, d, t), cols in working.items():
@@ -95,7 +100,8 @@ def build(p: StaffingProblem) -> StaffingModel:
                 at_cell[(w, d, t)].append(col)
                 if senior_class[k]:
                     seniors_at_cell[(w, d, t)].append(col)
-        b.row(ward_cols + cols, [1.0] * len(ward_cols) + [-1.0] * len(cols), 0.0, 0.0, family="ward_assignment")
+        b.row(ward_cols + cols, [1.0] * len(ward_cols) + [-1.0] * len(cols), 0.0, 0.0,
+              family="ward_assignment")
 
     seniors_needed = p.rules.seniors_per_shift
     for cell, required in sorted(demand.items()):
@@ -104,7 +110,7 @@ def build(p: StaffingProblem) -> StaffingModel:
         b.row(at_cell[cell] + [m.short[cell]], 1.0, required, INF, family="coverage")
         if seniors_needed > 0:
             if p.rules.senior_cover == "soft":
-                gap_col = b.var(w8.senior_shortfall, 0.0, seniors_needed)
+                gap_col = m.senior_gap[cell] = b.var(w8.senior_shortfall, 0.0, seniors_needed)
                 b.row(seniors_at_cell[cell] + [gap_col], 1.0, seniors_needed, INF, family="senior_cover")
             else:
                 key = b.requirement(f"senior_cover[{ward}/{day}/{shift}]", "senior_cover",
@@ -120,9 +126,9 @@ def build(p: StaffingProblem) -> StaffingModel:
     for i, cols in by_person.items():
         person = p.staff[i]
         per_day: dict[int, list[int]] = defaultdict(list)
-        for (d, t), col in cols.items():
+        for (d, _), col in cols.items():
             per_day[d].append(col)
-        for d, day_cols in per_day.items():
+        for day_cols in per_day.values():
             if len(day_cols) > 1:
                 b.row(day_cols, 1.0, -INF, 1.0, family="one_shift_per_day")
         for a, c in successions:
@@ -151,7 +157,8 @@ def _fairness(p: StaffingProblem, m: StaffingModel, by_person: dict[int, dict[tu
     primal solutions hard to find, while a fully covered plan has exactly this mean anyway.
     """
     b, w8 = m.builder, p.weights
-    terms = (("undesirable_fairness", w8.undesirable_fairness, lambda d, t: 1.0 if (d, t) in undesirable else 0.0),
+    terms = (("undesirable_fairness", w8.undesirable_fairness,
+              lambda d, t: 1.0 if (d, t) in undesirable else 0.0),
              ("hours_fairness", w8.hours_fairness, lambda d, t: hours[t]))
     for family, weight, amount in terms:
         if weight <= 0:
@@ -167,6 +174,7 @@ def _fairness(p: StaffingProblem, m: StaffingModel, by_person: dict[int, dict[tu
         for i, v in people.items():
             share = p.staff[i].contracted_hours * rate
             dev = b.var(weight, 0.0, INF)
+            m.deviations.append((dev, v, share))
             cols, vals = list(v), list(v.values())
             b.row(cols + [dev], vals + [-1.0], -INF, share, family=family)
             b.row(cols + [dev], [-a for a in vals] + [-1.0], -INF, -share, family=family)
@@ -193,17 +201,48 @@ def extract(p: StaffingProblem, m: StaffingModel, values: Any) -> list[dict[str,
     return out
 
 
+def vector_of(p: StaffingProblem, m: StaffingModel, assignments: list[dict[str, Any]]) -> list[float] | None:
+    """The column vector of `m` encoding a roster (None if the roster uses a column the model lacks)."""
+    values = [0.0] * m.builder.num_vars
+    index = {s.id: i for i, s in enumerate(p.staff)}
+    klass = {i: k for k, members in enumerate(m.classes) for i in members}
+    count: dict[Cell, int] = defaultdict(int)
+    seniors: dict[Cell, int] = defaultdict(int)
+    for a in assignments:
+        i, cell = index[a["staff"]], (a["ward"], a["day"], a["shift"])
+        y = m.y.get((i, a["day"], a["shift"]))
+        z = m.z.get((klass.get(i, -1), a["day"], a["shift"], a["ward"]))
+        if y is None or z is None:
+            return None
+        values[y] = 1.0
+        values[z] += 1.0
+        count[cell] += 1
+        seniors[cell] += p.staff[i].senior
+    demand = p.demand_table()
+    for cell, col in m.short.items():
+        values[col] = max(0.0, demand[cell] - count[cell])
+    for cell, col in m.senior_gap.items():
+        values[col] = max(0.0, p.rules.seniors_per_shift - seniors[cell])
+    for col, amounts, share in m.deviations:
+        values[col] = abs(sum(a * values[c] for c, a in amounts.items()) - share)
+    return values
+
+
 def solve_staffing(p: StaffingProblem, *, time_limit_s: float, gap: float) -> AllocationResult:
     """Build, solve, and explain (or, when the hard rules conflict, name the fewest requirements to drop)."""
     began = time.perf_counter()
     m = build(p)
     b = m.builder
+    roster = greedy_roster(p)
+    start = vector_of(p, m, roster) if roster is not None else None
     built = time.perf_counter() - began
-    outcome = solve(b, time_limit_s=max(0.01, time_limit_s - built), gap=gap)
+    outcome = solve(b, time_limit_s=max(0.01, time_limit_s - built), gap=gap, start=start)
     common = {"kind": "staffing", "method": "milp", "variables": b.num_vars, "constraints": b.num_rows}
     solver = {"highs_status": outcome.highs_status, "stopped_by": outcome.stopped_by, "nodes": outcome.nodes,
               "build_seconds": round(built, 3), "constraint_families": b.family_counts(),
-              "staff_classes": len(m.classes)}
+              "staff_classes": len(m.classes), "warm_start": "greedy" if start is not None else "none",
+              "warm_start_objective": round(float(sum(c * v for c, v in zip(b.cost, start))) + b.offset, 2)
+              if start else None}
     if outcome.status == "infeasible":
         remaining = max(1.0, time_limit_s - (time.perf_counter() - began))
         relaxation = minimum_relaxation(b, time_limit_s=remaining)
@@ -211,12 +250,12 @@ def solve_staffing(p: StaffingProblem, *, time_limit_s: float, gap: float) -> Al
                        "diagnostics": senior_diagnostics(p, relaxation.requirements),
                        "held_fixed": ["availability", "one_shift_per_day", "rest_between_shifts",
                                       "max_consecutive_days", "max_hours", "ward_skills"]}
-        return AllocationResult("infeasible", None, None, None, time.perf_counter() - began, plan={"assignments": []},
-                                explanation=explanation, **common)
+        return AllocationResult("infeasible", None, None, None, time.perf_counter() - began,
+                                plan={"assignments": []}, explanation=explanation, **common)
     if not outcome.has_plan:
         return AllocationResult(outcome.status, None, outcome.bound, None, time.perf_counter() - began,
-                                plan={"assignments": []}, explanation={"solver": solver,
-                                                                       "message": "no plan found in the time limit"},
+                                plan={"assignments": []},
+                                explanation={"solver": solver, "message": "no plan found in the time limit"},
                                 **common)
     assignments = extract(p, m, outcome.values)
     plan = {"assignments": assignments}

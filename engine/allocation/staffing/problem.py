@@ -86,7 +86,8 @@ class Horizon(ProblemModel):
     """The planning horizon."""
 
     days: int = Field(ge=1, le=366, description="Number of days planned.")
-    start_weekday: int = Field(0, ge=0, le=6, description="Weekday of day 0 (0 = Monday); Sat/Sun are weekend.")
+    start_weekday: int = Field(0, ge=0, le=6,
+                               description="Weekday of day 0 (0 = Monday); Sat/Sun are weekend.")
 
 
 class Rules(ProblemModel):
@@ -108,9 +109,11 @@ class Weights(ProblemModel):
 
     cost: float = Field(1.0, ge=0, description="Multiplier of paid cost (cost_per_hour * hours).")
     understaffing: float = Field(10_000.0, ge=0, description="Per missing nurse on a ward shift.")
-    senior_shortfall: float = Field(20_000.0, ge=0, description="Per missing senior (soft senior cover only).")
-    undesirable_fairness: float = Field(50.0, ge=0, description="Per undesirable shift of absolute deviation "
-                                                                 "from a person's contract-proportional share.")
+    senior_shortfall: float = Field(20_000.0, ge=0,
+                                    description="Per missing senior (soft senior cover only).")
+    undesirable_fairness: float = Field(
+        50.0, ge=0, description="Per undesirable shift of absolute deviation from a person's "
+                                "contract-proportional share.")
     hours_fairness: float = Field(2.0, ge=0, description="Per hour of absolute deviation from the "
                                                           "contract-proportional share of hours.")
     avoid_penalty: float = Field(100.0, ge=0, description="Per worked shift the person asked to avoid.")
@@ -118,7 +121,7 @@ class Weights(ProblemModel):
 
 
 class StaffingProblem(Problem):
-    """Roster staff to ward x shift over a horizon: cover demand, senior per shift, legal and contract rules."""
+    """Roster staff to ward x shift over a horizon: demand cover, seniors, legal and contract rules."""
 
     horizon: Horizon
     shifts: list[Shift] = Field(min_length=1)
@@ -142,7 +145,8 @@ class StaffingProblem(Problem):
         def day_shift(entries: Iterable[DayShift], *loc: Any) -> None:
             for i, e in enumerate(entries):
                 if e.day >= days:
-                    issues.append((path_of((*loc, i, "day")), f"day {e.day} is outside the horizon of {days} days"))
+                    issues.append((path_of((*loc, i, "day")),
+                                   f"day {e.day} is outside the horizon of {days} days"))
                 if e.shift is not None and e.shift not in shifts:
                     issues.append((path_of((*loc, i, "shift")), f"unknown shift {e.shift!r}"))
 
@@ -166,7 +170,8 @@ class StaffingProblem(Problem):
                 if e.shift not in shifts:
                     issues.append((path_of((name, i, "shift")), f"unknown shift {e.shift!r}"))
                 if e.day >= days:
-                    issues.append((path_of((name, i, "day")), f"day {e.day} is outside the horizon of {days} days"))
+                    issues.append((path_of((name, i, "day")),
+                                   f"day {e.day} is outside the horizon of {days} days"))
                 if (e.ward, e.day, e.shift) in seen:
                     issues.append((path_of((name, i)), f"{e.ward}/{e.day}/{e.shift} given twice"))
                 seen.add((e.ward, e.day, e.shift))
@@ -178,13 +183,15 @@ class StaffingProblem(Problem):
         if self.census and self.ratios:
             keys = {(r.ward, r.shift) for r in self.ratios}
             for i, c in enumerate(self.census):
-                if not any(k in keys for k in ((c.ward, c.shift), (c.ward, None), (None, c.shift), (None, None))):
+                specific = ((c.ward, c.shift), (c.ward, None), (None, c.shift), (None, None))
+                if not any(k in keys for k in specific):
                     issues.append((path_of(("census", i)), f"no nurse-to-patient ratio for ward {c.ward!r} "
                                                             f"shift {c.shift!r}"))
         for i, pair in enumerate(self.rules.forbidden_successions or []):
             for j, shift in enumerate(pair):
                 if shift not in shifts:
-                    issues.append((path_of(("rules", "forbidden_successions", i, j)), f"unknown shift {shift!r}"))
+                    issues.append((path_of(("rules", "forbidden_successions", i, j)),
+                                   f"unknown shift {shift!r}"))
         return issues
 
     def demand_table(self) -> dict[tuple[str, int, str], int]:
@@ -205,7 +212,9 @@ class StaffingProblem(Problem):
 
     def max_hours(self, person: Staff) -> float:
         """The hours cap of one person."""
-        return person.max_hours if person.max_hours is not None else person.contracted_hours * self.rules.max_hours_ratio
+        if person.max_hours is not None:
+            return person.max_hours
+        return person.contracted_hours * self.rules.max_hours_ratio
 
     def is_weekend(self, day: int) -> bool:
         """True for Saturdays and Sundays."""
@@ -225,19 +234,21 @@ class StaffingProblem(Problem):
                   {"id": "night", "start_hour": 23, "hours": 8, "undesirable": True}]
         census = [{"ward": w, "day": d, "shift": s, "patients": p}
                   for w, p in (("W1", 14), ("W2", 6)) for d in range(3) for s in ("early", "late", "night")]
-        staff = [{"id": f"N{i}", "grade": "band6" if i < 6 else "band5", "senior": i < 6, "contracted_hours": 24,
-                  "cost_per_hour": 32 if i < 6 else 27} for i in range(10)]
+        staff = [{"id": f"N{i}", "grade": "band6" if i < 6 else "band5", "senior": i < 6,
+                  "contracted_hours": 24, "cost_per_hour": 32 if i < 6 else 27} for i in range(10)]
         staff[7]["unavailable"] = [{"day": 1}]
         staff[8]["avoids"] = [{"day": 0, "shift": "night"}]
         staff[9]["prefers"] = [{"day": 2, "shift": "early"}]
         return {"horizon": {"days": 3, "start_weekday": 4}, "shifts": shifts,
                 "wards": [{"id": "W1", "name": "Medical 1"}, {"id": "W2", "name": "Surgical 2"}],
                 "staff": staff, "census": census,
-                "ratios": [{"patients_per_nurse": 8}, {"ward": "W1", "shift": "night", "patients_per_nurse": 14}],
+                "ratios": [{"patients_per_nurse": 8},
+                           {"ward": "W1", "shift": "night", "patients_per_nurse": 14}],
                 "rules": {"max_consecutive_days": 3}}
 
 
-def derive_demand(census: Iterable[Mapping[str, Any]], ratios: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def derive_demand(census: Iterable[Mapping[str, Any]],
+                  ratios: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Required nurses = ceil(patients / patients_per_nurse), using the most specific ratio for each entry.
 
     `census` entries have ward, day, shift, patients; `ratios` entries have patients_per_nurse and
