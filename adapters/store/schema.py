@@ -131,3 +131,20 @@ consent_rules = sa.Table(
     sa.Column("decision", sa.String(8), nullable=False),
     sa.Index("ix_consent_rules_patient", "patient", "grantee"),
 )
+
+allocation_jobs = sa.Table(
+    "allocation_jobs", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("institution", sa.String(200)),
+    sa.Column("client_id", sa.String(200)),
+    sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("updated", sa.BigInteger, nullable=False),
+    sa.Column("problem", Json, nullable=False),
+    sa.Column("options", Json, nullable=False),
+    sa.Column("result", Json),
+    sa.Column("error", sa.Text),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Index("ix_allocation_jobs_institution", "institution", "created"),
+)
