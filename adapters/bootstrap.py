@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from collections.abc import Callable
 
 from engine.feeds.service import FeedService
+from engine.identity.service import IdentityService
+from engine.jobs.service import AllocationJobs
 from engine.services.audit_log import AuditLog
 from engine.services.bundles import BundleService
 from engine.services.history import HistoryService
@@ -16,6 +18,9 @@ from engine.settings import Settings
 from adapters.auth.keys import SigningKey, load_jwks, load_signing_key
 from adapters.auth.tokens import TokenValidator
 from adapters.feeds.hl7v2_translator import Hl7v2Translator
+from adapters.jobs.queues import CeleryQueue, InlineQueue
+from adapters.store.job_store import SqlJobStore
+from adapters.store.identity_store import ObservedSqlStore, SqlIdentityStore
 from adapters.store.migrate import upgrade
 from adapters.store.sql_store import SqlResourceStore, create_sql_engine
 
@@ -45,9 +50,18 @@ class Container:
     tokens: TokenValidator
     signing_key: SigningKey
     clock: Callable[[], int]
+    allocation_jobs: AllocationJobs
+
+    @property
+    def identity(self) -> IdentityService:
+        """Patient identity matching: golden records, links, manual decisions."""
+        return self.store.identity  # type: ignore[attr-defined]
 
     def close(self) -> None:
-        """Release pooled connections."""
+        """Wait for in-process jobs, then release pooled connections."""
+        close_queue = getattr(self.allocation_jobs.queue, "close", None)
+        if close_queue is not None:
+            close_queue()
         self.store.engine.dispose()
 
 
@@ -59,8 +73,10 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
     engine = create_sql_engine(url, pool_size=settings.db_pool_size)
     if migrate:
         upgrade(engine)
-    store = SqlResourceStore(engine)
+    store = ObservedSqlStore(engine)
     clock = monotonic_clock_us
+    store.identity = IdentityService(store, SqlIdentityStore(engine), clock)  # type: ignore[attr-defined]
+    store.listeners.append(store.identity.sync)  # type: ignore[attr-defined]
     resources = ResourceService(store, clock, referential_integrity=settings.referential_integrity)
     search = SearchService(store, default_count=settings.default_page_size, max_count=settings.max_page_size)
     history = HistoryService(store, default_count=settings.default_page_size, max_count=settings.max_page_size,
@@ -70,5 +86,10 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
     signing_key = load_signing_key(settings.auth_signing_key_file, settings.data_dir, environment=settings.environment)
     tokens = TokenValidator(issuer=settings.auth_issuer, audience=settings.auth_audience, local_key=signing_key,
                             external_keys=load_jwks(settings.auth_jwks_file, settings.auth_jwks_url))
+    inline = settings.jobs_inline if settings.jobs_inline is not None else not settings.broker_url
+    queue = InlineQueue() if inline else CeleryQueue(settings.broker_url or "")
+    allocation_jobs = AllocationJobs(SqlJobStore(engine), queue, store, clock)
+    if isinstance(queue, InlineQueue):
+        queue.run = allocation_jobs.run
     return Container(settings, store, resources, search, history, bundles, feeds, AuditLog(store, clock), tokens,
-                     signing_key, clock)
+                     signing_key, clock, allocation_jobs)

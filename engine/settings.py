@@ -39,6 +39,10 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     api_tls_cert: Path | None = Field(default=None, description="PEM certificate chain; with the key, the API serves HTTPS.")
     api_tls_key: Path | None = None
+    worker_visibility_timeout_s: int = Field(
+        default=3600, description="Seconds before the broker re-delivers a task whose worker vanished.")
+    jobs_inline: bool | None = Field(
+        default=None, description="Run jobs in the API process (default: when no broker is configured).")
     mllp_max_message_bytes: int = 8 * 1024 * 1024
     mllp_workers: int = 8
     mllp_tls_cert: Path | None = Field(default=None, description="PEM certificate chain; with the key, MLLP uses TLS.")

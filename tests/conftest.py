@@ -83,6 +83,7 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 @pytest.fixture
 def container(store_url: str, tmp_path: Path) -> Iterator[Container]:
     """Services wired to a fresh store."""
-    built = build_container(Settings(database_url=store_url, data_dir=tmp_path, db_pool_size=2), migrate=False)
+    built = build_container(Settings(database_url=store_url, data_dir=tmp_path, db_pool_size=2, jobs_inline=True),
+                            migrate=False)
     yield built
     built.close()

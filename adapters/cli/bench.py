@@ -18,6 +18,10 @@ def run_bench(name: str, args: argparse.Namespace) -> int:
 
         result = bench_mllp(messages=args.messages, connections=args.connections,
                             backends=args.backend or ["sqlite", "postgresql"])
+    elif name == "allocate":
+        from engine.allocation.bench import run_benchmark
+
+        result = run_benchmark()
     else:  # argparse restricts the choices
         raise SystemExit(f"unknown benchmark {name}")
     print(orjson.dumps(result).decode())  # noqa: T201

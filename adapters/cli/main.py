@@ -97,6 +97,45 @@ def _seconds(text: str) -> int:
     raise SystemExit(f"--ttl: '{text}' is not a duration such as 15m, 2h, 900")
 
 
+def _allocate(args: argparse.Namespace) -> int:
+    import orjson
+
+    from engine import allocation
+
+    document = orjson.loads(open(args.file, "rb").read())
+    kind = args.kind or (document.get("kind") if isinstance(document, dict) else None)
+    problem = document.get("problem", document) if isinstance(document, dict) else None
+    if kind not in allocation.KINDS or not isinstance(problem, dict):
+        print('the file must hold {"kind": "staffing|beds|scheduling", "problem": {...}} '  # noqa: T201
+              "(or pass --kind with a bare problem)", file=sys.stderr)
+        return 2
+    used = None
+    if problem.get("census") == "from-store":
+        from adapters.bootstrap import build_container
+
+        container = build_container(load_settings())
+        problem, used = container.allocation_jobs.with_integrated_data(problem)
+        container.close()
+    try:
+        result = allocation.solve(kind, problem, time_limit_s=args.time_limit, gap=args.gap).to_dict()
+    except allocation.AllocationInputError as exc:
+        for path, message in exc.fields:
+            print(f"{args.file}: {path}: {message}", file=sys.stderr)  # noqa: T201
+        return 2
+    print(allocation.render_plan(kind, problem, result))  # noqa: T201
+    if used:
+        print(f"census derived from the store: {used}")  # noqa: T201
+    return 0 if result.get("status") in ("optimal", "feasible") else 3
+
+
+def _worker(args: argparse.Namespace) -> int:
+    import subprocess
+
+    command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel", "INFO",
+               "-Q", args.queues, "--concurrency", str(args.concurrency), "--without-gossip", "--without-mingle"]
+    return subprocess.call(command)
+
+
 def _migrate(_args: argparse.Namespace) -> int:
     from adapters.bootstrap import build_container
 
@@ -157,6 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
     issue.add_argument("--user", help="fhirUser of the person using the client")
     issue.add_argument("--ttl", default="15m")
     issue.set_defaults(run=_token)
+    allocate = commands.add_parser("allocate", help="solve an allocation problem and print the plan")
+    allocate.add_argument("file", help='JSON: {"kind": ..., "problem": {...}}')
+    allocate.add_argument("--kind", choices=["staffing", "beds", "scheduling"])
+    allocate.add_argument("--time-limit", type=float, default=60.0)
+    allocate.add_argument("--gap", type=float, default=0.01)
+    allocate.set_defaults(run=_allocate)
+    worker = commands.add_parser("worker", help="run a Celery worker (needs TESSERA_BROKER_URL)")
+    worker.add_argument("--queues", default="allocation")
+    worker.add_argument("--concurrency", type=int, default=1)
+    worker.set_defaults(run=_worker)
     mllp = commands.add_parser("mllp", help="receive HL7 v2 over MLLP")
     mllp.add_argument("--host", default="127.0.0.1")
     mllp.add_argument("--port", type=int, default=2575)
@@ -173,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+")
     ingest.set_defaults(run=_ingest)
     bench = commands.add_parser("bench", help="run a benchmark; last line is one JSON object")
-    bench.add_argument("name", choices=["ingest", "mllp"])
+    bench.add_argument("name", choices=["ingest", "mllp", "allocate"])
     bench.add_argument("--json", action="store_true", help="print the JSON summary line (always last)")
     bench.add_argument("--bundles", type=int, default=None, help="number of Synthea-shaped bundles")
     bench.add_argument("--concurrency", type=int, default=2, help="ingest: concurrent loading clients")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from adapters.bootstrap import Container
-from adapters.http import bulk_routes, fhir_routes, observability
+from adapters.http import allocation_routes, bulk_routes, fhir_routes, observability
 from adapters.http.audit import install_audit
 from adapters.http.errors import install_error_handlers
 from adapters.http.security import install_rate_limit
@@ -20,6 +20,8 @@ def create_app(container: Container) -> FastAPI:
     observability.install_metrics(app)
     install_rate_limit(app, container.settings.rate_limit_per_minute)
     app.include_router(observability.router)
+    app.include_router(allocation_routes.router)
+    allocation_routes.install_schemas(app)
     app.include_router(bulk_routes.router)
     app.include_router(fhir_routes.router)
     return app

@@ -18,7 +18,7 @@ from engine.allocation.staffing.problem import derive_demand
 
 __all__ = ["KINDS", "AllocationInputError", "AllocationResult", "AllocationSolverError", "census_demand",
            "check_plan", "derive_demand", "generate", "problem_example", "problem_schema", "render_plan",
-           "solve"]
+           "solve", "validate_problem"]
 
 KINDS = ("staffing", "beds", "scheduling")
 
@@ -82,6 +82,12 @@ def solve(kind: str, problem: dict, *, time_limit_s: float = 60.0, gap: float = 
         raise AllocationInputError(issues)
     parsed = validate(spec.problem, problem)
     return spec.solve(parsed, time_limit_s=float(time_limit_s), gap=float(gap))
+
+
+def validate_problem(kind: str, problem: dict) -> None:
+    """Raise AllocationInputError naming every bad field of `problem` (no solving)."""
+    spec = _kind(kind)
+    validate(spec.problem, problem)
 
 
 def problem_schema(kind: str) -> dict[str, Any]:

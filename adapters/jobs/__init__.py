@@ -1,0 +1,1 @@
+"""Job queues: in-process threads (embedded profile) or Celery by stable task name (production)."""

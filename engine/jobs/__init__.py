@@ -1,0 +1,1 @@
+"""Background jobs (allocation): persisted, queued, run inline or on workers, idempotent per job id."""
