@@ -29,7 +29,12 @@ class IndexRows:
 def extract(resource_type: str, resource: dict[str, Any]) -> IndexRows:
     """All index rows for `resource` under the R4 search parameters of its type."""
     rows = IndexRows()
+    keys = resource.keys()
     for parameter in indexed_parameters(resource_type):
+        roots = parameter.roots
+        if roots is not None and not (roots[0] & keys) and not (
+                roots[1] and any(key.startswith(prefix) for prefix in roots[1] for key in keys)):
+            continue  # none of the top-level elements this parameter reads is present
         values = parameter.accessor(resource)  # type: ignore[misc]
         if not values:
             continue

@@ -8,7 +8,7 @@ from functools import lru_cache
 from importlib import resources as package_files
 
 from engine.fhir.release import R4_RESOURCE_TYPES
-from engine.search.paths import Accessor, compile_for_type, root_of, split_union
+from engine.search.paths import Accessor, compile_for_type, root_keys, root_of, split_union
 
 _RESOLVE_IS = re.compile(r"where\(resolve\(\) is (\w+)\)")
 
@@ -34,6 +34,7 @@ class SearchParameter:
     targets: tuple[str, ...]
     url: str
     accessor: Accessor | None
+    roots: tuple[frozenset[str], frozenset[str]] | None = None  # top-level keys the values come from
 
     @property
     def single_target(self) -> str | None:
@@ -56,13 +57,14 @@ def parameters_for(resource_type: str) -> dict[str, SearchParameter]:
         if resource_type not in bases and not {"Resource", "DomainResource"} & set(bases):
             continue
         expression = definition.get("expression") or ""
-        accessor = None
+        accessor, roots = None, None
         if definition["type"] in INDEXED_TYPES and expression:
             accessor = compile_for_type(expression, resource_type)
+            roots = root_keys(expression, resource_type)
         found[definition["code"]] = SearchParameter(
             code=definition["code"], type=definition["type"], resource_type=resource_type,
             expression=expression, targets=_targets(expression, resource_type, definition.get("target", ())),
-            url=definition["url"], accessor=accessor)
+            url=definition["url"], accessor=accessor, roots=roots)
     return found
 
 

@@ -90,6 +90,31 @@ def compile_for_type(expression: str, resource_type: str) -> Accessor | None:
     return union
 
 
+def root_keys(expression: str, resource_type: str) -> tuple[frozenset[str], frozenset[str]] | None:
+    """Top-level JSON keys (exact, and choice prefixes) a resource needs for `expression` to yield anything.
+
+    None when some part cannot be analysed (it is then always evaluated).
+    """
+    exact, prefixes = set(), set()
+    for part in split_union(expression):
+        root = root_of(part)
+        if root[:1].islower():
+            part, root = f"{resource_type}.{part}", resource_type
+        if root != resource_type and root not in _GENERIC_ROOTS:
+            continue
+        steps = _parse_steps(part)
+        if not steps:
+            return None
+        kind, name = steps[0]
+        if kind == "exact":
+            exact.add(name)
+        elif kind == "field":
+            prefixes.add(name)
+        else:
+            return None
+    return frozenset(exact), frozenset(prefixes)
+
+
 def compile_part(part: str) -> Accessor:
     """Compile one path (no union) into an accessor; falls back to fhirpathpy."""
     steps = _parse_steps(part)
