@@ -138,8 +138,10 @@ class BundleService:
         if len(set(keys)) != len(keys):
             raise InvalidRequest("A transaction may not change the same resource twice")
         try:
-            check_references_exist(uow, writes, {k for k, w in zip(keys, writes) if not w.deleted},
-                                   require_targets=self.resources.referential_integrity,
+            present = {k for k, w in zip(keys, writes) if not w.deleted}
+            present |= {(e.resource_type, e.resource_id) for e in entries  # matched just now in this transaction
+                        if e.resource_id and (e.existing is not None or (e.skip_write and e.method != "DELETE"))}
+            check_references_exist(uow, writes, present, require_targets=self.resources.referential_integrity,
                                    removed={k for k, w in zip(keys, writes) if w.deleted})
         except ReferenceNotResolved as exc:
             failing = next((e for e in entries if e.write is not None and e.write is exc.subject), entries[0])
