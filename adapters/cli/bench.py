@@ -22,6 +22,10 @@ def run_bench(name: str, args: argparse.Namespace) -> int:
         from engine.allocation.bench import run_benchmark
 
         result = run_benchmark()
+    elif name == "link":
+        from adapters.cli.bench_link import bench_link
+
+        result = bench_link(patients=getattr(args, "patients", None) or 2000)
     else:  # argparse restricts the choices
         raise SystemExit(f"unknown benchmark {name}")
     print(orjson.dumps(result).decode())  # noqa: T201

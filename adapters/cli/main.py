@@ -222,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+")
     ingest.set_defaults(run=_ingest)
     bench = commands.add_parser("bench", help="run a benchmark; last line is one JSON object")
-    bench.add_argument("name", choices=["ingest", "mllp", "allocate"])
+    bench.add_argument("name", choices=["ingest", "mllp", "allocate", "link"])
     bench.add_argument("--json", action="store_true", help="print the JSON summary line (always last)")
     bench.add_argument("--bundles", type=int, default=None, help="number of Synthea-shaped bundles")
     bench.add_argument("--concurrency", type=int, default=2, help="ingest: concurrent loading clients")
@@ -231,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--backend", action="append", choices=["sqlite", "postgresql"],
                        help="backends to measure (default: both)")
     bench.set_defaults(run=_bench)
+    from adapters.cli.link import register as register_identity_commands
+
+    register_identity_commands(commands)  # link, synth
     return parser
 
 

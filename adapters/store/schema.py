@@ -148,3 +148,61 @@ allocation_jobs = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
     sa.Index("ix_allocation_jobs_institution", "institution", "created"),
 )
+
+# Identity matching (engine.identity): scored pairs with manual decisions, links to golden records, golden
+# records, the decision log and the trained model.
+identity_pairs = sa.Table(
+    "identity_pairs", metadata,
+    sa.Column("pair_id", sa.String(40), primary_key=True),
+    sa.Column("left_id", sa.String(64), nullable=False),
+    sa.Column("right_id", sa.String(64), nullable=False),
+    sa.Column("probability", sa.Float),
+    sa.Column("decision", sa.String(16)),
+    sa.Column("explanation", Json),
+    sa.Column("manual", sa.String(16)),
+    sa.Column("actor", sa.String(200)),
+    sa.Column("reason", sa.Text),
+    sa.Column("updated", sa.BigInteger, nullable=False),
+    sa.Index("ix_identity_pairs_left", "left_id"),
+    sa.Index("ix_identity_pairs_right", "right_id"),
+    sa.Index("ix_identity_pairs_decision", "decision", "manual"),
+)
+
+identity_links = sa.Table(
+    "identity_links", metadata,
+    sa.Column("patient_id", sa.String(64), primary_key=True),
+    sa.Column("golden_id", sa.String(64), nullable=False),
+    sa.Column("institution", sa.String(200)),
+    sa.Column("probability", sa.Float),
+    sa.Column("decision", sa.String(16), nullable=False),
+    sa.Column("explanation", Json),
+    sa.Column("manual", sa.Boolean, nullable=False),
+    sa.Column("actor", sa.String(200)),
+    sa.Column("reason", sa.Text),
+    sa.Column("updated", sa.BigInteger, nullable=False),
+    sa.Index("ix_identity_links_golden", "golden_id"),
+)
+
+identity_golden = sa.Table(
+    "identity_golden", metadata,
+    sa.Column("golden_id", sa.String(64), primary_key=True),
+    sa.Column("body", Json, nullable=False),
+    sa.Column("updated", sa.BigInteger, nullable=False),
+)
+
+identity_events = sa.Table(
+    "identity_events", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("detail", Json, nullable=False),
+    sa.Column("actor", sa.String(200)),
+    sa.Column("reason", sa.Text),
+    sa.Column("at", sa.BigInteger, nullable=False),
+)
+
+identity_models = sa.Table(
+    "identity_models", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("model", Json, nullable=False),
+    sa.Column("updated", sa.BigInteger, nullable=False),
+)

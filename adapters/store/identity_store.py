@@ -1,0 +1,249 @@
+"""SQL implementation of engine.identity.ports.IdentityRepository, and a store that reports Patient commits."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from engine.identity.ports import GOLDEN_TAG, IdentityRepository, Link, Pair
+from engine.security.visibility import Visibility
+from engine.store.model import PendingWrite
+from adapters.store import schema as s
+from adapters.store.sql_store import SqlResourceStore, SqlUnitOfWork
+
+log = logging.getLogger("tessera.identity")
+_CHUNK = 500
+
+
+def _pair(row: Any) -> Pair:
+    return Pair(row.pair_id, row.left_id, row.right_id, row.probability, row.decision, row.explanation or {},
+                row.manual, row.actor, row.reason, row.updated)
+
+
+def _link(row: Any) -> Link:
+    return Link(row.patient_id, row.golden_id, row.institution, row.probability, row.decision,
+                row.explanation or {}, bool(row.manual), row.actor, row.reason, row.updated)
+
+
+def _pair_row(pair: Pair) -> dict[str, Any]:
+    return {"pair_id": pair.pair_id, "left_id": pair.left_id, "right_id": pair.right_id,
+            "probability": pair.probability, "decision": pair.decision, "explanation": pair.explanation,
+            "manual": pair.manual, "actor": (pair.actor or "")[:200] or None, "reason": pair.reason,
+            "updated": pair.updated_us}
+
+
+def _chunks(items: Sequence[Any]) -> list[Sequence[Any]]:
+    return [items[i:i + _CHUNK] for i in range(0, len(items), _CHUNK)]
+
+
+class SqlIdentityStore(IdentityRepository):
+    """Identity tables in the same database as the resources."""
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+
+    def latest_change(self) -> int:
+        with self.engine.connect() as connection:
+            return int(connection.execute(sa.select(sa.func.max(s.outbox.c.seq))).scalar() or 0)
+
+    def changed_patients(self, after_seq: int, limit: int) -> list[tuple[int, str]]:
+        o = s.outbox
+        statement = (sa.select(o.c.seq, o.c.res_id).where(o.c.seq > after_seq, o.c.res_type == "Patient")
+                     .order_by(o.c.seq).limit(limit))
+        with self.engine.connect() as connection:
+            return [(row.seq, row.res_id) for row in connection.execute(statement)]
+
+    def institutions(self, patient_ids: list[str]) -> dict[str, str | None]:
+        r, out = s.resources, {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(sorted(set(patient_ids))):
+                rows = connection.execute(sa.select(r.c.res_id, r.c.institution)
+                                          .where(r.c.res_type == "Patient", r.c.res_id.in_(chunk)))
+                out.update({row.res_id: row.institution for row in rows})
+        return out
+
+    def pairs_touching(self, patient_ids: set[str]) -> list[Pair]:
+        p, found = s.identity_pairs, {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(sorted(patient_ids)):
+                rows = connection.execute(sa.select(p).where(sa.or_(p.c.left_id.in_(chunk), p.c.right_id.in_(chunk))))
+                found.update({row.pair_id: _pair(row) for row in rows})
+        return list(found.values())
+
+    def pair(self, pair_id: str) -> Pair | None:
+        p = s.identity_pairs
+        with self.engine.connect() as connection:
+            row = connection.execute(sa.select(p).where(p.c.pair_id == pair_id)).first()
+        return _pair(row) if row else None
+
+    def replace_auto_pairs(self, patient_id: str, pairs: list[Pair]) -> None:
+        p = s.identity_pairs
+        touching = sa.or_(p.c.left_id == patient_id, p.c.right_id == patient_id)
+        with self.engine.begin() as connection:
+            manual = {row.pair_id for row in connection.execute(sa.select(p.c.pair_id).where(
+                touching, p.c.manual.is_not(None)))}
+            connection.execute(p.delete().where(touching, p.c.manual.is_(None)))
+            connection.execute(p.update().where(touching, p.c.manual.is_not(None))
+                               .values(probability=None, decision=None))
+            self._upsert_scores(connection, pairs, manual)
+
+    def replace_all_auto_pairs(self, pairs: list[Pair]) -> None:
+        p = s.identity_pairs
+        with self.engine.begin() as connection:
+            manual = {row.pair_id for row in connection.execute(sa.select(p.c.pair_id).where(p.c.manual.is_not(None)))}
+            connection.execute(p.delete().where(p.c.manual.is_(None)))
+            connection.execute(p.update().values(probability=None, decision=None))
+            self._upsert_scores(connection, pairs, manual)
+
+    @staticmethod
+    def _upsert_scores(connection: sa.Connection, pairs: list[Pair], manual: set[str]) -> None:
+        p = s.identity_pairs
+        fresh = [_pair_row(x) for x in pairs if x.pair_id not in manual]
+        if fresh:
+            connection.execute(p.insert(), fresh)
+        for x in pairs:
+            if x.pair_id in manual:
+                connection.execute(p.update().where(p.c.pair_id == x.pair_id).values(
+                    probability=x.probability, decision=x.decision, explanation=x.explanation))
+
+    def set_manual(self, pair: Pair) -> None:
+        p = s.identity_pairs
+        with self.engine.begin() as connection:
+            done = connection.execute(p.update().where(p.c.pair_id == pair.pair_id).values(
+                manual=pair.manual, actor=(pair.actor or "")[:200] or None, reason=pair.reason,
+                updated=pair.updated_us))
+            if done.rowcount == 0:
+                connection.execute(p.insert().values(**_pair_row(pair)))
+
+    def review_queue(self, limit: int) -> list[Pair]:
+        p = s.identity_pairs
+        statement = (sa.select(p).where(p.c.decision == "possible", p.c.manual.is_(None))
+                     .order_by(p.c.probability.desc(), p.c.pair_id).limit(limit))
+        with self.engine.connect() as connection:
+            return [_pair(row) for row in connection.execute(statement)]
+
+    def links(self, patient_ids: list[str] | None = None) -> dict[str, Link]:
+        t = s.identity_links
+        with self.engine.connect() as connection:
+            if patient_ids is None:
+                return {row.patient_id: _link(row) for row in connection.execute(sa.select(t))}
+            out = {}
+            for chunk in _chunks(sorted(set(patient_ids))):
+                out.update({row.patient_id: _link(row) for row in
+                            connection.execute(sa.select(t).where(t.c.patient_id.in_(chunk)))})
+            return out
+
+    def members(self, golden_ids: list[str]) -> dict[str, list[str]]:
+        t, out = s.identity_links, {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(sorted(set(golden_ids))):
+                rows = connection.execute(sa.select(t.c.golden_id, t.c.patient_id).where(t.c.golden_id.in_(chunk))
+                                          .order_by(t.c.patient_id))
+                for row in rows:
+                    out.setdefault(row.golden_id, []).append(row.patient_id)
+        return out
+
+    def golden_page(self, offset: int, limit: int) -> list[str]:
+        g = s.identity_golden
+        with self.engine.connect() as connection:
+            return list(connection.execute(sa.select(g.c.golden_id).order_by(g.c.golden_id)
+                                           .limit(limit).offset(offset)).scalars())
+
+    def golden(self, golden_id: str) -> dict[str, Any] | None:
+        g = s.identity_golden
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(g.c.body).where(g.c.golden_id == golden_id)).scalar()
+
+    def write_clusters(self, links: list[Link], goldens: dict[str, dict[str, Any]], retired: set[str],
+                       removed: set[str]) -> None:
+        t, g = s.identity_links, s.identity_golden
+        with self.engine.begin() as connection:
+            gone = sorted(set(removed) | {link.patient_id for link in links})
+            for chunk in _chunks(gone):
+                connection.execute(t.delete().where(t.c.patient_id.in_(chunk)))
+            for chunk in _chunks(sorted(set(retired) | set(goldens))):
+                connection.execute(g.delete().where(g.c.golden_id.in_(chunk)))
+            if links:
+                connection.execute(t.insert(), [
+                    {"patient_id": x.patient_id, "golden_id": x.golden_id, "institution": x.institution,
+                     "probability": x.probability, "decision": x.decision, "explanation": x.explanation,
+                     "manual": x.manual, "actor": (x.actor or "")[:200] or None, "reason": x.reason,
+                     "updated": x.updated_us} for x in links])
+            if goldens:
+                now = max((x.updated_us for x in links), default=0)
+                connection.execute(g.insert(), [{"golden_id": k, "body": v, "updated": now}
+                                                for k, v in goldens.items()])
+
+    def record_event(self, kind: str, detail: dict[str, Any], actor: str | None, reason: str | None,
+                     now_us: int) -> None:
+        with self.engine.begin() as connection:
+            connection.execute(s.identity_events.insert().values(kind=kind[:16], detail=detail,
+                                                                 actor=(actor or "")[:200] or None,
+                                                                 reason=reason, at=now_us))
+
+    def save_model(self, model: dict[str, Any], now_us: int) -> None:
+        m = s.identity_models
+        with self.engine.begin() as connection:
+            connection.execute(m.delete().where(m.c.name == "default"))
+            connection.execute(m.insert().values(name="default", model=model, updated=now_us))
+
+    def load_model(self) -> dict[str, Any] | None:
+        m = s.identity_models
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(m.c.model).where(m.c.name == "default")).scalar()
+
+
+def is_golden(body: dict[str, Any] | None) -> bool:
+    """True for a golden-record Patient (never matched as a source record)."""
+    tags = ((body or {}).get("meta") or {}).get("tag") or []
+    return any(isinstance(t, dict) and t.get("code") == GOLDEN_TAG["code"] and t.get("system") == GOLDEN_TAG["system"]
+               for t in tags)
+
+
+class _ObservedUnitOfWork(SqlUnitOfWork):
+    """Notes Patient writes and tells the store's listeners after they commit."""
+
+    def __init__(self, store: "ObservedSqlStore", *, read_only: bool, visibility: Visibility):
+        super().__init__(store.engine, read_only=read_only, visibility=visibility)
+        self._store = store
+        self._patients = False
+
+    def save(self, writes: Sequence[PendingWrite]) -> None:
+        super().save(writes)
+        if any(w.resource_type == "Patient" and not is_golden(w.body) for w in writes):
+            self._patients = True
+
+    def commit(self) -> None:
+        super().commit()
+        if self._patients:
+            self._patients = False
+            self._store.notify()
+
+    def rollback(self) -> None:
+        self._patients = False
+        super().rollback()
+
+
+class ObservedSqlStore(SqlResourceStore):
+    """The SQL store; after a transaction that wrote a Patient commits, each listener runs (inline matching).
+
+    A failing listener never fails the write (it is already durable): it is logged without patient data.
+    """
+
+    def __init__(self, engine: sa.Engine):
+        super().__init__(engine)
+        self.listeners: list[Callable[[], Any]] = []
+        self.identity: Any = None  # the IdentityService the composition root attaches
+
+    def unit_of_work(self, *, read_only: bool = False, visibility: Visibility | None = None) -> SqlUnitOfWork:
+        return _ObservedUnitOfWork(self, read_only=read_only, visibility=visibility or Visibility.everything())
+
+    def notify(self) -> None:
+        """Run the listeners (after a Patient write committed)."""
+        for listener in self.listeners:
+            try:
+                listener()
+            except Exception as exc:  # noqa: BLE001 - the write stands; matching catches up on the next one
+                log.error("identity matching after a Patient write failed: %s", type(exc).__name__)

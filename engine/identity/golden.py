@@ -1,0 +1,131 @@
+"""Golden records: constrained clustering of pairs, stable golden ids, and field survivorship."""
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+
+from engine.identity.ports import GOLDEN_TAG, Link, Pair
+from engine.store.model import StoredResource
+
+SOURCE_EXTENSION = "urn:tessera:mdm:field-source"
+SURVIVING_FIELDS = ("name", "gender", "birthDate", "address", "telecom", "maritalStatus", "deceasedBoolean",
+                    "deceasedDateTime", "multipleBirthBoolean", "multipleBirthInteger", "communication")
+
+
+def cluster(nodes: Iterable[str], pairs: Iterable[Pair]) -> list[set[str]]:
+    """Groups of patient ids: manual matches first, then automatic matches by probability, never joining two
+    records a manual "no-match" separates; every node appears once, singletons included."""
+    group: dict[str, set[str]] = {n: {n} for n in nodes}
+    cannot: dict[str, set[str]] = {}
+    usable = [p for p in pairs if p.left_id in group and p.right_id in group]
+    for pair in usable:
+        if pair.manual == "no-match":
+            cannot.setdefault(pair.left_id, set()).add(pair.right_id)
+            cannot.setdefault(pair.right_id, set()).add(pair.left_id)
+    manual = sorted((p for p in usable if p.manual == "match"), key=lambda p: p.updated_us)
+    auto = sorted((p for p in usable if p.manual is None and p.decision == "match"),
+                  key=lambda p: (-(p.probability or 0.0), p.pair_id))
+    for pair in [*manual, *auto]:
+        a, b = group[pair.left_id], group[pair.right_id]
+        if a is b:
+            continue
+        small, big = (a, b) if len(a) <= len(b) else (b, a)
+        if any(cannot.get(x, set()) & big for x in small):
+            continue
+        big |= small
+        for x in small:
+            group[x] = big
+    unique = {id(g): g for g in group.values()}
+    return sorted(unique.values(), key=lambda g: min(g))
+
+
+def assign_golden_ids(groups: list[set[str]], current: dict[str, str], new_id: Callable[[], str]) -> dict[str, str]:
+    """A golden id per patient: each group keeps the id most of its members had (bigger groups first)."""
+    used: set[str] = set()
+    out: dict[str, str] = {}
+    for members in sorted(groups, key=lambda g: (-len(g), min(g))):
+        counts = Counter(current[m] for m in members if m in current)
+        ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        choice = next((g for g, _ in ranked if g not in used), None) or new_id()
+        used.add(choice)
+        for member in members:
+            out[member] = choice
+    return out
+
+
+def member_links(groups: list[set[str]], golden_of: dict[str, str], pairs: list[Pair],
+                 institutions: dict[str, str | None], now_us: int) -> list[Link]:
+    """The link row of every member: the strongest pair tying it to its group (manual first)."""
+    by_member: dict[str, list[Pair]] = {}
+    for pair in pairs:
+        by_member.setdefault(pair.left_id, []).append(pair)
+        by_member.setdefault(pair.right_id, []).append(pair)
+    links = []
+    for members in groups:
+        for member in members:
+            link = Link(member, golden_of[member], institutions.get(member), updated_us=now_us)
+            inside = [p for p in by_member.get(member, []) if p.other(member) in members and
+                      p.effective == "match"]
+            if inside:
+                best = max(inside, key=lambda p: (p.manual == "match", p.probability or 0.0))
+                link.probability = best.probability
+                link.manual = best.manual == "match"
+                link.decision = "manual" if link.manual else "match"
+                link.explanation = {"pair": best.pair_id, "other": f"Patient/{best.other(member)}",
+                                    **best.explanation}
+                link.actor, link.reason = best.actor, best.reason
+            links.append(link)
+    return links
+
+
+def _completeness(value: Any) -> int:
+    return len(orjson.dumps(value)) if value not in (None, "", [], {}) else 0
+
+
+def golden_patient(golden_id: str, members: list[StoredResource]) -> dict[str, Any]:
+    """The golden Patient of `members`: each field from the most complete, then most recent, member (the
+    source recorded in an extension), identifiers united, members listed as `link`."""
+    body: dict[str, Any] = {"resourceType": "Patient", "id": golden_id, "meta": {"tag": [dict(GOLDEN_TAG)]}}
+    sources = []
+    for name in SURVIVING_FIELDS:
+        best = None
+        for stored in members:
+            value = (stored.body or {}).get(name)
+            score = (_completeness(value), stored.last_updated_us, stored.resource_id)
+            if score[0] and (best is None or score > best[0]):
+                best = (score, value, stored.key)
+        if best is not None:
+            body[name] = best[1]
+            sources.append({"url": SOURCE_EXTENSION, "extension": [
+                {"url": "field", "valueString": name}, {"url": "source", "valueReference": {"reference": best[2]}}]})
+    identifiers, seen = [], set()
+    for stored in sorted(members, key=lambda s: s.resource_id):
+        for identifier in (stored.body or {}).get("identifier") or []:
+            key = (identifier.get("system"), identifier.get("value"))
+            if isinstance(identifier, dict) and key not in seen:
+                seen.add(key)
+                identifiers.append(identifier)
+    if identifiers:
+        body["identifier"] = identifiers
+    body["active"] = True
+    if sources:
+        body["extension"] = sources
+    body["link"] = [{"other": {"reference": s.key}, "type": "seealso"} for s in sorted(members, key=lambda s: s.key)]
+    return body
+
+
+def field_sources(golden: dict[str, Any]) -> dict[str, str]:
+    """Field name -> source Patient reference, from a golden Patient's source extensions."""
+    out = {}
+    for extension in golden.get("extension") or []:
+        if extension.get("url") != SOURCE_EXTENSION:
+            continue
+        parts = {e.get("url"): e for e in extension.get("extension") or []}
+        field_name = parts.get("field", {}).get("valueString")
+        source = parts.get("source", {}).get("valueReference", {}).get("reference")
+        if field_name and source:
+            out[field_name] = source
+    return out

@@ -1,0 +1,130 @@
+"""The identity repository port: match pairs, links to golden records, golden records, the trained model."""
+from __future__ import annotations
+
+import abc
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+GOLDEN_TAG = {"system": "urn:tessera:mdm", "code": "GOLDEN_RECORD", "display": "Golden record"}
+
+
+def pair_key(left: str, right: str) -> tuple[str, str, str]:
+    """(pair id, smaller id, larger id) of an unordered pair of patient ids."""
+    a, b = sorted((left, right))
+    return hashlib.sha1(f"{a}|{b}".encode()).hexdigest()[:20], a, b
+
+
+@dataclass
+class Pair:
+    """Two source Patients scored by the matcher, and any manual decision about them (which wins forever)."""
+
+    pair_id: str
+    left_id: str
+    right_id: str
+    probability: float | None = None
+    decision: str | None = None  # automatic: "match" | "possible" | "no-match"; None when never scored
+    explanation: dict[str, Any] = field(default_factory=dict)
+    manual: str | None = None  # "match" | "no-match" when a person (or an HL7 merge) decided
+    actor: str | None = None
+    reason: str | None = None
+    updated_us: int = 0
+
+    @property
+    def effective(self) -> str:
+        """The decision in force: the manual one when there is one, else the automatic one."""
+        return self.manual or self.decision or "no-match"
+
+    def other(self, patient_id: str) -> str:
+        """The pair's other member."""
+        return self.right_id if patient_id == self.left_id else self.left_id
+
+
+@dataclass
+class Link:
+    """A source Patient's membership of one golden record, with the evidence that put it there."""
+
+    patient_id: str
+    golden_id: str
+    institution: str | None = None
+    probability: float | None = None
+    decision: str = "singleton"  # "singleton" | "match" | "manual"
+    explanation: dict[str, Any] = field(default_factory=dict)
+    manual: bool = False
+    actor: str | None = None
+    reason: str | None = None
+    updated_us: int = 0
+
+
+class IdentityRepository(abc.ABC):
+    """Durable identity state; every method is its own transaction unless stated."""
+
+    @abc.abstractmethod
+    def latest_change(self) -> int:
+        """The newest change sequence number of the resource store (0 when empty)."""
+
+    @abc.abstractmethod
+    def changed_patients(self, after_seq: int, limit: int) -> list[tuple[int, str]]:
+        """(seq, patient id) of Patient changes after `after_seq`, oldest first."""
+
+    @abc.abstractmethod
+    def institutions(self, patient_ids: list[str]) -> dict[str, str | None]:
+        """The owning institution of each Patient."""
+
+    @abc.abstractmethod
+    def pairs_touching(self, patient_ids: set[str]) -> list[Pair]:
+        """Stored pairs with at least one member in `patient_ids`."""
+
+    @abc.abstractmethod
+    def pair(self, pair_id: str) -> Pair | None:
+        """One stored pair."""
+
+    @abc.abstractmethod
+    def replace_auto_pairs(self, patient_id: str, pairs: list[Pair]) -> None:
+        """Make `pairs` the automatic pairs of `patient_id`; manual decisions on any pair are kept."""
+
+    @abc.abstractmethod
+    def replace_all_auto_pairs(self, pairs: list[Pair]) -> None:
+        """Batch linking: every automatic score replaced by `pairs`; manual decisions are kept."""
+
+    @abc.abstractmethod
+    def set_manual(self, pair: Pair) -> None:
+        """Store a manual decision (with actor, reason and time) on a pair, creating it when new."""
+
+    @abc.abstractmethod
+    def review_queue(self, limit: int) -> list[Pair]:
+        """Pairs decided "possible" that no one has decided yet, most probable first."""
+
+    @abc.abstractmethod
+    def links(self, patient_ids: list[str] | None = None) -> dict[str, Link]:
+        """Links of the given Patients (all when None)."""
+
+    @abc.abstractmethod
+    def members(self, golden_ids: list[str]) -> dict[str, list[str]]:
+        """Member patient ids of each golden record."""
+
+    @abc.abstractmethod
+    def golden_page(self, offset: int, limit: int) -> list[str]:
+        """Golden record ids in a stable order."""
+
+    @abc.abstractmethod
+    def golden(self, golden_id: str) -> dict[str, Any] | None:
+        """The stored golden Patient."""
+
+    @abc.abstractmethod
+    def write_clusters(self, links: list[Link], goldens: dict[str, dict[str, Any]], retired: set[str],
+                       removed: set[str]) -> None:
+        """In one transaction: upsert links and golden records, delete retired goldens and removed patients."""
+
+    @abc.abstractmethod
+    def record_event(self, kind: str, detail: dict[str, Any], actor: str | None, reason: str | None,
+                     now_us: int) -> None:
+        """Append to the identity decision log (merges, unmerges, reviews, batch runs)."""
+
+    @abc.abstractmethod
+    def save_model(self, model: dict[str, Any], now_us: int) -> None:
+        """Store the trained match model (JSON)."""
+
+    @abc.abstractmethod
+    def load_model(self) -> dict[str, Any] | None:
+        """The stored match model, if any."""

@@ -1,0 +1,244 @@
+"""Identity service: keeps every source Patient in exactly one golden record, inline and in batch.
+
+Inline: `sync()` runs after every committed Patient write (the store calls it) and re-matches the Patients
+changed since its cursor. Batch: `link_all()` (re)trains the model, scores every candidate pair and
+rebuilds every golden record. Manual decisions (links, unlinks, reviews, HL7 merges) win over automatic ones.
+"""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from engine.errors import InvalidRequest, ResourceNotFound
+from engine.identity.golden import assign_golden_ids, cluster, golden_patient, member_links
+from engine.identity.index import MatchIndex
+from engine.identity.model import MatchModel
+from engine.identity.ports import IdentityRepository, Pair, pair_key
+from engine.identity.records import PersonRecord, person_from_patient
+from engine.identity.scoring import ScoredPair
+from engine.search.query import SearchQuery
+from engine.store.model import StoredResource
+from engine.store.ports import ResourceStore
+
+MERGE_ACTOR = "hl7v2-merge"
+MIN_TRAINING_RECORDS = 500
+
+
+def explanation(pair: ScoredPair) -> dict[str, Any]:
+    """A JSON explanation of a scored pair: probability, weight (bits) and the evidence per field."""
+    return {"probability": round(pair.probability, 6), "weight": round(pair.weight, 3),
+            "evidence": [{"field": e.field, "level": e.level, "weight": round(e.weight, 3)} for e in pair.evidence]}
+
+
+class IdentityService:
+    """Matching, golden records and manual decisions over a resource store and an identity repository."""
+
+    def __init__(self, store: ResourceStore, repo: IdentityRepository, clock: Callable[[], int],
+                 new_id: Callable[[], str] = lambda: str(uuid.uuid4())):
+        self.store = store
+        self.repo = repo
+        self.clock = clock
+        self.new_id = new_id
+        self.lock = threading.RLock()
+        self.index: MatchIndex | None = None
+        self.cursor = 0
+
+    # -- loading -------------------------------------------------------------------------------------------
+    def patients(self) -> Iterator[StoredResource]:
+        """Every current source Patient (unrestricted; internal use)."""
+        offset = 0
+        while True:
+            with self.store.unit_of_work(read_only=True) as uow:
+                page = uow.search(SearchQuery(resource_type="Patient", count=1000, offset=offset, total="none"))
+            yield from page.items
+            if len(page.items) < 1000:
+                return
+            offset += 1000
+
+    def _records(self, stored: list[StoredResource]) -> list[PersonRecord]:
+        institutions = self.repo.institutions([s.resource_id for s in stored])
+        return [person_from_patient(s.body or {}, source=institutions.get(s.resource_id) or "") for s in stored]
+
+    def model(self) -> MatchModel:
+        """The stored trained model, or the default priors when none was trained yet."""
+        data = self.repo.load_model()
+        return MatchModel.from_dict(data) if data else MatchModel()
+
+    def _ensure_index(self) -> None:
+        if self.index is not None:
+            return
+        cursor = self.repo.latest_change()
+        index = MatchIndex(self.model())
+        stored = list(self.patients())
+        for record in self._records(stored):
+            index.add(record)
+        self.index, self.cursor = index, cursor
+        known = set(self.repo.links())
+        present = {s.resource_id for s in stored}
+        todo = sorted((present - known) | (known - present))
+        if todo:
+            self._process(todo)
+
+    # -- inline --------------------------------------------------------------------------------------------
+    def sync(self) -> int:
+        """Re-match every Patient changed since the last call; the number of Patients processed."""
+        with self.lock:
+            self._ensure_index()
+            changed: list[str] = []
+            while batch := self.repo.changed_patients(self.cursor, 1000):
+                self.cursor = batch[-1][0]
+                changed.extend(pid for _, pid in batch)
+            ids = list(dict.fromkeys(changed))
+            if ids:
+                self._process(ids)
+            return len(ids)
+
+    def _process(self, ids: list[str]) -> None:
+        assert self.index is not None
+        with self.store.unit_of_work(read_only=True) as uow:
+            stored = {s.resource_id: s for s in uow.read_many(("Patient", i) for i in ids)}
+        records = {r.record_id: r for r in self._records(list(stored.values()))}
+        removed = set()
+        for pid in ids:
+            if pid in records:
+                self.index.add(records[pid])
+            else:
+                self.index.remove(pid)
+                removed.add(pid)
+        affected = set(ids)
+        review = self.index.settings.review_probability
+        for pid in ids:
+            if pid not in records:
+                self.repo.replace_auto_pairs(pid, [])
+                continue
+            scored = [p for p in self.index.match(records[pid]) if p.probability >= review]
+            pairs = [Pair(*pair_key(pid, p.right_id), probability=p.probability, decision=p.decision,
+                          explanation=explanation(p), updated_us=self.clock()) for p in scored]
+            self.repo.replace_auto_pairs(pid, pairs)
+            affected.update(p.right_id for p in scored)
+            affected.update(self._merge_links(pid, stored[pid].body or {}))
+        self._recluster(affected, removed)
+
+    def _merge_links(self, pid: str, body: dict[str, Any]) -> set[str]:
+        """An HL7 merge (Patient.link replaced-by / replaces) is a manual-grade match, unless a person decided."""
+        others = set()
+        for link in body.get("link") or []:
+            reference = ((link or {}).get("other") or {}).get("reference") or ""
+            if link.get("type") in ("replaced-by", "replaces") and reference.startswith("Patient/"):
+                others.add(reference.split("/", 1)[1])
+        if not others:
+            return set()
+        existing = {p.pair_id: p for p in self.repo.pairs_touching({pid})}
+        for other in others:
+            key = pair_key(pid, other)
+            if key[0] in existing and existing[key[0]].manual is not None:
+                continue
+            self.repo.set_manual(Pair(*key, manual="match", actor=MERGE_ACTOR, reason="HL7 ADT merge",
+                                      updated_us=self.clock()))
+            self.repo.record_event("merge", {"patients": [f"Patient/{pid}", f"Patient/{other}"]}, MERGE_ACTOR,
+                                   "HL7 ADT merge", self.clock())
+        return others
+
+    def _recluster(self, affected: set[str], removed: set[str]) -> None:
+        assert self.index is not None
+        current_links = self.repo.links(sorted(affected))
+        golden_ids = {link.golden_id for link in current_links.values()}
+        members = self.repo.members(sorted(golden_ids))
+        everyone = set(affected).union(*members.values()) if members else set(affected)
+        nodes = {n for n in everyone if n in self.index}
+        removed = (removed | everyone) - nodes
+        self._write(nodes, removed, golden_ids)
+
+    def _write(self, nodes: set[str], removed: set[str], old_goldens: set[str]) -> None:
+        pairs = [p for p in self.repo.pairs_touching(nodes) if p.left_id in nodes and p.right_id in nodes]
+        current = {pid: link.golden_id for pid, link in self.repo.links(sorted(nodes)).items()}
+        groups = cluster(nodes, pairs)
+        golden_of = assign_golden_ids(groups, current, self.new_id)
+        with self.store.unit_of_work(read_only=True) as uow:
+            stored = {s.resource_id: s for s in uow.read_many(("Patient", n) for n in nodes)}
+        goldens = {golden_of[min(g)]: golden_patient(golden_of[min(g)], [stored[m] for m in sorted(g) if m in stored])
+                   for g in groups}
+        now = self.clock()
+        links = member_links(groups, golden_of, pairs, self.repo.institutions(sorted(nodes)), now)
+        self.repo.write_clusters(links, goldens, (old_goldens | set(current.values())) - set(goldens), removed)
+
+    # -- batch ---------------------------------------------------------------------------------------------
+    def link_all(self, *, retrain: bool = False) -> dict[str, Any]:
+        """Batch: (re)train when asked (or when no model is stored and there is enough data), score every
+        candidate pair and rebuild every golden record. Returns counts and timings."""
+        with self.lock:
+            started = time.perf_counter()
+            cursor = self.repo.latest_change()
+            stored = list(self.patients())
+            records = self._records(stored)
+            trained = False
+            if retrain or (self.repo.load_model() is None and len(records) >= MIN_TRAINING_RECORDS):
+                model = MatchModel.train(records)
+                self.repo.save_model(model.to_dict(), self.clock())
+                trained = True
+            else:
+                model = self.model()
+            index = MatchIndex(model)
+            for record in records:
+                index.add(record)
+            scored = index.link_all()
+            now = self.clock()
+            pairs = [Pair(*pair_key(p.left_id, p.right_id), probability=p.probability, decision=p.decision,
+                          explanation=explanation(p), updated_us=now) for p in scored]
+            self.repo.replace_all_auto_pairs(pairs)
+            self.index, self.cursor = index, cursor
+            for s in stored:
+                self._merge_links(s.resource_id, s.body or {})
+            nodes = {r.record_id for r in records}
+            known = self.repo.links()
+            self._write(nodes, set(known) - nodes, {link.golden_id for link in known.values()})
+            goldens = len({link.golden_id for link in self.repo.links().values()})
+            self.repo.record_event("batch-link", {"records": len(records), "pairs": len(pairs)}, "tessera link",
+                                   None, self.clock())
+            return {"records": len(records), "pairs_scored": len(pairs),
+                    "matches": sum(p.decision == "match" for p in pairs),
+                    "possible": sum(p.decision == "possible" for p in pairs), "golden_records": goldens,
+                    "trained": trained, "seconds": round(time.perf_counter() - started, 3)}
+
+    # -- manual decisions ----------------------------------------------------------------------------------
+    def link(self, left: str, right: str, *, actor: str | None, reason: str | None) -> None:
+        """Manual link: the two Patients belong to one golden record from now on."""
+        self._decide(pair_key(left, right), "match", actor, reason, "merge")
+
+    def unlink(self, patient: str, *, other: str | None, actor: str | None, reason: str | None) -> None:
+        """Manual unlink: `patient` leaves its golden record (or only stops being linked to `other`)."""
+        with self.lock:
+            self._ensure_index()
+            link = self.repo.links([patient]).get(patient)
+            if link is None:
+                raise ResourceNotFound(f"Patient/{patient} has no identity link")
+            others = [other] if other else [m for m in self.repo.members([link.golden_id]).get(link.golden_id, [])
+                                             if m != patient]
+            for member in others:
+                self._decide(pair_key(patient, member), "no-match", actor, reason, "unmerge")
+
+    def review(self, pair_id: str, decision: str, *, actor: str | None, reason: str | None) -> Pair:
+        """Record a reviewer's decision on a scored pair."""
+        if decision not in ("match", "no-match"):
+            raise InvalidRequest("decision must be 'match' or 'no-match'")
+        pair = self.repo.pair(pair_id)
+        if pair is None:
+            raise ResourceNotFound(f"review item {pair_id[:40]} is not known")
+        self._decide((pair.pair_id, pair.left_id, pair.right_id), decision, actor, reason, "review")
+        return self.repo.pair(pair_id) or pair
+
+    def _decide(self, key: tuple[str, str, str], decision: str, actor: str | None, reason: str | None,
+                kind: str) -> None:
+        with self.lock:
+            self._ensure_index()
+            now = self.clock()
+            existing = self.repo.pair(key[0])
+            pair = existing or Pair(*key)
+            pair.manual, pair.actor, pair.reason, pair.updated_us = decision, actor, reason, now
+            self.repo.set_manual(pair)
+            self.repo.record_event(kind, {"patients": [f"Patient/{key[1]}", f"Patient/{key[2]}"],
+                                          "decision": decision}, actor, reason, now)
+            self._recluster({key[1], key[2]}, set())
