@@ -62,6 +62,7 @@ class Container:
         close_queue = getattr(self.allocation_jobs.queue, "close", None)
         if close_queue is not None:
             close_queue()
+        self.store.drain()
         self.store.engine.dispose()
 
 
@@ -73,7 +74,7 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
     engine = create_sql_engine(url, pool_size=settings.db_pool_size)
     if migrate:
         upgrade(engine)
-    store = ObservedSqlStore(engine)
+    store = ObservedSqlStore(engine, background=settings.identity_matching == "background")
     clock = monotonic_clock_us
     store.identity = IdentityService(store, SqlIdentityStore(engine), clock)  # type: ignore[attr-defined]
     store.listeners.append(store.identity.sync)  # type: ignore[attr-defined]

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     api_tls_cert: Path | None = Field(default=None, description="PEM certificate chain; with the key, the API serves HTTPS.")
     api_tls_key: Path | None = None
+    identity_matching: Literal["inline", "background"] = Field(
+        default="inline", description="Match a written Patient before the write returns (inline) or just "
+                                      "after, in batches on a background thread of the same process.")
     worker_visibility_timeout_s: int = Field(
         default=3600, description="Seconds before the broker re-delivers a task whose worker vanished.")
     jobs_inline: bool | None = Field(

@@ -1,6 +1,9 @@
 """SQL implementation of engine.identity.ports.IdentityRepository, and a store that reports Patient commits."""
 from __future__ import annotations
 
+import threading
+import time
+
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -232,18 +235,46 @@ class ObservedSqlStore(SqlResourceStore):
     A failing listener never fails the write (it is already durable): it is logged without patient data.
     """
 
-    def __init__(self, engine: sa.Engine):
+    def __init__(self, engine: sa.Engine, *, background: bool = False):
         super().__init__(engine)
         self.listeners: list[Callable[[], Any]] = []
         self.identity: Any = None  # the IdentityService the composition root attaches
+        self.background = background
+        self._pending = threading.Event()
+        self._stopping = False
+        self._thread: threading.Thread | None = None
 
     def unit_of_work(self, *, read_only: bool = False, visibility: Visibility | None = None) -> SqlUnitOfWork:
         return _ObservedUnitOfWork(self, read_only=read_only, visibility=visibility or Visibility.everything())
 
     def notify(self) -> None:
-        """Run the listeners (after a Patient write committed)."""
+        """After a Patient write committed: run the listeners now, or wake the background matcher."""
+        if not self.background:
+            self._run_listeners()
+            return
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="identity-matching", daemon=True)
+            self._thread.start()
+        self._pending.set()
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            self._pending.wait()
+            time.sleep(0.2)  # let a burst of writes arrive, then match them together
+            self._pending.clear()
+            self._run_listeners()
+
+    def _run_listeners(self) -> None:
         for listener in self.listeners:
             try:
                 listener()
             except Exception as exc:  # noqa: BLE001 - the write stands; matching catches up on the next one
                 log.error("identity matching after a Patient write failed: %s", type(exc).__name__)
+
+    def drain(self) -> None:
+        """Finish pending background matching (on shutdown)."""
+        if self._thread is not None:
+            self._stopping = True
+            self._pending.set()
+            self._thread.join(60)
+            self._run_listeners()
