@@ -1,6 +1,7 @@
 """The SQL resource store: SQLAlchemy Core over SQLite (WAL) or PostgreSQL (JSONB)."""
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -205,6 +206,14 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
                      .limit(query.count).offset(query.offset))
         return Page([_stored(row) for row in self._connection.execute(statement)], total)
 
+    def lock_key(self, key: str) -> None:
+        if self._dialect == "postgresql":  # SQLite already serializes writers (BEGIN IMMEDIATE)
+            digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+            try:
+                self._connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": digest})
+            except OperationalError as exc:
+                raise VersionConflict("Concurrent transactions waited for each other; retry") from exc
+
     def find_by_token(self, resource_type: str, parameter: str, system: str | None, code: str, *,
                       any_system: bool, limit: int) -> list[StoredResource]:
         if not self.visibility.unrestricted:
@@ -282,7 +291,10 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
     def commit(self) -> None:
         try:
             self._connection.commit()
-        except IntegrityError as exc:
+        except (IntegrityError, OperationalError) as exc:
+            if isinstance(exc, OperationalError) and "deadlock" not in str(exc).lower() \
+                    and "serializ" not in str(exc).lower():
+                raise StoreUnavailable("The store is unavailable") from exc
             raise VersionConflict("A concurrent write changed the same resource; retry the request") from exc
 
     def rollback(self) -> None:

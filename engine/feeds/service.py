@@ -4,7 +4,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from engine.errors import BundleEntryError, TesseraError
+import orjson
+
+from engine.errors import BundleEntryError, TesseraError, VersionConflict
 from engine.feeds.model import FeedIssue, FeedOutcome, MessageIdentity, RawMessage
 from engine.feeds.ports import MessageTranslator, UnreadableMessage, UntranslatableMessage
 from engine.fhir.dates import format_instant
@@ -85,9 +87,22 @@ class FeedService:
             self._set_status(message_id, "failed", "; ".join(i.text for i in exc.issues)[:2000])
             return FeedOutcome("AE", message_id, identity, exc.issues)
         source = _source_of(translated.bundle)
+        for attempt in range(3):  # a concurrent write to the same resources: retry with fresh reads
+            try:
+                bundle = orjson.loads(orjson.dumps(translated.bundle))  # each attempt rewrites its own copy
+                return self._apply(translated, bundle, message_id, identity, source)
+            except VersionConflict:
+                if attempt == 2:
+                    issue = FeedIssue("MSH", 1, None, "207", "concurrent updates kept conflicting; retry later")
+                    self._set_status(message_id, "failed", issue.text)
+                    return FeedOutcome("AE", message_id, identity, [issue])
+        raise AssertionError("unreachable")
+
+    def _apply(self, translated: Any, bundle: dict[str, Any], message_id: int, identity: MessageIdentity,
+               source: str | None) -> FeedOutcome:
         try:
             with self.store.unit_of_work() as uow:
-                writes = self.bundles.apply_transaction(uow, translated.bundle, source=source,
+                writes = self.bundles.apply_transaction(uow, bundle, source=source,
                                                         caller=Caller.institution_only(identity.institution))
                 count = len(writes)
                 for survivor, merged in translated.merges:
@@ -95,6 +110,15 @@ class FeedService:
                                             source=source)
                 uow.set_message_status(message_id, "processed")
                 uow.commit()
+        except VersionConflict:
+            raise
+        except BundleEntryError as exc:
+            if isinstance(exc.cause, VersionConflict):
+                raise exc.cause from exc
+            issues = _issues_from(exc)
+            self._set_status(message_id, "failed", "; ".join(i.text for i in issues)[:2000])
+            log.info("message %s failed: %s", message_id, type(exc).__name__)
+            return FeedOutcome("AE", message_id, identity, issues)
         except TesseraError as exc:
             issues = _issues_from(exc)
             self._set_status(message_id, "failed", "; ".join(i.text for i in issues)[:2000])

@@ -151,6 +151,8 @@ class BundleService:
 
     def _assign_ids(self, uow: UnitOfWork, entries: list[_Entry]) -> dict[str, str]:
         id_map: dict[str, str] = {}
+        for key in sorted(_conditional_keys(entries)):  # one global order: concurrent bundles cannot deadlock
+            uow.lock_key(key)
         for entry in entries:
             try:
                 self._resolve_target(uow, entry)
@@ -279,6 +281,18 @@ class BundleService:
                                                           "lastModified": last_modified(stored)}}
         except TesseraError as exc:
             return {"response": {"status": _status_line(exc), "outcome": operation_outcome(exc.issues)}}
+
+
+def _conditional_keys(entries: list[_Entry]) -> set[str]:
+    """Lock keys of the conditional creates and updates in a Bundle (as match_conditional names them)."""
+    keys = set()
+    for entry in entries:
+        path, _, query_text = entry.url.partition("?")
+        condition = entry.request.get("ifNoneExist") if entry.method == "POST" else (
+            query_text if entry.method == "PUT" else None)
+        if condition:
+            keys.add(f"{path.split('/')[0]}?{sorted(parse_qsl(condition, keep_blank_values=True))}")
+    return keys
 
 
 def _same_content(resource: dict[str, Any], stored: dict[str, Any] | None, resource_id: str,

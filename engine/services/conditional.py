@@ -13,11 +13,18 @@ from engine.store.model import StoredResource
 from engine.store.ports import UnitOfWork
 
 
-def match_conditional(uow: UnitOfWork, resource_type: str, query_text: str | Sequence[tuple[str, str]]) -> list[StoredResource]:
-    """Resources matching a conditional query (`identifier=x|y`), at most two (enough to detect >1)."""
+def match_conditional(uow: UnitOfWork, resource_type: str, query_text: str | Sequence[tuple[str, str]], *,
+                      for_write: bool = False) -> list[StoredResource]:
+    """Resources matching a conditional query (`identifier=x|y`), at most two (enough to detect >1).
+
+    With `for_write`, concurrent transactions using the same criteria wait for each other, so two
+    conditional creates of the same patient cannot both create one.
+    """
     params = parse_qsl(query_text, keep_blank_values=True) if isinstance(query_text, str) else list(query_text)
     if not params:
         raise InvalidRequest("A conditional interaction needs search criteria")
+    if for_write:
+        uow.lock_key(f"{resource_type}?{sorted(params)}")
     if len(params) == 1 and params[0][0] == "identifier" and "," not in params[0][1]:
         system, sep, value = params[0][1].partition("|")
         if value or not sep:  # the common feed case: one identifier, looked up directly

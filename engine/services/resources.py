@@ -62,7 +62,7 @@ class ResourceService:
         resource_type = check_resource_type(resource)
         with self.store.unit_of_work(visibility=caller.visibility) as uow:
             if if_none_exist:
-                matches = match_conditional(uow, resource_type, if_none_exist)
+                matches = match_conditional(uow, resource_type, if_none_exist, for_write=True)
                 if len(matches) > 1:
                     raise PreconditionFailed("If-None-Exist matched more than one resource")
                 if matches:
@@ -127,7 +127,7 @@ class ResourceService:
         if body_type != resource_type:
             raise InvalidRequest(f"Body is a {body_type}, the URL names {resource_type}")
         with self.store.unit_of_work(visibility=caller.visibility) as uow:
-            matches = match_conditional(uow, resource_type, query_text)
+            matches = match_conditional(uow, resource_type, query_text, for_write=True)
             if len(matches) > 1:
                 raise PreconditionFailed("The conditional update matched more than one resource")
             if matches:

@@ -39,6 +39,9 @@ class UnitOfWork(abc.ABC):
     def search(self, query: SearchQuery) -> Page:
         """Current, non-deleted resources matching `query`, sorted and paged."""
 
+    def lock_key(self, key: str) -> None:
+        """Serialize transactions that create or update by the same criteria (no-op where writes serialize)."""
+
     def find_by_token(self, resource_type: str, parameter: str, system: str | None, code: str, *,
                       any_system: bool, limit: int) -> list[StoredResource]:
         """Current resources with a token `system|code` (any system when `any_system`); stores may speed this up."""

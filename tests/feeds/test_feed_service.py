@@ -111,3 +111,23 @@ def test_replay_reprocesses_failed_messages_after_a_fix(container):
     assert len(_patients(container, "MRN001")) == 1
     assert feeds.failed() == []
     assert feeds.replay() == []
+
+
+def test_concurrent_messages_about_one_new_patient_create_it_once(container):
+    import threading
+
+    outcomes = []
+
+    def send(worker: int) -> None:
+        for index in range(5):
+            outcomes.append(container.feeds.receive(messages.oru(f"CC{worker}-{index}", mrn="SAME1",
+                                                                 order=f"CO{worker}-{index}").encode()))
+
+    threads = [threading.Thread(target=send, args=(worker,)) for worker in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert [o.ack_code for o in outcomes] == ["AA"] * 20, [o.issues for o in outcomes if o.ack_code != "AA"]
+    assert len(_patients(container, "SAME1")) == 1
+    assert _search(container, "DiagnosticReport", _summary="count")["total"] == 20
