@@ -36,7 +36,6 @@ def install_audit(app: FastAPI) -> None:
 
     @app.middleware("http")
     async def _audit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        path = request.url.path
         try:
             response = await call_next(request)
         except Exception:

@@ -4,7 +4,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from engine.errors import Issue
 from engine.fhir.validation import check_resource_type
 from engine.search.parsing import parse_search
 from engine.search.query import IncludeSpec, SearchQuery

@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from tests.e2e import corpus as c
-from tests.e2e.conftest import FHIR_JSON, ServerURL, included, link, matches, search, search_all
-from tests.e2e.synthea.conftest import (CLINICAL_TYPES, SAMPLE_PATIENTS, Loaded, sample_patient, synthea_keys,
+from tests.e2e.conftest import included, link, matches, search, search_all
+from tests.e2e.synthea.conftest import (SAMPLE_PATIENTS, Loaded, sample_patient, synthea_keys,
                                         total)
 
 
