@@ -228,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--concurrency", type=int, default=2, help="ingest: concurrent loading clients")
     bench.add_argument("--messages", type=int, default=2000, help="mllp: messages to send")
     bench.add_argument("--connections", type=int, default=4, help="mllp: concurrent MLLP connections")
+    bench.add_argument("--patients", type=int, default=None, help="link: distinct people in the synthetic data")
     bench.add_argument("--backend", action="append", choices=["sqlite", "postgresql"],
                        help="backends to measure (default: both)")
     bench.set_defaults(run=_bench)
