@@ -6,6 +6,8 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from engine.search.normalize import soundex  # noqa: F401 - one Soundex for search and matching
+
 _NON_ALNUM = re.compile(r"[^\w]+")
 _DIGITS = re.compile(r"\D+")
 _NAME_JOINERS = re.compile(r"[\s\-'’.`]+")
@@ -116,32 +118,6 @@ def normalize_suffix(text: str | None) -> str | None:
     if not text:
         return None
     return SUFFIXES.get(fold(text).strip(". "))
-
-
-_SOUNDEX = {
-    **dict.fromkeys("bfpv", "1"),
-    **dict.fromkeys("cgjkqsxz", "2"),
-    **dict.fromkeys("dt", "3"),
-    "l": "4",
-    **dict.fromkeys("mn", "5"),
-    "r": "6",
-}
-
-
-@lru_cache(maxsize=262_144)
-def soundex(word: str) -> str:
-    """American Soundex of a word ('' when it has no Latin letters)."""
-    letters = [c for c in fold(word) if "a" <= c <= "z"]
-    if not letters:
-        return ""
-    code, previous = letters[0].upper(), _SOUNDEX.get(letters[0], "")
-    for char in letters[1:]:
-        digit = _SOUNDEX.get(char, "")
-        if digit and digit != previous:
-            code += digit
-        if char not in "hw":
-            previous = digit
-    return (code + "000")[:4]
 
 
 def normalize_phone(text: str | None) -> str | None:

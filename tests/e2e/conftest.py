@@ -140,18 +140,24 @@ def _wait_healthy(process: subprocess.Popen, root: str, stderr_path: Path) -> bo
                 f"{stderr_path.read_text(errors='replace')}")
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerURL]:
-    """A real `tessera serve` over a fresh store on each backend; one per backend per test module."""
+def fresh_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                 label: str) -> Iterator[ServerURL]:
+    """A real `tessera serve` over a fresh store on the backend named by `request.param`."""
     backend = request.param
     factory = request.getfixturevalue("sqlite_factory" if backend == "sqlite" else "postgres_factory")
-    folder = tmp_path_factory.mktemp(f"e2e-{backend}")
+    folder = tmp_path_factory.mktemp(f"{label}-{backend}")
     database_url = factory.create(folder)
     try:
         with running_server(database_url, folder, backend) as url:
             yield url
     finally:
         factory.drop(database_url)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerURL]:
+    """A real `tessera serve` over a fresh store on each backend; one per backend per test module."""
+    yield from fresh_server(request, tmp_path_factory, "e2e")
 
 
 @pytest.fixture(scope="module")

@@ -10,21 +10,13 @@ import httpx
 import pytest
 
 from tests.e2e import corpus as c
-from tests.e2e.conftest import BACKENDS, FHIR_JSON, ServerURL, matches, running_server, search
+from tests.e2e.conftest import BACKENDS, FHIR_JSON, ServerURL, fresh_server, matches, search
 
 
 @pytest.fixture(scope="package", params=BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerURL]:
     """A real `tessera serve` over a fresh store on each backend, shared by this package's modules."""
-    backend = request.param
-    factory = request.getfixturevalue("sqlite_factory" if backend == "sqlite" else "postgres_factory")
-    folder = tmp_path_factory.mktemp(f"e2e-synthea-{backend}")
-    database_url = factory.create(folder)
-    try:
-        with running_server(database_url, folder, backend) as url:
-            yield url
-    finally:
-        factory.drop(database_url)
+    yield from fresh_server(request, tmp_path_factory, "e2e-synthea")
 
 
 @pytest.fixture(scope="package")
