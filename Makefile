@@ -1,9 +1,11 @@
 # Tessera — the two commands a new user runs: `make demo` and `make test`.
 SHELL := /bin/bash
 PYTHON ?= python3
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Named after this checkout and its pyproject.toml: a virtualenv shared between checkouts (CI keeps one)
+# is re-synced when either changes, so its editable install always points at the checkout in use.
+STAMP := $(VENV)/.installed-$(shell { echo '$(CURDIR)'; cat pyproject.toml; } | sha256sum | cut -c1-16)
 DEMO_DIR ?= data/demo
 HOST ?= 127.0.0.1
 PORT ?= 8080
@@ -12,10 +14,12 @@ PORT ?= 8080
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/python -m adapters.embeddings.prepare
+	@rm -f $(VENV)/.installed*
 	@touch $(STAMP)
 
 demo: install

@@ -3,10 +3,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 from collections.abc import Callable
 
 from engine.feeds.service import FeedService
+from engine.indexing.embedding_cache import CachingEmbedder
+from engine.indexing.model import IndexFilter
+from engine.indexing.ports import Embedder, SearchIndex
+from engine.indexing.search import ClinicalSearch
+from engine.indexing.service import IndexingService
+from engine.indexing.synonyms import Synonyms
 from engine.identity.service import IdentityService
 from engine.jobs.service import AllocationJobs
 from engine.services.audit_log import AuditLog
@@ -18,9 +26,12 @@ from engine.settings import Settings
 from adapters.auth.keys import SigningKey, load_jwks, load_signing_key
 from adapters.auth.tokens import TokenValidator
 from adapters.feeds.hl7v2_translator import Hl7v2Translator
+from adapters.indexing.background import BackgroundIndexer
+from adapters.indexing.celery_trigger import CeleryIndexTrigger
 from adapters.jobs.queues import CeleryQueue, InlineQueue
 from adapters.store.job_store import SqlJobStore
 from adapters.store.identity_store import ObservedSqlStore, SqlIdentityStore
+from adapters.store.index_outbox import SqlIndexOutbox
 from adapters.store.migrate import upgrade
 from adapters.store.sql_store import SqlResourceStore, create_sql_engine
 
@@ -51,6 +62,10 @@ class Container:
     signing_key: SigningKey
     clock: Callable[[], int]
     allocation_jobs: AllocationJobs
+    search_index: SearchIndex
+    indexing: IndexingService
+    clinical_search: ClinicalSearch
+    index_trigger: BackgroundIndexer | CeleryIndexTrigger | None = None
 
     @property
     def identity(self) -> IdentityService:
@@ -62,11 +77,41 @@ class Container:
         close_queue = getattr(self.allocation_jobs.queue, "close", None)
         if close_queue is not None:
             close_queue()
+        if self.index_trigger is not None:
+            self.index_trigger.close()
+        self.search_index.close()
         self.store.drain()
         self.store.engine.dispose()
 
 
-def build_container(settings: Settings, *, migrate: bool = True) -> Container:
+@lru_cache(maxsize=4)
+def shared_embedder(model: str, backend: str, cache_dir: Path | None = None) -> Embedder:
+    """One loaded model per process (models are large), remembering the texts it already embedded."""
+    from adapters.embeddings.sentence_embedder import SentenceTransformerEmbedder
+
+    return CachingEmbedder(SentenceTransformerEmbedder(model, backend=backend, cache_dir=cache_dir))
+
+
+def build_search_index(settings: Settings, dimensions: int) -> SearchIndex:
+    """Elasticsearch when configured, else the embedded index file in the data folder."""
+    if settings.elasticsearch_url:
+        from adapters.search.elastic_index import ElasticsearchIndex
+
+        return ElasticsearchIndex(settings.elasticsearch_url, settings.search_index_name, dimensions)
+    from adapters.search.embedded_index import EmbeddedIndex
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return EmbeddedIndex(settings.data_dir / "search.db", dimensions)
+
+
+def indexing_mode(settings: Settings) -> str:
+    """'workers', 'in-process' or 'off': who keeps the search index current for these settings."""
+    if settings.search_indexing != "auto":
+        return settings.search_indexing
+    return "workers" if settings.broker_url and settings.elasticsearch_url else "in-process"
+
+
+def build_container(settings: Settings, *, migrate: bool = True, indexing_trigger: bool = True) -> Container:
     """Wire the store and services for `settings` (embedded SQLite unless a database URL is set)."""
     url = settings.resolved_database_url()
     if url.startswith("sqlite"):
@@ -92,5 +137,20 @@ def build_container(settings: Settings, *, migrate: bool = True) -> Container:
     allocation_jobs = AllocationJobs(SqlJobStore(engine), queue, store, clock)
     if isinstance(queue, InlineQueue):
         queue.run = allocation_jobs.run
-    return Container(settings, store, resources, search, history, bundles, feeds, AuditLog(store, clock), tokens,
-                     signing_key, clock, allocation_jobs)
+    embedder = shared_embedder(settings.embedding_model, settings.embedding_backend, settings.embedding_cache_dir)
+    search_index = build_search_index(settings, embedder.dimensions)
+    indexing = IndexingService(SqlIndexOutbox(engine), search_index, embedder, batch_size=settings.index_batch_size)
+    clinical_search = ClinicalSearch(search_index, embedder, Synonyms.load_default())
+    search.relevance = lambda resource_type, text, mode, depth: [
+        key.split("/", 1)[1] for key in clinical_search.keys(text, IndexFilter(types=(resource_type,)), mode=mode,
+                                                             limit=depth)]
+    container = Container(settings, store, resources, search, history, bundles, feeds, AuditLog(store, clock), tokens,
+                          signing_key, clock, allocation_jobs, search_index, indexing, clinical_search)
+    mode = indexing_mode(settings)
+    if indexing_trigger and mode == "in-process":
+        container.index_trigger = BackgroundIndexer(indexing, sweep_s=settings.index_sweep_seconds)
+    elif indexing_trigger and mode == "workers":
+        container.index_trigger = CeleryIndexTrigger(settings.broker_url or "")
+    if container.index_trigger is not None:
+        store.write_listeners.append(container.index_trigger.nudge)
+    return container

@@ -108,6 +108,20 @@ class ReferenceNotResolved(InvalidResource):
     subject: object = None  # the pending write whose reference failed, when known
 
 
+class InvalidSearchRequest(TesseraError):
+    """A relevance-search parameter is missing, malformed or out of range; the issue names it."""
+
+    issue_code = "invalid"
+    status = 422
+
+
+class SearchUnavailable(TesseraError):
+    """The search index cannot be reached (writes are unaffected; the index catches up later)."""
+
+    issue_code = "transient"
+    status = 503
+
+
 class BundleEntryError(TesseraError):
     """A transaction entry failed; carries the entry index and the underlying error."""
 

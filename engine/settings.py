@@ -51,6 +51,20 @@ class Settings(BaseSettings):
     mllp_tls_cert: Path | None = Field(default=None, description="PEM certificate chain; with the key, MLLP uses TLS.")
     mllp_tls_key: Path | None = None
     log_level: str = "INFO"
+    search_indexing: Literal["auto", "in-process", "workers", "off"] = Field(
+        default="auto", description="Who keeps the search index current: auto = Celery workers when a broker and "
+                                    "Elasticsearch are configured, else a background thread of this process.")
+    search_index_name: str = Field(default="tessera-resources", description="Elasticsearch index name.")
+    embedding_model: str = Field(
+        default="all-MiniLM-L6-v2", description="sentence-transformers model: a name installed locally or a path.")
+    embedding_backend: Literal["onnx-int8", "onnx", "torch"] = Field(
+        default="onnx-int8", description="onnx-int8: the model converted at install time and quantized (fast); "
+                                         "onnx: the same in full precision; torch: sentence-transformers itself.")
+    embedding_cache_dir: Path | None = Field(
+        default=None, description="Where converted models are kept (default: inside the virtual environment).")
+    index_batch_size: int = Field(default=500, ge=1, le=5000)
+    index_sweep_seconds: float = Field(default=10.0, gt=0, description="Indexing also runs this often, "
+                                                                       "whatever the write notifications said.")
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the configured one, or the embedded SQLite file."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,9 @@ from engine.settings import Settings
 from adapters.bootstrap import Container, build_container
 from tests.support.databases import PostgresFactory, SqliteFactory
 from tests.support.services import require
+
+# Search indexing runs only where a test asks for it (tests/search); elsewhere it would embed every write.
+os.environ.setdefault("TESSERA_SEARCH_INDEXING", "off")
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 BACKENDS = ["sqlite", "postgresql"]

@@ -4,10 +4,11 @@ from __future__ import annotations
 from celery import Celery
 
 from engine.settings import load_settings
-from workers.queues import ALLOCATION_QUEUE
+from workers.queues import ALLOCATION_QUEUE, INDEX_QUEUE, INDEX_TASK
 
 settings = load_settings()
-app = Celery("tessera", broker=settings.broker_url or "redis://127.0.0.1:6379/0", include=["workers.allocation"])
+app = Celery("tessera", broker=settings.broker_url or "redis://127.0.0.1:6379/0",
+             include=["workers.allocation", "workers.indexing"])
 app.conf.update(
     task_acks_late=True,
     task_reject_on_worker_lost=True,
@@ -17,4 +18,6 @@ app.conf.update(
     broker_connection_retry_on_startup=True,
     task_ignore_result=True,
     worker_hijack_root_logger=False,
+    beat_schedule={"index-sweep": {"task": INDEX_TASK, "schedule": settings.index_sweep_seconds,
+                                   "options": {"queue": INDEX_QUEUE, "expires": settings.index_sweep_seconds}}},
 )

@@ -26,6 +26,20 @@ def run_bench(name: str, args: argparse.Namespace) -> int:
         from adapters.cli.bench_link import bench_link
 
         result = bench_link(patients=getattr(args, "patients", None) or 2000)
+    elif name == "index":
+        from adapters.cli.bench_index import bench_index
+
+        result = bench_index(bundles=args.bundles or 80, backends=args.index_backend or ["elasticsearch", "embedded"])
+    elif name == "search":
+        from adapters.cli.bench_search import bench_search
+
+        result = bench_search(documents=args.documents, rounds=args.rounds,
+                              backends=args.index_backend or ["elasticsearch", "embedded"])
+    elif name == "relevance":
+        from adapters.cli.bench_relevance import bench_relevance
+
+        result = bench_relevance(data=args.data, queries=args.queries,
+                                 backend=(args.index_backend or ["embedded"])[0])
     else:  # argparse restricts the choices
         raise SystemExit(f"unknown benchmark {name}")
     print(orjson.dumps(result).decode())  # noqa: T201

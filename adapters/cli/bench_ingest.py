@@ -61,7 +61,7 @@ matching_done = [0.0]
 
 def _ingest(url: str, payloads: list[bytes], concurrency: int, identity_matching: str) -> tuple[int, float]:
     with tempfile.TemporaryDirectory() as folder:
-        container = build_container(Settings(database_url=url, data_dir=Path(folder),
+        container = build_container(Settings(database_url=url, data_dir=Path(folder), search_indexing="off",
                                              identity_matching=identity_matching))
 
         def load(payload: bytes) -> int:

@@ -35,7 +35,8 @@ def bench_link(*, patients: int = 2000, institutions: int = 3, seed: int = 7) ->
     registrations, _ = generate(institutions=institutions, patients=patients, seed=seed)
     truth = {f"{inst}-{mrn}": person.person for inst, rows in registrations.items() for mrn, person in rows}
     with tempfile.TemporaryDirectory() as folder:
-        container = build_container(Settings(data_dir=Path(folder), database_url=f"sqlite:///{folder}/link.db"))
+        container = build_container(Settings(data_dir=Path(folder), database_url=f"sqlite:///{folder}/link.db",
+                                                 search_indexing="off"))
         try:
             listeners = list(container.store.listeners)
             container.store.listeners.clear()  # load without inline matching; batch linking comes next

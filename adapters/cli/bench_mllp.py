@@ -68,7 +68,7 @@ def _run_server(container: Any) -> tuple[MllpServer, asyncio.AbstractEventLoop, 
 
 def _measure(url: str, messages: list[bytes], connections: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
-        container = build_container(Settings(database_url=url, data_dir=Path(folder)))
+        container = build_container(Settings(database_url=url, data_dir=Path(folder), search_indexing="off"))
         server, loop, port, thread = _run_server(container)
         try:
             warm = [m.replace(b"|MSG", b"|WARM") for m in messages[:20]]

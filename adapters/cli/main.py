@@ -16,6 +16,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     container = build_container(settings)
+    if container.index_trigger is not None:
+        container.index_trigger.nudge()  # index what was written while no server ran
     app = create_app(container)
     log = logging.getLogger("tessera")
     scheme = "https" if settings.api_tls_cert and settings.api_tls_key else "http"
@@ -133,6 +135,10 @@ def _worker(args: argparse.Namespace) -> int:
 
     command = [sys.executable, "-m", "celery", "-A", "workers.app", "worker", "--loglevel", "INFO",
                "-Q", args.queues, "--concurrency", str(args.concurrency), "--without-gossip", "--without-mingle"]
+    if args.beat:
+        schedule = load_settings().data_dir / "celerybeat-schedule"
+        schedule.parent.mkdir(parents=True, exist_ok=True)
+        command += ["--beat", "--schedule", str(schedule)]
     return subprocess.call(command)
 
 
@@ -203,8 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     allocate.add_argument("--gap", type=float, default=0.01)
     allocate.set_defaults(run=_allocate)
     worker = commands.add_parser("worker", help="run a Celery worker (needs TESSERA_BROKER_URL)")
-    worker.add_argument("--queues", default="allocation")
+    worker.add_argument("--queues", default="allocation,index")
     worker.add_argument("--concurrency", type=int, default=1)
+    worker.add_argument("--beat", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run the periodic index sweep (one worker of a deployment is enough)")
     worker.set_defaults(run=_worker)
     mllp = commands.add_parser("mllp", help="receive HL7 v2 over MLLP")
     mllp.add_argument("--host", default="127.0.0.1")
@@ -222,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("paths", nargs="+")
     ingest.set_defaults(run=_ingest)
     bench = commands.add_parser("bench", help="run a benchmark; last line is one JSON object")
-    bench.add_argument("name", choices=["ingest", "mllp", "allocate", "link"])
+    bench.add_argument("name", choices=["ingest", "mllp", "allocate", "link", "index", "search",
+                                               "relevance"])
     bench.add_argument("--json", action="store_true", help="print the JSON summary line (always last)")
     bench.add_argument("--bundles", type=int, default=None, help="number of Synthea-shaped bundles")
     bench.add_argument("--concurrency", type=int, default=2, help="ingest: concurrent loading clients")
@@ -231,10 +240,21 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--patients", type=int, default=None, help="link: distinct people in the synthetic data")
     bench.add_argument("--backend", action="append", choices=["sqlite", "postgresql"],
                        help="backends to measure (default: both)")
+    bench.add_argument("--index-backend", action="append", choices=["elasticsearch", "embedded"],
+                       help="index, search: search indexes to measure (default: both)")
+    bench.add_argument("--documents", type=int, default=100_000, help="search: documents in the index")
+    bench.add_argument("--rounds", type=int, default=200, help="search: queries timed per mode")
+    bench.add_argument("--data", default=None, help="relevance: folder of Synthea transaction bundles "
+                                                     "(default: ../shared/data/fhir-r4/synthea)")
+    bench.add_argument("--queries", default=None,
+                       help="relevance: query set JSON (default: tests/relevance/queries.json)")
     bench.set_defaults(run=_bench)
     from adapters.cli.link import register as register_identity_commands
 
     register_identity_commands(commands)  # link, synth
+    from adapters.cli.index import register as register_index_commands
+
+    register_index_commands(commands)  # reindex
     return parser
 
 

@@ -5,7 +5,7 @@ from fastapi import FastAPI
 
 from adapters.bootstrap import Container
 from adapters.http import allocation_routes, bulk_routes, fhir_routes, observability
-from adapters.http import identity_routes, patient_routes
+from adapters.http import identity_routes, patient_routes, search_routes
 from adapters.http.audit import install_audit
 from adapters.http.errors import install_error_handlers
 from adapters.http.security import install_rate_limit
@@ -25,6 +25,7 @@ def create_app(container: Container) -> FastAPI:
     allocation_routes.install_schemas(app)
     app.include_router(bulk_routes.router)
     app.include_router(identity_routes.router)
+    app.include_router(search_routes.router)
     app.include_router(patient_routes.router)  # before fhir_routes: /fhir/Patient/{id}/$everything
     app.include_router(fhir_routes.router)
     return app

@@ -212,20 +212,26 @@ class _ObservedUnitOfWork(SqlUnitOfWork):
         super().__init__(store.engine, read_only=read_only, visibility=visibility)
         self._store = store
         self._patients = False
+        self._wrote = False
 
     def save(self, writes: Sequence[PendingWrite]) -> None:
         super().save(writes)
+        self._wrote = self._wrote or bool(writes)
         if any(w.resource_type == "Patient" and not is_golden(w.body) for w in writes):
             self._patients = True
 
     def commit(self) -> None:
         super().commit()
+        if self._wrote:
+            self._wrote = False
+            self._store.notify_write()
         if self._patients:
             self._patients = False
             self._store.notify()
 
     def rollback(self) -> None:
         self._patients = False
+        self._wrote = False
         super().rollback()
 
 
@@ -238,6 +244,7 @@ class ObservedSqlStore(SqlResourceStore):
     def __init__(self, engine: sa.Engine, *, background: bool = False):
         super().__init__(engine)
         self.listeners: list[Callable[[], Any]] = []
+        self.write_listeners: list[Callable[[], Any]] = []  # told after any committed write (cheap nudges)
         self.identity: Any = None  # the IdentityService the composition root attaches
         self.background = background
         self._pending = threading.Event()
@@ -256,6 +263,14 @@ class ObservedSqlStore(SqlResourceStore):
             self._thread = threading.Thread(target=self._loop, name="identity-matching", daemon=True)
             self._thread.start()
         self._pending.set()
+
+    def notify_write(self) -> None:
+        """After any write committed: tell the write listeners (e.g. the search indexing trigger)."""
+        for listener in self.write_listeners:
+            try:
+                listener()
+            except Exception as exc:  # noqa: BLE001 - the write stands; the periodic sweep catches up
+                log.error("a post-write notification failed: %s", type(exc).__name__)
 
     def _loop(self) -> None:
         while not self._stopping:

@@ -96,6 +96,18 @@ outbox = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("operation", sa.String(8), nullable=False),
     sa.Column("created", sa.BigInteger, nullable=False),
+    sa.Column("indexed", sa.BigInteger),  # when the search index took the event in; NULL while pending
+    sa.Index("ix_outbox_pending", "seq", postgresql_where=sa.text("indexed IS NULL"),
+             sqlite_where=sa.text("indexed IS NULL")),
+)
+
+index_dead_letters = sa.Table(
+    "index_dead_letters", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("res_key", sa.String(130), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created", sa.BigInteger, nullable=False),
 )
 
 INDEX_TABLES = {

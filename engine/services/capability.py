@@ -67,9 +67,15 @@ def capability_statement(base_url: str, software_version: str) -> dict[str, Any]
             "documentation": ("Search results support _count, _offset, _sort (incl. descending), _include, "
                               "_revinclude (:iterate), _summary, _total, _elements. Unknown parameters are "
                               "reported in an OperationOutcome entry, or rejected with Prefer: handling=strict. "
-                              "Composite and special parameters, _has, _text and _content are not supported yet."),
+                              "_text (words and meaning, fused) and _content (words) are answered by the "
+                              "relevance index and ordered by relevance unless _sort is given. "
+                              "Composite and special parameters and _has are not supported yet."),
             "resource": resources,
             "interaction": [{"code": "transaction"}, {"code": "batch"}, {"code": "history-system"}],
-            "searchParam": [{"name": "_id", "type": "token"}, {"name": "_lastUpdated", "type": "date"}],
+            "searchParam": [{"name": "_id", "type": "token"}, {"name": "_lastUpdated", "type": "date"},
+                            {"name": "_text", "type": "string",
+                             "documentation": "Relevance search (words and meaning) over the resource's text."},
+                            {"name": "_content", "type": "string",
+                             "documentation": "Word search over the resource's whole text."}],
         }],
     }

@@ -1,18 +1,24 @@
 """FHIR search: run a parsed query, add `_include`/`_revinclude` resources, build a searchset Bundle."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from engine.errors import InvalidRequest, Issue, UnsupportedSearchParameter
 from engine.fhir.validation import check_resource_type
-from engine.search.parsing import parse_search
+from engine.search.parsing import parse_clause, parse_search
 from engine.search.query import IncludeSpec, SearchQuery
 from engine.security.caller import SYSTEM, Caller
 from engine.services.presentation import full_url, operation_outcome, page_url, subset
-from engine.store.model import StoredResource
+from engine.store.model import Page, StoredResource
 from engine.store.ports import ResourceStore, UnitOfWork
 
 MAX_INCLUDED = 1000
+RELEVANCE_PARAMETERS = {"_text": "hybrid", "_content": "words"}  # answered by the search index
+RELEVANCE_DEPTH = 1000
+
+Relevance = Callable[[str, str, str, int], list[str]]  # (type, text, mode, depth) -> ids, most relevant first
 
 
 class SearchService:
@@ -22,6 +28,7 @@ class SearchService:
         self.store = store
         self.default_count = default_count
         self.max_count = max_count
+        self.relevance: Relevance | None = None  # wired by the composition root when a search index exists
 
     def parse(self, resource_type: str, params: Sequence[tuple[str, str]], *, strict: bool = False,
               base_url: str | None = None) -> SearchQuery:
@@ -33,11 +40,35 @@ class SearchService:
     def search(self, resource_type: str, params: Sequence[tuple[str, str]], *, base_url: str,
                strict: bool = False, caller: Caller = SYSTEM) -> dict[str, Any]:
         """Run a search and return a searchset Bundle with paging links (only what the caller may see)."""
-        query = self.parse(resource_type, params, strict=strict, base_url=base_url)
+        relevance = [(name, value) for name, value in params if name in RELEVANCE_PARAMETERS]
+        query = self.parse(resource_type, [p for p in params if p[0] not in RELEVANCE_PARAMETERS], strict=strict,
+                           base_url=base_url)
         with self.store.unit_of_work(read_only=True, visibility=caller.visibility) as uow:
-            page = uow.search(query)
+            page = self._relevant(uow, query, relevance) if relevance else uow.search(query)
             included = self._included(uow, query, page.items)
+        query.self_params.extend(relevance)
         return _searchset(query, page.items, included, page.total, base_url)
+
+    def _relevant(self, uow: UnitOfWork, query: SearchQuery, relevance: list[tuple[str, str]]) -> Page:
+        """`_text` / `_content`: the index ranks, the store filters by the other parameters and visibility."""
+        if self.relevance is None:
+            raise UnsupportedSearchParameter("_text and _content need the search index, which is not configured")
+        ranked: list[str] | None = None
+        for name, value in relevance:
+            if not value.strip():
+                raise InvalidRequest(f"{name} must not be empty", issues=[Issue("invalid", "empty value", name)])
+            ids = self.relevance(query.resource_type, value, RELEVANCE_PARAMETERS[name], RELEVANCE_DEPTH)
+            ranked = ids if ranked is None else [i for i in ranked if i in set(ids)]
+        if not ranked:
+            return Page([], 0)
+        inner = dataclasses.replace(query, clauses=[*query.clauses, parse_clause(query.resource_type, "_id",
+                                                                                 ",".join(ranked))],
+                                    count=len(ranked), offset=0, total="none", includes=[], revincludes=[])
+        items = uow.search(inner).items
+        if not query.sort:
+            order = {identifier: rank for rank, identifier in enumerate(ranked)}
+            items.sort(key=lambda stored: order.get(stored.resource_id, len(order)))
+        return Page(items[query.offset:query.offset + query.count], len(items))
 
     def _included(self, uow: UnitOfWork, query: SearchQuery, matches: list[StoredResource]) -> list[StoredResource]:
         seen = {m.key for m in matches}

@@ -29,7 +29,7 @@ def broker() -> str:
 def _worker(broker: str, database_url: str, folder: Path) -> subprocess.Popen:
     env = {**os.environ, "TESSERA_BROKER_URL": broker, "TESSERA_DATABASE_URL": database_url,
            "TESSERA_DATA_DIR": str(folder), "TESSERA_WORKER_VISIBILITY_TIMEOUT_S": "3"}
-    return subprocess.Popen([TESSERA, "worker", "--concurrency", "1"], env=env, stdout=subprocess.DEVNULL,
+    return subprocess.Popen([TESSERA, "worker", "--concurrency", "1", "--queues", "allocation", "--no-beat"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
 
 

@@ -1,0 +1,1 @@
+"""Relevance of clinician search measured over the Synthea patients."""

@@ -1,0 +1,181 @@
+"""Clinician search behaviour, the same on both profiles: embedded (SQLite FTS5 + vectors, in-process
+indexing) and production (Celery worker over Redis, Elasticsearch)."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from engine.indexing.model import IndexedDocument
+from tests.search import records
+from tests.search.conftest import wait_for
+
+
+@pytest.fixture(scope="module")
+def charted(stack):
+    """One patient with a small chart, indexed (the first indexing also loads the model)."""
+    patient = stack.post(records.patient())
+    created = [stack.post(body) for body in records.chart(patient["id"])]
+    stack.settle(timeout_s=180)
+    return patient["id"], created
+
+
+def _keys(response: dict) -> list[str]:
+    return [f"{r['resourceType']}/{r['id']}" for r in response["results"]]
+
+
+def test_a_created_resource_is_searchable_within_two_seconds(stack, charted):
+    patient_id, _ = charted
+    started = time.monotonic()
+    created = stack.post(records.condition(patient_id, "195662009", "Acute viral pharyngitis (disorder)"))
+    key = f"Condition/{created['id']}"
+
+    def found() -> bool:
+        return key in _keys(stack.search(q="pharyngitis", patient=patient_id, mode="words"))
+
+    wait_for(found, timeout_s=2.0, interval_s=0.05)
+    assert time.monotonic() - started < 2.0
+
+
+def test_words_meaning_and_hybrid_find_the_heart_attack(stack, charted):
+    patient_id, created = charted
+    infarction = f"Condition/{created[0]['id']}"
+    for mode in ("words", "meaning", "hybrid"):
+        response = stack.search(q="heart attack", patient=patient_id, mode=mode)
+        assert _keys(response)[0] == infarction, (mode, response)
+    best = stack.search(q="myocardial infarction", patient=patient_id)["results"][0]
+    assert best["matched"] == "both"
+    assert "<em>" in best["snippet"]
+    assert best["patient"] == f"Patient/{patient_id}"
+    assert best["date"].startswith("2018-06-01")
+    meaning_only = stack.search(q="cardiac problem", patient=patient_id, mode="meaning")["results"][0]
+    assert meaning_only["matched"] == "meaning"
+
+
+def test_abbreviations_and_lay_words(stack, charted):
+    patient_id, created = charted
+    by_display = {body.get("code", body.get("vaccineCode", {})).get("coding", [{}])[0].get("display"): body
+                  for body in created}
+    expectations = {"MI": "Myocardial infarction (disorder)", "HTN": "Hypertensive disorder, systemic arterial (disorder)",
+                    "DM2": "Diabetes mellitus type 2 (disorder)", "last A1c": "Hemoglobin A1c/Hemoglobin.total in Blood",
+                    "flu shot": "Influenza, seasonal, injectable, preservative free"}
+    for query, display in expectations.items():
+        body = by_display[display]
+        top = _keys(stack.search(q=query, patient=patient_id, mode="words"))[:1]
+        assert top == [f"{body['resourceType']}/{body['id']}"], (query, top)
+
+
+def test_filters_apply_inside_every_ranking(stack, charted):
+    patient_id, created = charted
+    other = stack.post(records.patient("Elsewhere"))
+    stack.post(records.condition(other["id"], "22298006", "Myocardial infarction (disorder)"))
+    stack.settle()
+    for mode in ("words", "meaning", "hybrid"):
+        response = stack.search(q="myocardial infarction", patient=patient_id, mode=mode, limit=50)
+        assert response["results"], mode
+        assert {r["patient"] for r in response["results"]} == {f"Patient/{patient_id}"}, mode
+        typed = stack.search(q="influenza infarction", patient=patient_id, mode=mode, type="Immunization")
+        assert [r["resourceType"] for r in typed["results"]] == ["Immunization"], mode
+        dated = stack.search(q="disorder", patient=patient_id, mode=mode, since="2016-01-01", until="2019-01-01")
+        assert sorted(r["date"][:10] for r in dated["results"]) == ["2016-09-01", "2018-06-01"], mode
+        sourced = stack.search(q="disorder", patient=patient_id, mode=mode, source="urn:nowhere")
+        assert sourced["results"] == [] and sourced["total"] == 0, mode
+
+
+def test_paging_is_stable_and_totals_count(stack, charted):
+    patient_id, _ = charted
+    everything = stack.search(q="disorder", patient=patient_id, mode="hybrid", limit=100)
+    first = stack.search(q="disorder", patient=patient_id, mode="hybrid", limit=3)
+    second = stack.search(q="disorder", patient=patient_id, mode="hybrid", limit=3, offset=3)
+    assert _keys(first) + _keys(second) == _keys(everything)[:6]
+    assert first["total"] == everything["total"] >= len(everything["results"])
+
+
+def test_updates_and_deletes_are_reflected(stack, charted):
+    patient_id, _ = charted
+    created = stack.post(records.condition(patient_id, "233604007", "Pneumonia (disorder)"))
+    stack.settle()
+    assert f"Condition/{created['id']}" in _keys(stack.search(q="pneumonia", patient=patient_id, mode="words"))
+    changed = records.condition(patient_id, "10509002", "Acute bronchitis (disorder)")
+    changed["id"] = created["id"]
+    response = stack.client.put(f"/fhir/Condition/{created['id']}", json=changed,
+                                headers={"content-type": "application/fhir+json"})
+    assert response.status_code == 200, response.text
+    stack.settle()
+    assert f"Condition/{created['id']}" not in _keys(stack.search(q="pneumonia", patient=patient_id, mode="words"))
+    assert f"Condition/{created['id']}" in _keys(stack.search(q="bronchitis", patient=patient_id, mode="words"))
+    assert stack.client.delete(f"/fhir/Condition/{created['id']}").status_code in (200, 204)
+    stack.settle()
+    for mode in ("words", "meaning", "hybrid"):
+        assert f"Condition/{created['id']}" not in _keys(stack.search(q="bronchitis", patient=patient_id, mode=mode))
+    assert stack.container.indexing.verify().clean
+
+
+def test_an_old_version_arriving_late_does_not_win(stack, charted):
+    patient_id, _ = charted
+    created = stack.post(records.condition(patient_id, "36971009", "Sinusitis (disorder)"))
+    changed = records.condition(patient_id, "68496003", "Polyp of colon (disorder)")
+    changed["id"] = created["id"]
+    stack.client.put(f"/fhir/Condition/{created['id']}", json=changed, headers={"content-type": "application/fhir+json"})
+    stack.settle()
+    service = stack.container.indexing
+    [old_body] = [created]  # version 1, as a late replay would deliver it
+    old = service.documents([_source(old_body, 1)])[0]
+    report = stack.container.search_index.apply(
+        [IndexedDocument(old, service.embedder.embed([old.embed_text])[0])], [])
+    assert report.stale == 1 and report.indexed == 0
+    stack.container.search_index.refresh()
+    assert f"Condition/{created['id']}" not in _keys(stack.search(q="sinusitis", patient=patient_id, mode="words"))
+    assert f"Condition/{created['id']}" in _keys(stack.search(q="polyp colon", patient=patient_id, mode="words"))
+
+
+def _source(body: dict, version: int):
+    from engine.indexing.model import SourceVersion
+
+    return SourceVersion(body["resourceType"], body["id"], version, False, body, "general-hospital")
+
+
+def test_fhir_text_and_content_use_the_index(stack, charted):
+    patient_id, created = charted
+    infarction = created[0]["id"]
+    content = stack.client.get("/fhir/Condition", params={"_content": "infarction", "patient": patient_id})
+    assert content.status_code == 200, content.text
+    assert [e["resource"]["id"] for e in content.json().get("entry", []) if e["search"]["mode"] == "match"] == [infarction]
+    text = stack.client.get("/fhir/Condition", params={"_text": "heart attack", "patient": patient_id, "_count": 1})
+    assert text.status_code == 200, text.text
+    assert text.json()["entry"][0]["resource"]["id"] == infarction
+    nothing = stack.client.get("/fhir/Condition", params={"_content": "xylophonist", "patient": patient_id})
+    assert nothing.json()["total"] == 0
+
+
+def test_a_patient_context_token_sees_only_its_patient(stack, charted):
+    from tests.integration.conftest import token_for
+
+    patient_id, _ = charted
+    other = stack.post(records.patient("Private"))
+    stack.post(records.condition(other["id"], "22298006", "Myocardial infarction (disorder)"))
+    stack.settle()
+    token = token_for(stack.container, scope="patient/*.rs", patient=patient_id)
+    response = stack.client.get("/api/search", params={"q": "myocardial infarction", "limit": 100},
+                                headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    assert {r["patient"] for r in response.json()["results"]} == {f"Patient/{patient_id}"}
+
+
+@pytest.mark.parametrize("params, parameter", [
+    ({"q": ""}, "q"), ({"q": "x" * 10_000}, "q"), ({"q": "flu", "type": "Flu"}, "type"),
+    ({"q": "flu", "since": "2020-13-45"}, "since"), ({"q": "flu", "limit": "0"}, "limit"),
+    ({"q": "flu", "limit": "101"}, "limit"), ({"q": "flu", "offset": "-1"}, "offset"),
+    ({"q": "flu", "mode": "psychic"}, "mode"), ({"q": "flu", "until": "yesterday"}, "until"),
+    ({}, "q"), ({"q": "flu", "colour": "red"}, "colour"),
+])
+def test_bad_parameters_answer_422_naming_the_parameter(stack, params, parameter):
+    response = stack.client.get("/api/search", params=params)
+    assert response.status_code == 422, response.text
+    issue = response.json()["issue"][0]
+    assert parameter in (issue.get("expression") or [""])[0] or parameter in issue["diagnostics"]
+
+
+def test_search_needs_authentication(stack):
+    response = stack.client.get("/api/search", params={"q": "flu"}, headers={"Authorization": ""})
+    assert response.status_code == 401
