@@ -28,7 +28,8 @@ def shared_data(*parts: str) -> Path:
     return path
 
 
-CLIENT_LOGGERS = ("httpx", "httpcore", "httpx2", "httpcore2", "hypothesis", "urllib3", "fhirclient", "schemathesis", "asyncio", "faker")
+CLIENT_LOGGERS = ("httpx", "httpcore", "httpx2", "httpcore2", "hypothesis", "urllib3", "fhirclient", "schemathesis",
+                  "asyncio", "faker")
 
 
 class LogCollector(logging.Handler):
