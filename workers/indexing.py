@@ -17,11 +17,16 @@ def _container() -> Container:
     return build_container(load_settings(), migrate=False, indexing_trigger=False)
 
 
+@lru_cache(maxsize=1)
+def _broker() -> redis.Redis:
+    return redis.Redis.from_url(_container().settings.broker_url or "")
+
+
 @job_task(INDEX_TASK, INDEX_QUEUE, hard_limit_s=600, backoff_max_s=30, max_retries=5)
 def drain_index() -> int:
     """Index pending outbox events until none are left; returns how many events were consumed."""
     container = _container()
     consumed = container.indexing.drain(max_seconds=300).events
-    redis.Redis.from_url(container.settings.broker_url or "").delete(NUDGE_KEY)
+    _broker().delete(NUDGE_KEY)
     consumed += container.indexing.drain(max_seconds=60).events  # writes that saw the old nudge still pending
     return consumed

@@ -36,6 +36,11 @@ class DrainReport:
         self.rejected += len(report.rejected)
         self.batches += 1
 
+    def merge(self, other: "DrainReport") -> None:
+        """Add another report's counts to this one."""
+        for name in ("events", "indexed", "deleted", "stale", "rejected", "batches"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
 
 @dataclass
 class Verification:
@@ -107,12 +112,7 @@ class IndexingService:
             report = self.drain_once(limit)
             if not report.events:
                 break
-            total.events += report.events
-            total.indexed += report.indexed
-            total.deleted += report.deleted
-            total.stale += report.stale
-            total.rejected += report.rejected
-            total.batches += report.batches
+            total.merge(report)
             if max_seconds is not None and time.perf_counter() - started >= max_seconds:
                 break
         total.seconds = time.perf_counter() - started

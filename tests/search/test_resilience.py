@@ -28,7 +28,8 @@ def unreliable(postgres_factory, tmp_path: Path):
     database_url = postgres_factory.create(tmp_path)
     services = Production(database_url, broker_url, proxy.url, tmp_path)
     yield services, proxy
-    proxy.restore() if proxy._listener is None else None
+    if proxy._listener is None:
+        proxy.restore()  # the index is dropped through the proxy
     services.close()
     proxy.close()
     postgres_factory.drop(database_url)
