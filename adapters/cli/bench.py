@@ -17,7 +17,7 @@ def run_bench(name: str, args: argparse.Namespace) -> int:
         from adapters.cli.bench_mllp import bench_mllp
 
         result = bench_mllp(messages=args.messages, connections=args.connections,
-                            backends=args.backend or ["sqlite", "postgresql"])
+                            backends=args.backend or ["sqlite", "postgresql"], processes=args.processes)
     elif name == "allocate":
         from engine.allocation.bench import run_benchmark
 

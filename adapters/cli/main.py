@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any
 
 from engine.settings import load_settings
 
@@ -32,21 +33,68 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _mllp(args: argparse.Namespace) -> int:
-    import asyncio
+def mllp_processes(requested: int, database_url: str) -> int:
+    """Listener processes for `tessera mllp`: as asked, else one per CPU core on PostgreSQL (1 on SQLite)."""
+    import os
 
-    from adapters.bootstrap import build_container
+    if requested > 0:
+        return requested
+    return 1 if database_url.startswith("sqlite") else max(1, os.cpu_count() or 1)
+
+
+def _mllp_server(settings: Any, container: Any) -> Any:
     from adapters.mllp.server import MllpServer, tls_context
 
-    settings = load_settings()
-    container = build_container(settings)
     context = None
     if settings.mllp_tls_cert and settings.mllp_tls_key:
         context = tls_context(str(settings.mllp_tls_cert), str(settings.mllp_tls_key))
-    server = MllpServer(container.feeds, max_message_bytes=settings.mllp_max_message_bytes,
-                        workers=settings.mllp_workers, ssl_context=context)
-    logging.getLogger("tessera").info("MLLP listener (%s profile%s) on %s:%s", settings.profile,
-                                      ", TLS" if context else "", args.host, args.port)
+    return MllpServer(container.feeds, max_message_bytes=settings.mllp_max_message_bytes,
+                      workers=settings.mllp_workers, ssl_context=context)
+
+
+def _mllp_listener(settings: Any, sock: Any, balancer: Any) -> None:
+    """One listener process of `tessera mllp --processes N` (the schema is already migrated)."""
+    import asyncio
+
+    from adapters.bootstrap import build_container
+
+    container = build_container(settings, migrate=False)
+    server = _mllp_server(settings, container)
+    balancer.started()
+    try:
+        asyncio.run(server.serve_shared(sock, balancer))
+    finally:
+        server.close()
+        container.close()
+
+
+def _mllp(args: argparse.Namespace) -> int:
+    import asyncio
+    import functools
+
+    settings = load_settings()
+    processes = mllp_processes(args.processes, settings.resolved_database_url())
+    tls = bool(settings.mllp_tls_cert and settings.mllp_tls_key)
+    logging.getLogger("tessera").info("MLLP listener (%s profile%s, %d process%s) on %s:%s", settings.profile,
+                                      ", TLS" if tls else "", processes, "es" if processes > 1 else "",
+                                      args.host, args.port)
+    if processes > 1:
+        from adapters.auth.keys import load_signing_key
+        from adapters.mllp.processes import run_processes
+        from adapters.store.migrate import upgrade
+        from adapters.store.sql_store import create_sql_engine
+
+        # one-time setup before the listeners start, so they do not race each other for it
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        load_signing_key(settings.auth_signing_key_file, settings.data_dir, environment=settings.environment)
+        engine = create_sql_engine(settings.resolved_database_url(), pool_size=1)
+        upgrade(engine)
+        engine.dispose()  # the listeners open their own connections
+        return run_processes(args.host, args.port, processes, functools.partial(_mllp_listener, settings))
+    from adapters.bootstrap import build_container
+
+    container = build_container(settings)
+    server = _mllp_server(settings, container)
     try:
         asyncio.run(server.serve_forever(args.host, args.port))
     except KeyboardInterrupt:
@@ -217,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     mllp = commands.add_parser("mllp", help="receive HL7 v2 over MLLP")
     mllp.add_argument("--host", default="127.0.0.1")
     mllp.add_argument("--port", type=int, default=2575)
+    mllp.add_argument("--processes", type=int, default=0,
+                      help="listener processes sharing the port (default: one per CPU core on PostgreSQL, "
+                           "1 on the embedded store)")
     mllp.set_defaults(run=_mllp)
     replay = commands.add_parser("replay", help="re-run failed feed messages (the error queue)")
     replay.add_argument("--id", type=int, action="append", help="message id (repeatable); default: all failed")
@@ -237,6 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--concurrency", type=int, default=2, help="ingest: concurrent loading clients")
     bench.add_argument("--messages", type=int, default=2000, help="mllp: messages to send")
     bench.add_argument("--connections", type=int, default=4, help="mllp: concurrent MLLP connections")
+    bench.add_argument("--processes", type=int, default=0,
+                       help="mllp: listener processes (default: as `tessera mllp` chooses)")
     bench.add_argument("--patients", type=int, default=None, help="link: distinct people in the synthetic data")
     bench.add_argument("--backend", action="append", choices=["sqlite", "postgresql"],
                        help="backends to measure (default: both)")

@@ -2,13 +2,15 @@
 
 Each connection processes its messages one at a time (ACKs stay in order); the socket is not
 read while a message is processed, so a slow store slows the sender (TCP back-pressure) and
-nothing is dropped. Connections are served concurrently on a bounded thread pool.
+nothing is dropped. Connections are served concurrently on a bounded thread pool; several
+listener processes can share one port (adapters.mllp.processes).
 """
 from __future__ import annotations
 
 import asyncio
 import itertools
 import logging
+import socket
 import ssl
 import time
 import uuid
@@ -18,6 +20,7 @@ from engine.feeds.model import FeedIssue, FeedOutcome
 from engine.feeds.service import FeedService
 from adapters.feeds.hl7v2_translator import acknowledgement
 from adapters.mllp.framing import FrameReader, FrameTooLarge
+from adapters.mllp.processes import Balancer
 
 log = logging.getLogger("tessera.mllp")
 
@@ -85,6 +88,52 @@ class MllpServer:
                 await writer.wait_closed()
             except (ConnectionError, ssl.SSLError):
                 pass
+
+    async def serve_shared(self, sock: socket.socket, balancer: Balancer) -> None:
+        """Accept on a listening socket shared with other listener processes, taking turns by load; run forever."""
+        loop = asyncio.get_running_loop()
+        readable = asyncio.Event()
+        connections: set[asyncio.Task] = set()
+        while True:
+            if not balancer.my_turn():
+                await asyncio.sleep(0.005)
+                continue
+            readable.clear()
+            loop.add_reader(sock.fileno(), readable.set)
+            try:
+                await readable.wait()
+            finally:
+                loop.remove_reader(sock.fileno())
+            if not balancer.my_turn():  # a less busy listener takes this one
+                continue
+            try:
+                connection, _ = sock.accept()
+            except (BlockingIOError, InterruptedError):
+                continue  # another listener was quicker
+            except OSError as exc:  # e.g. out of file descriptors: keep serving the open connections
+                log.warning("accepting a connection failed: %s", type(exc).__name__)
+                await asyncio.sleep(0.1)
+                continue
+            balancer.opened()
+            task = loop.create_task(self._accepted(connection, balancer))
+            connections.add(task)
+            task.add_done_callback(connections.discard)
+
+    async def _accepted(self, connection: socket.socket, balancer: Balancer) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            connection.setblocking(False)
+            reader = asyncio.StreamReader(limit=2 ** 16, loop=loop)
+            protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+            try:
+                transport, _ = await loop.connect_accepted_socket(lambda: protocol, connection, ssl=self.ssl_context)
+            except (ConnectionError, ssl.SSLError, OSError) as exc:
+                log.info("connection setup failed: %s", type(exc).__name__)
+                connection.close()
+                return
+            await self._connection(reader, asyncio.StreamWriter(transport, protocol, reader, loop))
+        finally:
+            balancer.closed()
 
     async def serve_forever(self, host: str, port: int) -> None:
         """Run until cancelled."""

@@ -12,6 +12,23 @@ from adapters.store import schema as s
 _MAX_REASON = 4000
 
 
+def _add_once(param: Any) -> str:
+    """Insert a message, as a duplicate when its sender and control id were already processed."""
+    sender, control_id = f"CAST({param('sender')} AS VARCHAR)", f"CAST({param('control_id')} AS VARCHAR)"
+    return f"""
+INSERT INTO raw_messages (received, channel, peer, sender, control_id, message_type, status, raw)
+SELECT {param('received')}, CAST({param('channel')} AS VARCHAR), CAST({param('peer')} AS VARCHAR), {sender},
+       {control_id}, CAST({param('message_type')} AS VARCHAR),
+       CASE WHEN EXISTS (SELECT 1 FROM raw_messages m WHERE m.sender = {sender} AND m.control_id = {control_id}
+                         AND m.status = 'processed') THEN 'duplicate' ELSE 'received' END, {param('raw')}
+RETURNING id, status
+"""
+
+
+_ADD_ONCE = sa.text(_add_once(lambda name: f":{name}")).bindparams(sa.bindparam("raw", type_=sa.LargeBinary))
+_ADD_ONCE_PG = _add_once(lambda name: f"%({name})s")
+
+
 def _raw_message(row: Any) -> RawMessage:
     return RawMessage(row.id, row.received, row.channel, row.peer, row.sender, row.control_id, row.message_type,
                       row.status, row.reason, bytes(row.raw))
@@ -32,6 +49,22 @@ class SqlMessageLog(MessageLog):
             "status": status, "reason": reason[:_MAX_REASON] if reason else None, "raw": raw})
         return result.scalar_one()
 
+    def add_message_once(self, *, received_us: int, channel: str, peer: str | None, identity: MessageIdentity,
+                         raw: bytes) -> tuple[int, bool]:
+        if not identity.control_id:
+            return super().add_message_once(received_us=received_us, channel=channel, peer=peer, identity=identity,
+                                            raw=raw)
+        values = {"received": received_us, "channel": channel, "peer": (peer or "")[:200] or None,
+                  "sender": identity.sender[:400], "control_id": identity.control_id[:200],
+                  "message_type": identity.message_type[:40], "raw": raw}
+        if self._connection.dialect.name == "postgresql":  # the driver directly: once per message
+            with self._connection.connection.driver_connection.cursor() as cursor:
+                cursor.execute(_ADD_ONCE_PG, values)
+                message_id, status = cursor.fetchone()
+            return message_id, status == "duplicate"
+        row = self._connection.execute(_ADD_ONCE, values).one()
+        return row.id, row.status == "duplicate"
+
     def processed_message(self, sender: str, control_id: str) -> int | None:
         m = s.raw_messages
         return self._connection.execute(
@@ -39,9 +72,14 @@ class SqlMessageLog(MessageLog):
                                     m.c.status == "processed").limit(1)).scalar_one_or_none()
 
     def set_message_status(self, message_id: int, status: str, reason: str | None = None) -> None:
+        reason = reason[:_MAX_REASON] if reason else None
+        if self._connection.dialect.name == "postgresql" and self._connection.in_transaction():
+            with self._connection.connection.driver_connection.cursor() as cursor:
+                cursor.execute("UPDATE raw_messages SET status = %s, reason = %s WHERE id = %s",
+                               (status, reason, message_id))
+            return
         m = s.raw_messages
-        self._connection.execute(m.update().where(m.c.id == message_id).values(
-            status=status, reason=reason[:_MAX_REASON] if reason else None))
+        self._connection.execute(m.update().where(m.c.id == message_id).values(status=status, reason=reason))
 
     def messages(self, *, statuses: tuple[str, ...], limit: int = 100, after_id: int = 0) -> list[RawMessage]:
         m = s.raw_messages

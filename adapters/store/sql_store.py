@@ -6,17 +6,19 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engine.errors import TesseraError, VersionConflict
 from engine.search.query import SearchQuery
-from engine.store.model import CurrentVersion, OutboxEvent, Page, PendingWrite, StoredResource
+from engine.store.model import CurrentVersion, OutboxEvent, Page, PendingWrite, StoredResource, TokenLookup
 from engine.security.visibility import Visibility
 from engine.store.ports import ResourceStore, UnitOfWork
 from adapters.store import schema as s
 from adapters.store.message_log import SqlMessageLog
+from adapters.store.pg_bulk import save_postgresql
 from adapters.store.search_sql import filter_conditions, sort_expressions
 from adapters.store.visibility_sql import visible
 
@@ -81,6 +83,22 @@ _TOKEN_WITH_SYSTEM = sa.text(_TOKEN_LOOKUP.format(system="AND t.system = :s")).c
 _TOKEN_NULL_SYSTEM = sa.text(_TOKEN_LOOKUP.format(system="AND t.system IS NULL")).columns(
     body=s.resource_versions.c.body.type)
 
+_TOKENS_PART = """(SELECT {n}, v.res_type, v.res_id, v.version, v.last_updated, v.deleted, v.method, v.body
+FROM resources r JOIN resource_versions v ON v.pid = r.pid AND v.version = r.version
+WHERE r.pid IN (SELECT t.pid FROM idx_token t WHERE t.res_type = %s AND t.param = %s AND t.code = %s {system})
+  AND r.deleted = false ORDER BY r.pid LIMIT %s)"""
+
+
+_CURRENT = """SELECT res_type, res_id, pid, version, deleted, institution FROM resources
+WHERE (res_type, res_id) IN (SELECT x ->> 0, x ->> 1 FROM jsonb_array_elements(%s::text::jsonb) AS x)
+ORDER BY pid"""
+_CURRENT_LOCKED = _CURRENT + " FOR UPDATE"  # rows locked in pid order: no deadlock between bundles
+
+
+def _lock_digest(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+
+
 _VERSION_INSERT = ("pid", "version", "res_type", "res_id", "last_updated", "deleted", "method", "source", "body")
 
 
@@ -134,13 +152,40 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
             found.extend(_stored(row) for row in self._connection.execute(statement))
         return found
 
+    def _driver(self) -> Any:
+        """The DB-API connection, inside this unit of work's transaction."""
+        if not self._connection.in_transaction():
+            self._connection.begin()
+        return self._connection.connection.driver_connection
+
     def save(self, writes: Sequence[PendingWrite]) -> None:
         if not writes:
+            return
+        if self._dialect == "postgresql":
+            try:
+                save_postgresql(self._driver(), writes)
+            except (psycopg.IntegrityError, psycopg.errors.TransactionRollback) as exc:
+                raise VersionConflict("A concurrent write changed the same resource; retry the request") from exc
             return
         try:
             self._save(writes)
         except IntegrityError as exc:
             raise VersionConflict("A concurrent write changed the same resource; retry the request") from exc
+
+    def current_many(self, keys: Iterable[tuple[str, str]], *,
+                     for_update: bool = False) -> dict[tuple[str, str], CurrentVersion]:
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        if self._dialect == "postgresql":  # the driver directly: this runs for every transaction Bundle
+            with self._driver().cursor() as cursor:
+                cursor.execute(_CURRENT_LOCKED if for_update else _CURRENT, (orjson.dumps(wanted).decode(),))
+                return {(row[0], row[1]): CurrentVersion(row[2], row[3], row[4], row[5]) for row in cursor}
+        r = s.resources
+        statement = sa.select(r.c.res_type, r.c.res_id, r.c.pid, r.c.version, r.c.deleted, r.c.institution).where(
+            sa.tuple_(r.c.res_type, r.c.res_id).in_(wanted)).order_by(r.c.pid)
+        return {(row.res_type, row.res_id): CurrentVersion(row.pid, row.version, row.deleted, row.institution)
+                for row in self._connection.execute(statement)}
 
     def _save(self, writes: Sequence[PendingWrite]) -> None:
         connection = self._connection
@@ -208,11 +253,47 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
 
     def lock_key(self, key: str) -> None:
         if self._dialect == "postgresql":  # SQLite already serializes writers (BEGIN IMMEDIATE)
-            digest = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big", signed=True)
+            digest = _lock_digest(key)
             try:
                 self._connection.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": digest})
             except OperationalError as exc:
                 raise VersionConflict("Concurrent transactions waited for each other; retry") from exc
+
+    def lock_keys(self, keys: Iterable[str]) -> None:
+        if self._dialect != "postgresql":
+            return
+        digests = sorted({_lock_digest(key) for key in keys})
+        if not digests:
+            return
+        try:  # unnest yields the sorted array in order: every transaction locks in the same order
+            with self._driver().cursor() as cursor:
+                cursor.execute("SELECT count(pg_advisory_xact_lock(k)) FROM unnest(%s::int8[]) AS u(k)",
+                               ("{" + ",".join(map(str, digests)) + "}",))
+        except psycopg.OperationalError as exc:
+            raise VersionConflict("Concurrent transactions waited for each other; retry") from exc
+
+    def find_by_tokens(self, lookups: Sequence[TokenLookup], *, limit: int) -> list[list[StoredResource]]:
+        if self._dialect != "postgresql" or not self.visibility.unrestricted or len(lookups) < 2:
+            return super().find_by_tokens(lookups, limit=limit)
+        parts, params = [], []
+        for n, x in enumerate(lookups):
+            if x.any_system:
+                system = ""
+            elif x.system is None:
+                system = "AND t.system IS NULL"
+            else:
+                system = "AND t.system = %s"
+            parts.append(_TOKENS_PART.format(n=n, system=system))
+            params.extend([x.resource_type, x.parameter, x.code[:200]])
+            if system.endswith("%s"):
+                params.append((x.system or "")[:200])
+            params.append(limit)
+        found: list[list[StoredResource]] = [[] for _ in lookups]
+        with self._driver().cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(parts), params)
+            for row in cursor.fetchall():
+                found[row[0]].append(StoredResource(*row[1:]))
+        return found
 
     def find_by_token(self, resource_type: str, parameter: str, system: str | None, code: str, *,
                       any_system: bool, limit: int) -> list[StoredResource]:

@@ -45,6 +45,18 @@ class MessageLog(abc.ABC):
                     status: str, reason: str | None, raw: bytes) -> int:
         """Store an inbound message as received; return its id."""
 
+    def add_message_once(self, *, received_us: int, channel: str, peer: str | None, identity: MessageIdentity,
+                         raw: bytes) -> tuple[int, bool]:
+        """Store an inbound message as received, or as a duplicate when its control id was already processed.
+
+        Returns the new row's id and whether it is a duplicate; stores may do it in one statement.
+        """
+        duplicate = bool(identity.control_id) and self.processed_message(identity.sender,
+                                                                          identity.control_id) is not None
+        message_id = self.add_message(received_us=received_us, channel=channel, peer=peer, identity=identity,
+                                      status="duplicate" if duplicate else "received", reason=None, raw=raw)
+        return message_id, duplicate
+
     @abc.abstractmethod
     def processed_message(self, sender: str, control_id: str) -> int | None:
         """The id of an already processed message with this sender and control id, if any."""

@@ -4,8 +4,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import orjson
-
 from engine.errors import BundleEntryError, TesseraError, VersionConflict
 from engine.feeds.model import FeedIssue, FeedOutcome, MessageIdentity, RawMessage
 from engine.feeds.ports import MessageTranslator, UnreadableMessage, UntranslatableMessage
@@ -14,7 +12,7 @@ from engine.security.caller import Caller
 from engine.services.bundles import BundleService
 from engine.services.merges import merge_patients
 from engine.services.writes import Clock
-from engine.store.ports import ResourceStore
+from engine.store.ports import ResourceStore, UnitOfWork
 
 log = logging.getLogger("tessera.feeds")
 FAILED_STATUSES = ("failed", "rejected", "received")
@@ -37,16 +35,13 @@ class FeedService:
         except UnreadableMessage as exc:
             message_id = self._store_raw(raw, received, peer, exc.identity, "rejected", exc.reason)
             return FeedOutcome("AR", message_id, exc.identity, [FeedIssue("MSH", 1, None, "207", exc.reason)])
-        with self.store.unit_of_work() as uow:
-            if identity.control_id and uow.processed_message(identity.sender, identity.control_id) is not None:
-                uow.add_message(received_us=received, channel=self.translator.channel, peer=peer,
-                                identity=identity, status="duplicate", reason=None, raw=raw)
-                uow.commit()
+        with self.store.unit_of_work() as uow:  # one connection for both transactions of the message
+            message_id, duplicate = uow.add_message_once(received_us=received, channel=self.translator.channel,
+                                                         peer=peer, identity=identity, raw=raw)
+            uow.commit()  # the raw message is durable before anything is derived from it
+            if duplicate:
                 return FeedOutcome("AA", None, identity, duplicate=True)
-            message_id = uow.add_message(received_us=received, channel=self.translator.channel, peer=peer,
-                                         identity=identity, status="received", reason=None, raw=raw)
-            uow.commit()
-        return self._process(raw, message_id, received, identity)
+            return self._process(uow, raw, message_id, received, identity)
 
     def replay(self, *, message_ids: list[int] | None = None, limit: int = 1000) -> list[FeedOutcome]:
         """Re-run failed, rejected or never-finished messages (e.g. after a mapping fix), oldest first."""
@@ -67,7 +62,8 @@ class FeedService:
         try:
             identity = self.translator.identify(message.raw)
         except UnreadableMessage as exc:
-            self._set_status(message.message_id, "rejected", exc.reason)
+            with self.store.unit_of_work() as uow:
+                _set_status(uow, message.message_id, "rejected", exc.reason)
             return FeedOutcome("AR", message.message_id, None, [FeedIssue("MSH", 1, None, "207", exc.reason)])
         with self.store.unit_of_work() as uow:
             done = uow.processed_message(identity.sender, identity.control_id) if identity.control_id else None
@@ -75,53 +71,59 @@ class FeedService:
                 uow.set_message_status(message.message_id, "duplicate", f"processed as message {done}")
                 uow.commit()
                 return FeedOutcome("AA", message.message_id, identity, duplicate=True)
-        return self._process(message.raw, message.message_id, message.received_us, identity)
+            uow.rollback()
+            return self._process(uow, message.raw, message.message_id, message.received_us, identity)
 
-    def _process(self, raw: bytes, message_id: int, received: int, identity: MessageIdentity) -> FeedOutcome:
+    def _process(self, uow: UnitOfWork, raw: bytes, message_id: int, received: int,
+                 identity: MessageIdentity) -> FeedOutcome:
+        """Translate and write one stored message; `uow` has no open work and is reused for each transaction."""
         try:
             translated = self.translator.translate(raw, message_id=message_id, received=format_instant(received))
         except UnreadableMessage as exc:
-            self._set_status(message_id, "rejected", exc.reason)
+            _set_status(uow, message_id, "rejected", exc.reason)
             return FeedOutcome("AR", message_id, identity, [FeedIssue("MSH", 1, 9, "200", exc.reason)])
         except UntranslatableMessage as exc:
-            self._set_status(message_id, "failed", "; ".join(i.text for i in exc.issues)[:2000])
+            _set_status(uow, message_id, "failed", "; ".join(i.text for i in exc.issues)[:2000])
             return FeedOutcome("AE", message_id, identity, exc.issues)
         source = _source_of(translated.bundle)
         for attempt in range(3):  # a concurrent write to the same resources: retry with fresh reads
             try:
-                bundle = orjson.loads(orjson.dumps(translated.bundle))  # each attempt rewrites its own copy
-                return self._apply(translated, bundle, message_id, identity, source)
+                return self._apply(uow, translated, translated.bundle, message_id, identity, source)
             except VersionConflict:
+                uow.rollback()
                 if attempt == 2:
                     issue = FeedIssue("MSH", 1, None, "207", "concurrent updates kept conflicting; retry later")
-                    self._set_status(message_id, "failed", issue.text)
+                    _set_status(uow, message_id, "failed", issue.text)
                     return FeedOutcome("AE", message_id, identity, [issue])
+                # the Bundle was rewritten in place (ids, references): translate afresh for the next attempt
+                translated = self.translator.translate(raw, message_id=message_id, received=format_instant(received))
         raise AssertionError("unreachable")
 
-    def _apply(self, translated: Any, bundle: dict[str, Any], message_id: int, identity: MessageIdentity,
-               source: str | None) -> FeedOutcome:
+    def _apply(self, uow: UnitOfWork, translated: Any, bundle: dict[str, Any], message_id: int,
+               identity: MessageIdentity, source: str | None) -> FeedOutcome:
         try:
-            with self.store.unit_of_work() as uow:
-                writes = self.bundles.apply_transaction(uow, bundle, source=source,
-                                                        caller=Caller.institution_only(identity.institution))
-                count = len(writes)
-                for survivor, merged in translated.merges:
-                    count += merge_patients(uow, survivor_query=survivor, merged_query=merged, clock=self.clock,
-                                            source=source)
-                uow.set_message_status(message_id, "processed")
-                uow.commit()
+            writes = self.bundles.apply_transaction(uow, bundle, source=source,
+                                                    caller=Caller.institution_only(identity.institution))
+            count = len(writes)
+            for survivor, merged in translated.merges:
+                count += merge_patients(uow, survivor_query=survivor, merged_query=merged, clock=self.clock,
+                                        source=source)
+            uow.set_message_status(message_id, "processed")
+            uow.commit()
         except VersionConflict:
             raise
         except BundleEntryError as exc:
             if isinstance(exc.cause, VersionConflict):
                 raise exc.cause from exc
             issues = _issues_from(exc)
-            self._set_status(message_id, "failed", "; ".join(i.text for i in issues)[:2000])
+            uow.rollback()
+            _set_status(uow, message_id, "failed", "; ".join(i.text for i in issues)[:2000])
             log.info("message %s failed: %s", message_id, type(exc).__name__)
             return FeedOutcome("AE", message_id, identity, issues)
         except TesseraError as exc:
             issues = _issues_from(exc)
-            self._set_status(message_id, "failed", "; ".join(i.text for i in issues)[:2000])
+            uow.rollback()
+            _set_status(uow, message_id, "failed", "; ".join(i.text for i in issues)[:2000])
             log.info("message %s failed: %s", message_id, type(exc).__name__)
             return FeedOutcome("AE", message_id, identity, issues)
         return FeedOutcome("AA", message_id, identity, list(translated.warnings), resources=count)
@@ -134,10 +136,11 @@ class FeedService:
             uow.commit()
         return message_id
 
-    def _set_status(self, message_id: int, status: str, reason: str | None) -> None:
-        with self.store.unit_of_work() as uow:
-            uow.set_message_status(message_id, status, reason)
-            uow.commit()
+
+
+def _set_status(uow: UnitOfWork, message_id: int, status: str, reason: str | None) -> None:
+    uow.set_message_status(message_id, status, reason)
+    uow.commit()
 
 
 def _source_of(bundle: dict[str, Any]) -> str | None:

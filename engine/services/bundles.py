@@ -7,15 +7,17 @@ from urllib.parse import parse_qsl
 
 from engine.errors import (BundleEntryError, InvalidRequest, Issue, PreconditionFailed, ReferenceNotResolved,
                            ResourceNotFound, TesseraError)
-from engine.fhir.references import parse_reference
+from engine.fhir.references import conditional_parts, parse_reference
 from engine.fhir.validation import check_resource_type
-from engine.services.conditional import ConditionalReferences, match_conditional
+from engine.services.conditional import (ConditionalReferences, Prefetched, match_conditional,
+                                         prefetch_conditional)
 from engine.services.presentation import etag, last_modified, operation_outcome
 from engine.services.resources import ResourceService, WriteOutcome, parse_etag
 from engine.services.search import SearchService
 from engine.security.caller import SYSTEM, Caller
-from engine.services.writes import Clock, check_references_exist, new_id, persist, prepare_delete, prepare_write
-from engine.store.model import PendingWrite, StoredResource
+from engine.services.writes import (Clock, check_references_exist, new_id, persist, prepare_delete, prepare_write,
+                                   references_in)
+from engine.store.model import CurrentVersion, PendingWrite, StoredResource
 from engine.store.ports import ResourceStore, UnitOfWork
 
 _ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "GET": 3}
@@ -36,6 +38,7 @@ class _Entry:
     status: str = ""
     write: PendingWrite | None = None
     existing: StoredResource | None = None  # what a conditional PUT matched
+    references: list[dict[str, Any]] | None = None  # the resource's Reference dicts, once collected
     response: dict[str, Any] = field(default_factory=dict)
 
 
@@ -122,14 +125,18 @@ class BundleService:
 
     def _write_transaction(self, uow: UnitOfWork, entries: list[_Entry], source: str | None,
                            caller: Caller) -> list[PendingWrite]:
-        id_map = self._assign_ids(uow, entries)
+        known = self._lock_and_prefetch(uow, entries)
+        id_map = self._assign_ids(uow, entries, known)
         pending = _PendingIndex(entries)
-        references = ConditionalReferences(uow, pending.find)
+        references = ConditionalReferences(uow, pending.find, known)
+        currents = uow.current_many([(e.resource_type, e.resource_id) for e in entries  # locked, in one query
+                                     if e.method in ("PUT", "DELETE") and e.resource_id and not e.skip_write],
+                                    for_update=True)
         writes: list[PendingWrite] = []
         now = self.clock()
         for entry in sorted(entries, key=lambda e: (_ORDER[e.method], e.index)):
             try:
-                self._plan_write(uow, entry, id_map, references, now, source, caller)
+                self._plan_write(entry, currents, id_map, references, now, source, caller)
             except TesseraError as exc:
                 raise BundleEntryError(entry.index, exc) from exc
             if entry.write is not None:
@@ -149,13 +156,30 @@ class BundleService:
         persist(uow, writes)
         return writes
 
-    def _assign_ids(self, uow: UnitOfWork, entries: list[_Entry]) -> dict[str, str]:
+    @staticmethod
+    def _lock_and_prefetch(uow: UnitOfWork, entries: list[_Entry]) -> Prefetched:
+        """Lock the Bundle's conditional criteria, then look up all of them and its conditional references."""
+        uow.lock_keys(_conditional_keys(entries))  # the store locks them in one global order: no deadlock
+        criteria = []
+        for entry in entries:
+            path, _, query_text = entry.url.partition("?")
+            condition = entry.request.get("ifNoneExist") if entry.method == "POST" else (
+                query_text if entry.method in ("PUT", "DELETE") else None)
+            if condition and isinstance(condition, str):
+                criteria.append((path.split("/")[0], condition))
+            if entry.method in ("POST", "PUT") and entry.resource is not None:
+                entry.references = references_in(entry.resource)
+                for reference in entry.references:
+                    text = reference["reference"]
+                    if "?" in text and (parts := conditional_parts(text)) is not None:
+                        criteria.append(parts)
+        return prefetch_conditional(uow, criteria)
+
+    def _assign_ids(self, uow: UnitOfWork, entries: list[_Entry], known: Prefetched) -> dict[str, str]:
         id_map: dict[str, str] = {}
-        for key in sorted(_conditional_keys(entries)):  # one global order: concurrent bundles cannot deadlock
-            uow.lock_key(key)
         for entry in entries:
             try:
-                self._resolve_target(uow, entry)
+                self._resolve_target(uow, entry, known)
             except TesseraError as exc:
                 raise BundleEntryError(entry.index, exc) from exc
             if entry.full_url and entry.resource_id and entry.method in ("POST", "PUT"):
@@ -167,7 +191,7 @@ class BundleService:
                     id_map.setdefault(parsed.relative, target)
         return id_map
 
-    def _resolve_target(self, uow: UnitOfWork, entry: _Entry) -> None:
+    def _resolve_target(self, uow: UnitOfWork, entry: _Entry, known: Prefetched) -> None:
         path, _, query_text = entry.url.partition("?")
         parts = path.split("/")
         entry.resource_type = parts[0]
@@ -182,14 +206,14 @@ class BundleService:
             entry.resource_id = new_id()
             condition = entry.request.get("ifNoneExist")
             if condition:
-                matches = match_conditional(uow, entry.resource_type, condition)
+                matches = match_conditional(uow, entry.resource_type, condition, known=known)
                 if len(matches) > 1:
                     raise PreconditionFailed("ifNoneExist matched more than one resource")
                 if matches:
                     entry.resource_id, entry.skip_write, entry.status = matches[0].resource_id, True, "200 OK"
         elif entry.method in ("PUT", "DELETE"):
             if query_text:
-                matches = match_conditional(uow, entry.resource_type, query_text)
+                matches = match_conditional(uow, entry.resource_type, query_text, known=known)
                 if len(matches) > 1:
                     raise PreconditionFailed(f"Conditional {entry.method} matched more than one resource")
                 if matches:
@@ -203,13 +227,13 @@ class BundleService:
             else:
                 raise InvalidRequest(f"{entry.method} url must be Type/id or Type?criteria")
 
-    def _plan_write(self, uow: UnitOfWork, entry: _Entry, id_map: dict[str, str],
+    def _plan_write(self, entry: _Entry, currents: dict[tuple[str, str], CurrentVersion], id_map: dict[str, str],
                     references: ConditionalReferences, now: int, source: str | None, caller: Caller) -> None:
         if entry.method == "GET" or entry.skip_write:
             return
         assert entry.resource_id is not None
         fresh = entry.method == "POST"  # a server-assigned id cannot exist yet
-        current = None if fresh else uow.current(entry.resource_type, entry.resource_id, for_update=True)
+        current = None if fresh else currents.get((entry.resource_type, entry.resource_id))
         if_match = entry.request.get("ifMatch")
         if if_match and (current is None or current.version != parse_etag(if_match)):
             raise PreconditionFailed(f"ifMatch {if_match} does not match the current version")
@@ -224,7 +248,7 @@ class BundleService:
         resource = entry.resource or {}  # process() owns the Bundle: references are rewritten in place
         if entry.method == "PUT" and resource.get("id") not in (None, entry.resource_id):
             raise InvalidRequest("The resource id does not match the request url")
-        found = references.resolve_in(resource, entry.resource_type, id_map)
+        found = references.resolve_in(resource, entry.resource_type, id_map, entry.references)
         if (entry.existing is not None and current is not None and not current.deleted
                 and current.version == entry.existing.version
                 and _same_content(resource, entry.existing.body, entry.resource_id, source)):

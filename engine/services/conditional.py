@@ -1,7 +1,7 @@
 """Conditional interactions: find resources by criteria, resolve conditional references."""
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -9,27 +9,52 @@ from engine.errors import InvalidRequest, Issue, ReferenceNotResolved
 from engine.fhir.references import conditional_parts, is_placeholder
 from engine.search.parsing import parse_search
 from engine.services.writes import path_to, references_in
-from engine.store.model import StoredResource
+from engine.store.model import StoredResource, TokenLookup
 from engine.store.ports import UnitOfWork
 
 
+Prefetched = dict[TokenLookup, list[StoredResource]]
+
+
+def token_lookup(resource_type: str, params: Sequence[tuple[str, str]]) -> TokenLookup | None:
+    """The common feed criterion, one `identifier=system|value`, as a direct token lookup (else None)."""
+    if len(params) == 1 and params[0][0] == "identifier" and "," not in params[0][1]:
+        system, sep, value = params[0][1].partition("|")
+        if value or not sep:
+            return TokenLookup(resource_type, "identifier", system if sep else None, value if sep else system,
+                               any_system=not sep)
+    return None
+
+
+def prefetch_conditional(uow: UnitOfWork, criteria: Iterable[tuple[str, str]]) -> Prefetched:
+    """Look up every simple criterion `(type, query)` at once (one round trip where the store can)."""
+    lookups = []
+    for resource_type, query_text in criteria:
+        lookup = token_lookup(resource_type, parse_qsl(query_text, keep_blank_values=True))
+        if lookup is not None and lookup not in lookups:
+            lookups.append(lookup)
+    return dict(zip(lookups, uow.find_by_tokens(lookups, limit=2))) if lookups else {}
+
+
 def match_conditional(uow: UnitOfWork, resource_type: str, query_text: str | Sequence[tuple[str, str]], *,
-                      for_write: bool = False) -> list[StoredResource]:
+                      for_write: bool = False, known: Prefetched | None = None) -> list[StoredResource]:
     """Resources matching a conditional query (`identifier=x|y`), at most two (enough to detect >1).
 
     With `for_write`, concurrent transactions using the same criteria wait for each other, so two
-    conditional creates of the same patient cannot both create one.
+    conditional creates of the same patient cannot both create one. `known` holds lookups already
+    made in this transaction (prefetch_conditional).
     """
     params = parse_qsl(query_text, keep_blank_values=True) if isinstance(query_text, str) else list(query_text)
     if not params:
         raise InvalidRequest("A conditional interaction needs search criteria")
     if for_write:
         uow.lock_key(f"{resource_type}?{sorted(params)}")
-    if len(params) == 1 and params[0][0] == "identifier" and "," not in params[0][1]:
-        system, sep, value = params[0][1].partition("|")
-        if value or not sep:  # the common feed case: one identifier, looked up directly
-            return uow.find_by_token(resource_type, "identifier", system if sep else None,
-                                     value if sep else system, any_system=not sep, limit=2)
+    lookup = token_lookup(resource_type, params)
+    if lookup is not None:
+        if known is not None and lookup in known:
+            return known[lookup]
+        return uow.find_by_token(resource_type, lookup.parameter, lookup.system, lookup.code,
+                                 any_system=lookup.any_system, limit=2)
     query = parse_search(resource_type, params, strict=True)
     query.count, query.total = 2, "none"
     return uow.search(query).items
@@ -38,19 +63,22 @@ def match_conditional(uow: UnitOfWork, resource_type: str, query_text: str | Seq
 class ConditionalReferences:
     """Resolves conditional references (`Organization?identifier=sys|val`) against the store, cached."""
 
-    def __init__(self, uow: UnitOfWork, pending: Callable[[str, str], str | None] | None = None):
+    def __init__(self, uow: UnitOfWork, pending: Callable[[str, str], str | None] | None = None,
+                 known: Prefetched | None = None):
         self.uow = uow
         self.pending = pending
+        self.known = known
         self.cache: dict[str, str] = {}
 
     def resolve_in(self, resource: dict[str, Any], resource_type: str,
-                   placeholders: dict[str, str] | None = None) -> list[dict[str, Any]]:
+                   placeholders: dict[str, str] | None = None,
+                   found: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
         """Rewrite placeholders (fullUrl -> Type/id) and conditional references in place; return all references.
 
         Raises when a conditional reference matches nothing or several resources, or when a
-        `urn:uuid:` placeholder names no entry of the Bundle.
+        `urn:uuid:` placeholder names no entry of the Bundle. `found`: the resource's references, if collected.
         """
-        found = references_in(resource)
+        found = references_in(resource) if found is None else found
         for reference in found:
             text = reference["reference"]
             if placeholders is not None and text in placeholders:
@@ -68,7 +96,7 @@ class ConditionalReferences:
         if text in self.cache:
             return self.cache[text]
         target_type, query_text = parts
-        matches = match_conditional(self.uow, target_type, query_text)
+        matches = match_conditional(self.uow, target_type, query_text, known=self.known)
         if len(matches) > 1:
             path = where()
             raise ReferenceNotResolved(f"{path}: '{text[:120]}' matches more than one resource", issues=[

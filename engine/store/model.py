@@ -18,6 +18,17 @@ class CurrentVersion:
 
 
 @dataclass(frozen=True)
+class TokenLookup:
+    """One token criterion of a conditional interaction: `system|code` (any system when `any_system`)."""
+
+    resource_type: str
+    parameter: str
+    system: str | None
+    code: str
+    any_system: bool = False
+
+
+@dataclass(frozen=True)
 class StoredResource:
     """One stored version of a resource, body included."""
 

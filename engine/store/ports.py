@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from engine.search.query import SearchQuery
 from engine.security.visibility import Visibility
-from engine.store.model import CurrentVersion, OutboxEvent, Page, PendingWrite, StoredResource
+from engine.store.model import CurrentVersion, OutboxEvent, Page, PendingWrite, StoredResource, TokenLookup
 
 
 class UnitOfWork(abc.ABC):
@@ -41,6 +41,26 @@ class UnitOfWork(abc.ABC):
 
     def lock_key(self, key: str) -> None:
         """Serialize transactions that create or update by the same criteria (no-op where writes serialize)."""
+
+    def lock_keys(self, keys: Iterable[str]) -> None:
+        """Lock several keys at once, in one global order (stores may do it in one round trip)."""
+        for key in sorted(set(keys)):
+            self.lock_key(key)
+
+    def current_many(self, keys: Iterable[tuple[str, str]], *,
+                     for_update: bool = False) -> dict[tuple[str, str], CurrentVersion]:
+        """Latest version metadata of several resources (those that exist), locked for update when asked."""
+        found = {}
+        for key in sorted(set(keys)):
+            current = self.current(key[0], key[1], for_update=for_update)
+            if current is not None:
+                found[key] = current
+        return found
+
+    def find_by_tokens(self, lookups: Sequence[TokenLookup], *, limit: int) -> list[list[StoredResource]]:
+        """`find_by_token` for several lookups at once; one result list per lookup, in order."""
+        return [self.find_by_token(x.resource_type, x.parameter, x.system, x.code, any_system=x.any_system,
+                                   limit=limit) for x in lookups]
 
     def find_by_token(self, resource_type: str, parameter: str, system: str | None, code: str, *,
                       any_system: bool, limit: int) -> list[StoredResource]:

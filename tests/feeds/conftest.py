@@ -24,6 +24,24 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (Linux)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            return [int(child) for child in children.read().split()]
+    except FileNotFoundError:
+        return []
+
+
+def alive(pid: int) -> bool:
+    """True while a process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
 @dataclass
 class Listener:
     """A running MLLP listener process."""
@@ -33,11 +51,15 @@ class Listener:
     data_dir: Path
     env: dict[str, str]
     process: subprocess.Popen | None = None
+    processes: int | None = None  # --processes; None: the command's default
+
 
     def start(self) -> None:
         """Start the process and wait until it accepts connections."""
-        self.process = subprocess.Popen([TESSERA, "mllp", "--host", "127.0.0.1", "--port", str(self.port)],
-                                        env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        command = [TESSERA, "mllp", "--host", "127.0.0.1", "--port", str(self.port)]
+        if self.processes is not None:
+            command += ["--processes", str(self.processes)]
+        self.process = subprocess.Popen(command, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -50,10 +72,14 @@ class Listener:
         pytest.fail("mllp listener did not start within 60 s")
 
     def kill(self) -> None:
-        """SIGKILL, as a crash would."""
+        """SIGKILL, as a crash would; its listener processes die with it (wait until they are gone)."""
         if self.process and self.process.poll() is None:
+            children = child_pids(self.process.pid)
             self.process.kill()
             self.process.wait(10)
+            deadline = time.monotonic() + 10
+            while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+                time.sleep(0.02)
 
     def stop(self) -> None:
         """Terminate gracefully (then kill)."""
@@ -75,10 +101,10 @@ def listener_factory(store_url: str, tmp_path: Path) -> Iterator:
     """Makes (not yet started) listeners on a fresh store; stops them all afterwards."""
     made: list[Listener] = []
 
-    def make(**settings: str) -> Listener:
+    def make(processes: int | None = None, **settings: str) -> Listener:
         env = {**os.environ, "TESSERA_DATABASE_URL": store_url, "TESSERA_DATA_DIR": str(tmp_path),
                "TESSERA_LOG_LEVEL": "WARNING", **settings}
-        listener = Listener(free_port(), store_url, tmp_path, env)
+        listener = Listener(free_port(), store_url, tmp_path, env, processes=processes)
         made.append(listener)
         return listener
 

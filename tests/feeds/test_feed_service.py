@@ -39,6 +39,24 @@ def test_an_update_before_its_admission_and_repeats_update_the_same_resources(co
     assert _search(container, "Encounter", identifier="V001")["total"] == 1
 
 
+def test_a_repeated_update_with_unchanged_content_makes_no_new_version(container):
+    assert container.feeds.receive(messages.adt("A08", "U1").encode()).ack_code == "AA"
+    [patient] = _patients(container, "MRN001")
+    with container.store.unit_of_work(read_only=True) as uow:
+        before = len(uow.outbox(limit=10_000))
+    repeat = container.feeds.receive(messages.adt("A08", "U2").encode())  # new control id, same content
+    assert repeat.ack_code == "AA" and not repeat.duplicate
+    [again] = _patients(container, "MRN001")
+    assert again["meta"]["versionId"] == patient["meta"]["versionId"] == "1"
+    with container.store.unit_of_work(read_only=True) as uow:
+        written = [(e.resource_type, e.operation) for e in uow.outbox(limit=10_000)[before:]]
+    assert ("Patient", "upsert") not in written  # the Patient repeat wrote nothing; the Provenance is new
+    assert ("Provenance", "upsert") in written
+    changed = container.feeds.receive(messages.adt("A08", "U3", family="Other").encode())
+    assert changed.ack_code == "AA"
+    assert _patients(container, "MRN001")[0]["meta"]["versionId"] == "2"
+
+
 def test_a_duplicate_control_id_is_acknowledged_without_writing_twice(container):
     first = container.feeds.receive(messages.oru("C9").encode())
     again = container.feeds.receive(messages.oru("C9").encode())
