@@ -16,6 +16,7 @@ from engine.indexing.search import ClinicalSearch
 from engine.indexing.service import IndexingService
 from engine.indexing.synonyms import Synonyms
 from engine.identity.service import IdentityService
+from engine.identity.survivorship import SurvivorshipPolicy
 from engine.jobs.service import AllocationJobs
 from engine.services.audit_log import AuditLog
 from engine.services.bundles import BundleService
@@ -28,6 +29,7 @@ from adapters.auth.tokens import TokenValidator
 from adapters.feeds.hl7v2_translator import Hl7v2Translator
 from adapters.indexing.background import BackgroundIndexer
 from adapters.indexing.celery_trigger import CeleryIndexTrigger
+from adapters.jobs.identity_trigger import CeleryMatchTrigger
 from adapters.jobs.queues import CeleryQueue, InlineQueue
 from adapters.store.job_store import SqlJobStore
 from adapters.store.identity_store import ObservedSqlStore, SqlIdentityStore
@@ -66,6 +68,7 @@ class Container:
     indexing: IndexingService
     clinical_search: ClinicalSearch
     index_trigger: BackgroundIndexer | CeleryIndexTrigger | None = None
+    match_trigger: CeleryMatchTrigger | None = None
 
     @property
     def identity(self) -> IdentityService:
@@ -79,6 +82,8 @@ class Container:
             close_queue()
         if self.index_trigger is not None:
             self.index_trigger.close()
+        if self.match_trigger is not None:
+            self.match_trigger.close()
         self.search_index.close()
         self.store.drain()
         self.store.engine.dispose()
@@ -121,8 +126,12 @@ def build_container(settings: Settings, *, migrate: bool = True, indexing_trigge
         upgrade(engine)
     store = ObservedSqlStore(engine, background=settings.identity_matching == "background")
     clock = monotonic_clock_us
-    store.identity = IdentityService(store, SqlIdentityStore(engine), clock)  # type: ignore[attr-defined]
-    store.listeners.append(store.identity.sync)  # type: ignore[attr-defined]
+    survivorship = SurvivorshipPolicy.from_setting(settings.identity_survivorship, settings.identity_trusted_sources)
+    store.identity = IdentityService(  # type: ignore[attr-defined]
+        store, SqlIdentityStore(engine), clock, survivorship=survivorship, consent_default=settings.consent_default,
+        golden_unit_of_work=store.golden_unit_of_work)
+    match_trigger = CeleryMatchTrigger(settings.broker_url or "") if settings.identity_matching == "workers" else None
+    store.listeners.append(match_trigger.nudge if match_trigger else store.identity.sync)  # type: ignore[attr-defined]
     resources = ResourceService(store, clock, referential_integrity=settings.referential_integrity)
     search = SearchService(store, default_count=settings.default_page_size, max_count=settings.max_page_size)
     history = HistoryService(store, default_count=settings.default_page_size, max_count=settings.max_page_size,
@@ -146,6 +155,7 @@ def build_container(settings: Settings, *, migrate: bool = True, indexing_trigge
                                                              limit=depth)]
     container = Container(settings, store, resources, search, history, bundles, feeds, AuditLog(store, clock), tokens,
                           signing_key, clock, allocation_jobs, search_index, indexing, clinical_search)
+    container.match_trigger = match_trigger
     mode = indexing_mode(settings)
     if indexing_trigger and mode == "in-process":
         container.index_trigger = BackgroundIndexer(indexing, sweep_s=settings.index_sweep_seconds)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,9 +39,19 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     api_tls_cert: Path | None = Field(default=None, description="PEM certificate chain; with the key, the API serves HTTPS.")
     api_tls_key: Path | None = None
-    identity_matching: Literal["inline", "background"] = Field(
-        default="inline", description="Match a written Patient before the write returns (inline) or just "
-                                      "after, in batches on a background thread of the same process.")
+    identity_matching: Literal["inline", "background", "workers"] = Field(
+        default="inline", description="Match a written Patient before the write returns (inline), just after in "
+                                      "batches on a background thread of the same process (background), or on "
+                                      "the Celery workers, which follow the outbox (workers; needs the broker).")
+    identity_survivorship: dict[str, str | list[str]] = Field(
+        default_factory=lambda: {"default": "most-complete"},
+        description="Golden-record survivorship: rule(s) per field (name, gender, birthDate, address, telecom, "
+                    "maritalStatus, deceased, multipleBirth, communication) and 'default' for the others; rules "
+                    "most-recent, most-complete, trusted-source (a list is tried in order). JSON in the "
+                    "environment, e.g. {\"default\": \"most-recent\", \"telecom\": [\"trusted-source\"]}.")
+    identity_trusted_sources: list[str] = Field(
+        default_factory=list, description="Institutions or meta.source values, most trusted first, for the "
+                                          "trusted-source survivorship rule (JSON list in the environment).")
     worker_visibility_timeout_s: int = Field(
         default=3600, description="Seconds before the broker re-delivers a task whose worker vanished.")
     jobs_inline: bool | None = Field(
@@ -65,6 +75,14 @@ class Settings(BaseSettings):
     index_batch_size: int = Field(default=500, ge=1, le=5000)
     index_sweep_seconds: float = Field(default=10.0, gt=0, description="Indexing also runs this often, "
                                                                        "whatever the write notifications said.")
+
+    @field_validator("identity_survivorship")
+    @classmethod
+    def _known_survivorship(cls, value: dict[str, str | list[str]]) -> dict[str, str | list[str]]:
+        from engine.identity.survivorship import SurvivorshipPolicy
+
+        SurvivorshipPolicy.from_setting(value)  # raises ValueError naming the bad field or rule
+        return value
 
     def resolved_database_url(self) -> str:
         """The database URL in force: the configured one, or the embedded SQLite file."""

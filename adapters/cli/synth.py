@@ -2,7 +2,8 @@
 
 Each person is registered at one or more institutions; every registration may carry typos, nicknames,
 day/month swaps, a move, missing fields or a married name. Households share addresses and phones; some
-hold twins. Output per institution: HL7 v2 ADT^A04 messages (.hl7) and FHIR Patients (.ndjson); plus
+hold twins (named apart: never one name and its nickname). Names and towns come from `synth_names`, common
+ones more often. Output per institution: HL7 v2 ADT^A04 messages (.hl7) and FHIR Patients (.ndjson); plus
 truth.csv (institution, patient id, mrn, person) naming which records are the same person.
 """
 from __future__ import annotations
@@ -10,33 +11,33 @@ from __future__ import annotations
 import csv
 import random
 from dataclasses import dataclass, replace
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-GIVEN_F = ["Mary", "Patricia", "Jennifer", "Linda", "Elizabeth", "Barbara", "Susan", "Jessica", "Sarah", "Karen",
-           "Nancy", "Margaret", "Lisa", "Betty", "Dorothy", "Sandra", "Ashley", "Kimberly", "Donna", "Emily",
-           "Catherine", "Rebecca", "Katherine", "Christine", "Deborah", "Rachel", "Laura", "Amy", "Anna", "Maria"]
-GIVEN_M = ["James", "John", "Robert", "Michael", "William", "David", "Richard", "Joseph", "Thomas", "Charles",
-           "Christopher", "Daniel", "Matthew", "Anthony", "Donald", "Steven", "Andrew", "Joshua", "Kenneth",
-           "Kevin", "Brian", "George", "Edward", "Ronald", "Timothy", "Jason", "Jeffrey", "Ryan", "Jacob", "Gary"]
-NICKNAMES = {"James": "Jim", "John": "Jack", "Robert": "Bob", "Michael": "Mike", "William": "Bill",
-             "Richard": "Dick", "Joseph": "Joe", "Thomas": "Tom", "Charles": "Charlie", "Christopher": "Chris",
-             "Daniel": "Dan", "Matthew": "Matt", "Anthony": "Tony", "Steven": "Steve", "Andrew": "Andy",
-             "Elizabeth": "Liz", "Patricia": "Pat", "Jennifer": "Jen", "Margaret": "Peggy", "Susan": "Sue",
-             "Katherine": "Kate", "Catherine": "Cathy", "Rebecca": "Becky", "Deborah": "Debbie", "Kimberly": "Kim",
-             "Edward": "Ed", "Kenneth": "Ken", "Timothy": "Tim", "Jeffrey": "Jeff", "Donald": "Don"}
-FAMILY = ["Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez",
-          "Hernandez", "Lopez", "Gonzalez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin",
-          "Lee", "Perez", "Thompson", "White", "Harris", "Sanchez", "Clark", "Ramirez", "Lewis", "Robinson",
-          "Walker", "Young", "Allen", "King", "Wright", "Scott", "Torres", "Nguyen", "Hill", "Flores", "Green",
-          "Adams", "Nelson", "Baker", "Hall", "Rivera", "Campbell", "Mitchell", "Carter", "Roberts", "Kowalski",
-          "Szepessy", "O'Brien", "Okafor", "Haddad", "Novak", "Lindqvist", "Papadopoulos", "Ivanova", "Tanaka"]
-STREETS = ["Main St", "Oak Ave", "Pine Rd", "Maple Dr", "Cedar Ln", "Elm St", "Washington Ave", "Lake Rd",
-           "Hill St", "Park Ave", "Sunset Blvd", "River Rd", "Church St", "Mill Rd", "Forest Dr", "Spring St"]
-CITIES = [("Springfield", "62701"), ("Riverside", "92501"), ("Franklin", "37064"), ("Greenville", "29601"),
-          ("Bristol", "06010"), ("Clinton", "20735"), ("Fairview", "07022"), ("Salem", "97301")]
+from adapters.cli.synth_names import CITIES, FAMILY, GIVEN_F, GIVEN_M, NICKNAMES, STREETS
+from engine.identity.nicknames import are_nicknames
+
+
+def _cumulative(size: int, exponent: float, offset: int) -> list[float]:
+    """Zipf-like cumulative weights: rank r weighs 1 / (r + offset) ** exponent."""
+    return list(accumulate(1.0 / (rank + offset) ** exponent for rank in range(size)))
+
+
+_WEIGHTS = {"F": _cumulative(len(GIVEN_F), 1.0, 10), "M": _cumulative(len(GIVEN_M), 1.0, 10),
+            "family": _cumulative(len(FAMILY), 0.8, 10)}
+
+
+def pick_given(sex: str, rng: random.Random) -> str:
+    """A given name for `sex` ("M" / "F"), common names more often."""
+    return rng.choices(GIVEN_M if sex == "M" else GIVEN_F, cum_weights=_WEIGHTS[sex])[0]
+
+
+def pick_family(rng: random.Random) -> str:
+    """A family name, common names more often."""
+    return rng.choices(FAMILY, cum_weights=_WEIGHTS["family"])[0]
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,9 @@ class Person:
 
 
 def _household(rng: random.Random) -> dict[str, Any]:
-    city, postcode = rng.choice(CITIES)
-    return {"family": rng.choice(FAMILY), "line": f"{rng.randint(1, 9999)} {rng.choice(STREETS)}", "city": city,
+    city, postcodes = rng.choice(CITIES)
+    postcode = rng.choice(postcodes)
+    return {"family": pick_family(rng), "line": f"{rng.randint(1, 9999)} {rng.choice(STREETS)}", "city": city,
             "postcode": postcode, "phone": f"555-{rng.randint(100, 999)}-{rng.randint(1000, 9999)}"}
 
 
@@ -71,11 +73,12 @@ def people(count: int, rng: random.Random) -> list[Person]:
         birth = None
         for member in range(size):
             sex = rng.choice("MF")
-            given = rng.choice(GIVEN_M if sex == "M" else GIVEN_F)
+            given = pick_given(sex, rng)
             if not (twins and member == 1 and birth):
                 birth = f"{rng.randint(1935, 2020)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
-            while twins and member == 1 and given == out[-1].given:
-                given = rng.choice(GIVEN_M if sex == "M" else GIVEN_F)
+            # twins get names of their own, not variants of one name (Elizabeth / Betty)
+            while twins and member == 1 and (given == out[-1].given or are_nicknames(given, out[-1].given)):
+                given = pick_given(sex, rng)
             ssn = f"{rng.randint(100, 899)}-{rng.randint(10, 99)}-{rng.randint(1000, 9999)}" if rng.random() < 0.5 else None
             out.append(Person(f"P{len(out):06d}", given, home["family"], sex, birth, home["line"], home["city"],
                               home["postcode"], home["phone"] if rng.random() < 0.8 else None, ssn))
@@ -109,7 +112,7 @@ def corrupt(person: Person, rng: random.Random, rate: float) -> Person:
         home = _household(rng)
         p = replace(p, line=home["line"], city=home["city"], postcode=home["postcode"])
     if p.sex == "F" and rng.random() < rate / 2:
-        p = replace(p, family=rng.choice(FAMILY))  # married name
+        p = replace(p, family=pick_family(rng))  # married name
     if rng.random() < rate:
         p = replace(p, phone=None)
     if rng.random() < rate:

@@ -1,18 +1,20 @@
-"""SQL implementation of engine.identity.ports.IdentityRepository, and a store that reports Patient commits."""
+"""SQL implementation of engine.identity.ports.IdentityRepository, and a store that reports Patient commits
+(and keeps golden-record Patients to the identity service)."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
-
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-from engine.identity.ports import GOLDEN_TAG, IdentityRepository, Link, Pair
+from engine.errors import Forbidden, Issue
+from engine.identity.ports import MDM_SOURCE, IdentityRepository, Link, Pair, is_golden
 from engine.security.visibility import Visibility
 from engine.store.model import PendingWrite
+from engine.store.ports import UnitOfWork
 from adapters.store import schema as s
 from adapters.store.sql_store import SqlResourceStore, SqlUnitOfWork
 
@@ -51,12 +53,13 @@ class SqlIdentityStore(IdentityRepository):
         with self.engine.connect() as connection:
             return int(connection.execute(sa.select(sa.func.max(s.outbox.c.seq))).scalar() or 0)
 
-    def changed_patients(self, after_seq: int, limit: int) -> list[tuple[int, str]]:
+    def changes(self, after_seq: int, limit: int) -> list[tuple[int, str, str, int]]:
         o = s.outbox
-        statement = (sa.select(o.c.seq, o.c.res_id).where(o.c.seq > after_seq, o.c.res_type == "Patient")
+        statement = (sa.select(o.c.seq, o.c.res_type, o.c.res_id, o.c.version)
+                     .where(o.c.seq > after_seq, o.c.res_type.in_(("Patient", "Consent")))
                      .order_by(o.c.seq).limit(limit))
         with self.engine.connect() as connection:
-            return [(row.seq, row.res_id) for row in connection.execute(statement)]
+            return [(row.seq, row.res_type, row.res_id, row.version) for row in connection.execute(statement)]
 
     def institutions(self, patient_ids: list[str]) -> dict[str, str | None]:
         r, out = s.resources, {}
@@ -149,35 +152,48 @@ class SqlIdentityStore(IdentityRepository):
         return out
 
     def golden_page(self, offset: int, limit: int) -> list[str]:
-        g = s.identity_golden
+        t = s.identity_links
         with self.engine.connect() as connection:
-            return list(connection.execute(sa.select(g.c.golden_id).order_by(g.c.golden_id)
+            return list(connection.execute(sa.select(t.c.golden_id).distinct().order_by(t.c.golden_id)
                                            .limit(limit).offset(offset)).scalars())
 
-    def golden(self, golden_id: str) -> dict[str, Any] | None:
-        g = s.identity_golden
+    def goldens_not_stored(self) -> list[str]:
+        t, r = s.identity_links, s.resources
+        stored = sa.select(r.c.res_id).where(r.c.res_type == "Patient", r.c.deleted.is_(False))
         with self.engine.connect() as connection:
-            return connection.execute(sa.select(g.c.body).where(g.c.golden_id == golden_id)).scalar()
+            return list(connection.execute(sa.select(t.c.golden_id).distinct()
+                                           .where(t.c.golden_id.not_in(stored)).order_by(t.c.golden_id)).scalars())
 
-    def write_clusters(self, links: list[Link], goldens: dict[str, dict[str, Any]], retired: set[str],
-                       removed: set[str]) -> None:
-        t, g = s.identity_links, s.identity_golden
-        with self.engine.begin() as connection:
-            gone = sorted(set(removed) | {link.patient_id for link in links})
-            for chunk in _chunks(gone):
-                connection.execute(t.delete().where(t.c.patient_id.in_(chunk)))
-            for chunk in _chunks(sorted(set(retired) | set(goldens))):
-                connection.execute(g.delete().where(g.c.golden_id.in_(chunk)))
-            if links:
-                connection.execute(t.insert(), [
-                    {"patient_id": x.patient_id, "golden_id": x.golden_id, "institution": x.institution,
-                     "probability": x.probability, "decision": x.decision, "explanation": x.explanation,
-                     "manual": x.manual, "actor": (x.actor or "")[:200] or None, "reason": x.reason,
-                     "updated": x.updated_us} for x in links])
-            if goldens:
-                now = max((x.updated_us for x in links), default=0)
-                connection.execute(g.insert(), [{"golden_id": k, "body": v, "updated": now}
-                                                for k, v in goldens.items()])
+    def consent_rules(self, patient_ids: list[str]) -> dict[str, set[tuple[str, str, str]]]:
+        c, out = s.consent_rules, {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(sorted(set(patient_ids))):
+                for row in connection.execute(sa.select(c.c.patient, c.c.grantee, c.c.category, c.c.decision)
+                                              .where(c.c.patient.in_(chunk))):
+                    out.setdefault(row.patient, set()).add((row.grantee, row.category, row.decision))
+        return out
+
+    def sensitivity(self, patient_ids: list[str]) -> dict[str, str | None]:
+        r, out = s.resources, {}
+        with self.engine.connect() as connection:
+            for chunk in _chunks(sorted(set(patient_ids))):
+                rows = connection.execute(sa.select(r.c.res_id, r.c.sensitivity)
+                                          .where(r.c.res_type == "Patient", r.c.res_id.in_(chunk)))
+                out.update({row.res_id: row.sensitivity for row in rows})
+        return out
+
+    def write_clusters(self, uow: UnitOfWork, links: list[Link], removed: set[str]) -> None:
+        t = s.identity_links
+        connection = _connection_of(uow)
+        gone = sorted(set(removed) | {link.patient_id for link in links})
+        for chunk in _chunks(gone):
+            connection.execute(t.delete().where(t.c.patient_id.in_(chunk)))
+        if links:
+            connection.execute(t.insert(), [
+                {"patient_id": x.patient_id, "golden_id": x.golden_id, "institution": x.institution,
+                 "probability": x.probability, "decision": x.decision, "explanation": x.explanation,
+                 "manual": x.manual, "actor": (x.actor or "")[:200] or None, "reason": x.reason,
+                 "updated": x.updated_us} for x in links])
 
     def record_event(self, kind: str, detail: dict[str, Any], actor: str | None, reason: str | None,
                      now_us: int) -> None:
@@ -197,28 +213,70 @@ class SqlIdentityStore(IdentityRepository):
         with self.engine.connect() as connection:
             return connection.execute(sa.select(m.c.model).where(m.c.name == "default")).scalar()
 
+    def model_stamp(self) -> int | None:
+        m = s.identity_models
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(m.c.updated).where(m.c.name == "default")).scalar()
 
-def is_golden(body: dict[str, Any] | None) -> bool:
-    """True for a golden-record Patient (never matched as a source record)."""
-    tags = ((body or {}).get("meta") or {}).get("tag") or []
-    return any(isinstance(t, dict) and t.get("code") == GOLDEN_TAG["code"] and t.get("system") == GOLDEN_TAG["system"]
-               for t in tags)
+
+def _connection_of(uow: UnitOfWork) -> sa.Connection:
+    """The connection (and so the transaction) of a SQL unit of work."""
+    if not isinstance(uow, SqlUnitOfWork):
+        raise TypeError("identity links are written inside a SQL unit of work")
+    return uow._connection  # noqa: SLF001 - same database, same transaction as the golden Patients
+
+
+def _forged(write: PendingWrite) -> bool:
+    meta = (write.body or {}).get("meta") or {}
+    return is_golden(write.body) or meta.get("source") == MDM_SOURCE
 
 
 class _ObservedUnitOfWork(SqlUnitOfWork):
-    """Notes Patient writes and tells the store's listeners after they commit."""
+    """Notes Patient writes and tells the store's listeners after they commit; only the identity service's
+    units of work (`golden_writer`) may write golden Patients."""
 
-    def __init__(self, store: "ObservedSqlStore", *, read_only: bool, visibility: Visibility):
+    def __init__(self, store: "ObservedSqlStore", *, read_only: bool, visibility: Visibility,
+                 golden_writer: bool = False):
         super().__init__(store.engine, read_only=read_only, visibility=visibility)
         self._store = store
         self._patients = False
         self._wrote = False
+        self._golden_writer = golden_writer
 
     def save(self, writes: Sequence[PendingWrite]) -> None:
+        if not self._golden_writer:
+            self._refuse_golden(writes)
         super().save(writes)
         self._wrote = self._wrote or bool(writes)
-        if any(w.resource_type == "Patient" and not is_golden(w.body) for w in writes):
-            self._patients = True
+        if not self._golden_writer and any(w.resource_type in ("Patient", "Consent") for w in writes):
+            self._patients = True  # a source Patient changed, or who may see one
+
+    def _refuse_golden(self, writes: Sequence[PendingWrite]) -> None:
+        patients = [w for w in writes if w.resource_type == "Patient"]
+        if any(_forged(w) for w in patients):
+            raise Forbidden("Golden-record Patients are written by the identity service only",
+                            issues=[Issue("forbidden", "the golden-record tag and source are managed by the server",
+                                          "Patient.meta")])
+        consented = sorted({w.patient for w in writes if w.resource_type == "Consent" and w.patient})
+        if consented and self._golden_ids(consented):
+            raise Forbidden("A golden record's sharing follows its members' Consents",
+                            issues=[Issue("forbidden", "a Consent cannot be about a golden-record Patient",
+                                          "Consent.patient")])
+        existing = [(w.pid, w.version - 1) for w in patients if w.pid is not None and w.version > 1]
+        if existing:
+            v = s.resource_versions
+            found = self._connection.execute(sa.select(v.c.pid).where(
+                sa.tuple_(v.c.pid, v.c.version).in_(existing), v.c.source == MDM_SOURCE).limit(1)).first()
+            if found is not None:
+                raise Forbidden("Golden-record Patients are changed by the identity service only",
+                                issues=[Issue("forbidden", "a golden-record Patient cannot be changed or deleted",
+                                              "Patient")])
+
+    def _golden_ids(self, patient_ids: list[str]) -> set[str]:
+        r, v = s.resources, s.resource_versions
+        statement = (sa.select(r.c.res_id).join(v, sa.and_(v.c.pid == r.c.pid, v.c.version == r.c.version))
+                     .where(r.c.res_type == "Patient", r.c.res_id.in_(patient_ids), v.c.source == MDM_SOURCE))
+        return set(self._connection.execute(statement).scalars())
 
     def commit(self) -> None:
         super().commit()
@@ -253,6 +311,10 @@ class ObservedSqlStore(SqlResourceStore):
 
     def unit_of_work(self, *, read_only: bool = False, visibility: Visibility | None = None) -> SqlUnitOfWork:
         return _ObservedUnitOfWork(self, read_only=read_only, visibility=visibility or Visibility.everything())
+
+    def golden_unit_of_work(self) -> SqlUnitOfWork:
+        """A unit of work that may write golden Patients (the identity service's)."""
+        return _ObservedUnitOfWork(self, read_only=False, visibility=Visibility.everything(), golden_writer=True)
 
     def notify(self) -> None:
         """After a Patient write committed: run the listeners now, or wake the background matcher."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from engine.identity.ports import GOLDEN_TAG
 from engine.search import query as q
 from engine.search.parameters import SearchParameter
 from adapters.store.schema import (idx_date, idx_quantity, idx_reference, idx_string, idx_token, idx_uri,
@@ -24,7 +25,18 @@ def filter_conditions(query: q.SearchQuery, table: sa.Table = resources) -> list
     """WHERE conditions selecting current, non-deleted resources that match every clause."""
     conditions: list[sa.ColumnElement] = [table.c.res_type == query.resource_type, table.c.deleted.is_(False)]
     conditions.extend(clause_condition(clause, table) for clause in query.clauses)
+    if query.resource_type == "Patient" and not _asks_for_golden(query):
+        golden = sa.select(idx_token.c.pid).where(
+            idx_token.c.res_type == "Patient", idx_token.c.param == "_tag", idx_token.c.code == GOLDEN_TAG["code"],
+            idx_token.c.system == GOLDEN_TAG["system"])
+        conditions.append(table.c.pid.not_in(golden))
     return conditions
+
+
+def _asks_for_golden(query: q.SearchQuery) -> bool:
+    """Golden-record Patients are left out of Patient searches unless `_tag` names their tag."""
+    return any(clause.parameter.code == "_tag" and clause.modifier != "not" and any(
+        isinstance(v, q.TokenValue) and v.code == GOLDEN_TAG["code"] for v in clause.values) for clause in query.clauses)
 
 
 def clause_condition(clause: q.Clause, table: sa.Table) -> sa.ColumnElement:

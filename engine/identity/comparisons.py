@@ -29,6 +29,7 @@ class FieldSpec:
     m: tuple[float, ...]  # prior / default m per level (index 0 unused)
     u: tuple[float, ...]  # prior / default u per level (index 0 unused)
     household: bool = False  # shared by people living together: counts towards the household cap
+    location: bool = False  # where the person lives: a move changes every location field at once
     term_frequency: bool = False  # the "exact" level is adjusted for how common the value is
     conflict: str | None = None  # the level that means "clearly a different person"
 
@@ -65,6 +66,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         (0, 0.88, 0.04, 0.03, 0.05),
         (0, 0.002, 0.005, 0.02, 0.973),
         household=True,
+        location=True,
     ),
     FieldSpec(
         "address",
@@ -72,6 +74,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         (0, 0.80, 0.10, 0.04, 0.06),
         (0, 0.0002, 0.0005, 0.005, 0.9943),
         household=True,
+        location=True,
     ),
     FieldSpec(
         "city",
@@ -79,6 +82,7 @@ FIELDS: tuple[FieldSpec, ...] = (
         (0, 0.88, 0.05, 0.07),
         (0, 0.01, 0.002, 0.988),
         household=True,
+        location=True,
     ),
     FieldSpec(
         "phone",
@@ -244,10 +248,28 @@ def _birth(
     partial = ~full & (ya == yb) & ((ma == 0) | (mb == 0) | (ma == mb)) & ((da == 0) | (db == 0) | (da == db))
     same_year = ya == yb
     transposed = full & same_year & (ma == db) & (da == mb) & (ma != da)
-    day_month_off = full & same_year & ((ma == mb) ^ (da == db))
+    # one of day and month differs, or the four digits MMDD are one keying slip apart (10-24 / 12-04)
+    month_day = _one_digit_slip(ma * 100 + da, mb * 100 + db, 4)
+    day_month_off = full & same_year & (((ma == mb) ^ (da == db)) | month_day)
+    # not any one digit of the year: 1958 and 1988 on the same day and month are as likely father and son
     typo = (np.abs(ya - yb) == 1) | ((ya // 10 == yb // 10) & (ya != yb))
     year_off = full & (ma == mb) & (da == db) & typo
     return _levels(null, [exact, partial, transposed, day_month_off, year_off])
+
+
+def _one_digit_slip(a: np.ndarray, b: np.ndarray, width: int) -> np.ndarray:
+    """Whether the `width`-digit numbers a and b differ by one digit or by one swap of adjacent digits."""
+    powers = 10 ** np.arange(width - 1, -1, -1)
+    da = (a[:, None] // powers) % 10
+    db = (b[:, None] // powers) % 10
+    differ = da != db
+    count = differ.sum(axis=1)
+    swapped = np.zeros(a.shape, dtype=bool)
+    for k in range(width - 1):
+        swapped |= (
+            differ[:, k] & differ[:, k + 1] & (da[:, k] == db[:, k + 1]) & (da[:, k + 1] == db[:, k])
+        )
+    return (count == 1) | ((count == 2) & swapped)
 
 
 def _categorical(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -325,8 +347,20 @@ def _identifier(store: FeatureStore, left: np.ndarray, right: np.ndarray) -> np.
             shared |= same_system
             equal = same_system & (va[:, i] == vb[:, j])
             exact |= equal
-            typo |= one_edit(store.codes, va[:, i], vb[:, j], same_system & ~equal)
+            slip = one_edit(store.codes, va[:, i], vb[:, j], same_system & ~equal)
+            typo |= slip & ~_consecutive(store.codes, va[:, i], vb[:, j], slip)
     return _levels(~shared, [exact, typo])
+
+
+def _consecutive(vocab: Vocab, a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Whether vocab values a[i], b[i] are numbers one apart, where mask[i]: numbers handed out in sequence
+    (twins' SSNs, family members' MRNs registered together), not a keying slip."""
+    out = np.zeros(a.size, dtype=bool)
+    strings = vocab.strings
+    for row in np.flatnonzero(mask).tolist():
+        x, y = strings[a[row]], strings[b[row]]
+        out[row] = x.isdigit() and y.isdigit() and abs(int(x) - int(y)) == 1
+    return out
 
 
 def compare_records(left: PersonRecord, right: PersonRecord) -> dict[str, str]:

@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import orjson
-
-from engine.identity.ports import GOLDEN_TAG, Link, Pair
+from engine.identity.ports import GOLDEN_TAG, MDM_SOURCE, Link, Pair
+from engine.identity.survivorship import FIELDS, SurvivorshipPolicy, choose
 from engine.store.model import StoredResource
 
 SOURCE_EXTENSION = "urn:tessera:mdm:field-source"
-SURVIVING_FIELDS = ("name", "gender", "birthDate", "address", "telecom", "maritalStatus", "deceasedBoolean",
-                    "deceasedDateTime", "multipleBirthBoolean", "multipleBirthInteger", "communication")
 
 
 def cluster(nodes: Iterable[str], pairs: Iterable[Pair]) -> list[set[str]]:
@@ -81,31 +78,28 @@ def member_links(groups: list[set[str]], golden_of: dict[str, str], pairs: list[
     return links
 
 
-def _completeness(value: Any) -> int:
-    return len(orjson.dumps(value)) if value not in (None, "", [], {}) else 0
-
-
-def golden_patient(golden_id: str, members: list[StoredResource]) -> dict[str, Any]:
-    """The golden Patient of `members`: each field from the most complete, then most recent, member (the
-    source recorded in an extension), identifiers united, members listed as `link`."""
-    body: dict[str, Any] = {"resourceType": "Patient", "id": golden_id, "meta": {"tag": [dict(GOLDEN_TAG)]}}
+def golden_patient(golden_id: str, members: list[StoredResource], policy: SurvivorshipPolicy | None = None,
+                   institutions: Mapping[str, str | None] | None = None) -> dict[str, Any]:
+    """The golden Patient of `members`: each field chosen by the survivorship `policy` (default: most complete,
+    then most recent), its source and rule recorded in an extension; identifiers united; members as `link`."""
+    policy = policy or SurvivorshipPolicy()
+    body: dict[str, Any] = {"resourceType": "Patient", "id": golden_id,
+                            "meta": {"source": MDM_SOURCE, "tag": [dict(GOLDEN_TAG)]}}
     sources = []
-    for name in SURVIVING_FIELDS:
-        best = None
-        for stored in members:
-            value = (stored.body or {}).get(name)
-            score = (_completeness(value), stored.last_updated_us, stored.resource_id)
-            if score[0] and (best is None or score > best[0]):
-                best = (score, value, stored.key)
-        if best is not None:
-            body[name] = best[1]
-            sources.append({"url": SOURCE_EXTENSION, "extension": [
-                {"url": "field", "valueString": name}, {"url": "source", "valueReference": {"reference": best[2]}}]})
+    for name in FIELDS:
+        chosen = choose(name, members, policy, institutions or {})
+        if chosen is None:
+            continue
+        body[chosen.element] = chosen.value
+        sources.append({"url": SOURCE_EXTENSION, "extension": [
+            {"url": "field", "valueString": chosen.element},
+            {"url": "source", "valueReference": {"reference": chosen.source.key}},
+            {"url": "rule", "valueCode": chosen.rule}]})
     identifiers, seen = [], set()
     for stored in sorted(members, key=lambda s: s.resource_id):
         for identifier in (stored.body or {}).get("identifier") or []:
-            key = (identifier.get("system"), identifier.get("value"))
-            if isinstance(identifier, dict) and key not in seen:
+            key = (identifier.get("system"), identifier.get("value")) if isinstance(identifier, dict) else None
+            if key is not None and key not in seen:
                 seen.add(key)
                 identifiers.append(identifier)
     if identifiers:
@@ -117,8 +111,9 @@ def golden_patient(golden_id: str, members: list[StoredResource]) -> dict[str, A
     return body
 
 
-def field_sources(golden: dict[str, Any]) -> dict[str, str]:
-    """Field name -> source Patient reference, from a golden Patient's source extensions."""
+def field_provenance(golden: dict[str, Any]) -> dict[str, dict[str, str | None]]:
+    """Element name -> {"source": Patient reference, "rule": survivorship rule}, from a golden Patient's
+    source extensions."""
     out = {}
     for extension in golden.get("extension") or []:
         if extension.get("url") != SOURCE_EXTENSION:
@@ -127,5 +122,10 @@ def field_sources(golden: dict[str, Any]) -> dict[str, str]:
         field_name = parts.get("field", {}).get("valueString")
         source = parts.get("source", {}).get("valueReference", {}).get("reference")
         if field_name and source:
-            out[field_name] = source
+            out[field_name] = {"source": source, "rule": parts.get("rule", {}).get("valueCode")}
     return out
+
+
+def field_sources(golden: dict[str, Any]) -> dict[str, str]:
+    """Element name -> source Patient reference, from a golden Patient's source extensions."""
+    return {name: found["source"] for name, found in field_provenance(golden).items() if found["source"]}

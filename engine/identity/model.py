@@ -10,7 +10,14 @@ from typing import Any
 
 import numpy as np
 
-from engine.identity.blocking import PART_FIELDS, BlockIndex, record_keys, rule_name, union_pairs
+from engine.identity.blocking import (
+    HOUSEHOLD_PARTS,
+    PART_FIELDS,
+    BlockIndex,
+    record_keys,
+    rule_name,
+    union_pairs,
+)
 from engine.identity.comparisons import FIELD_INDEX, FIELDS, compare
 from engine.identity.features import build_store, normalise
 from engine.identity.records import PersonRecord
@@ -18,6 +25,7 @@ from engine.identity.scoring import ScoredPair, Scorer, probability_of
 from engine.identity.settings import MatchSettings
 from engine.identity.training import (
     compare_chunked,
+    date_u,
     fit_m,
     match_rate,
     random_pairs,
@@ -82,7 +90,7 @@ class MatchModel:
         self,
         records: Iterable[PersonRecord],
         *,
-        max_iterations: int = 30,
+        max_iterations: int = 60,
         random_pairs: int = 200_000,
         settings: MatchSettings | None = None,
         seed: int = 0,
@@ -121,8 +129,7 @@ class MatchModel:
         sessions = []
         for rule, (lo, hi) in zip(settings.blocking_rules, per_rule):
             at = _present(union_keys, lo * span + hi)
-            blocked = sorted({FIELD_INDEX[PART_FIELDS[part]] for part in rule})
-            sessions.append(session(rule_name(rule), levels[at], blocked))
+            sessions.append(session(rule_name(rule), levels[at], blocked_fields(rule)))
         # u from random pairs
         r_left, r_right = _random_pairs(sources, random_pairs, settings.link_within_source, rng)
         random_levels = compare_chunked(store, slots[r_left], slots[r_right])
@@ -131,6 +138,9 @@ class MatchModel:
             np.asarray(found if found is not None else self.u[spec.name], dtype=np.float64)
             for spec, found in zip(FIELDS, u_random)
         ]
+        birth = FIELD_INDEX["birth_date"]
+        dates = (store.cols["birth_y"][slots], store.cols["birth_m"][slots], store.cols["birth_d"][slots])
+        u[birth] = date_u(*dates, u[birth])
         m_start = [np.asarray(self.m[spec.name], dtype=np.float64) for spec in FIELDS]
         result = fit_m(sessions, m_start, u, max_iterations=max_iterations)
         if not result.converged:
@@ -153,13 +163,14 @@ class MatchModel:
         if candidate_pairs:
             for step in range(3):
                 scorer = Scorer(model, settings)
-                total, _, _ = scorer.totals(scorer.weights(store, levels, left))
+                total, _, _ = scorer.totals(scorer.weights(store, levels, left, right))
                 model.lambda_ = match_rate(total - scorer.prior, total_pairs * sampled)
                 if step == 2:
                     break
                 non_match = 1.0 - probability_of(Scorer(model, settings).plain_weights(random_levels))
                 for k, found in enumerate(u_from_random_pairs(random_levels, weights=non_match)):
                     if found is not None:
+                        found = date_u(*dates, found) if k == birth else found
                         model.u[FIELDS[k].name] = found.round(12).tolist()
         else:
             model.lambda_ = self.lambda_
@@ -234,6 +245,15 @@ class MatchModel:
             spec.name: {level: float(scorer.tables[k][i]) for i, level in enumerate(spec.levels)}
             for k, spec in enumerate(FIELDS)
         }
+
+
+def blocked_fields(rule: tuple[str, ...]) -> list[int]:
+    """Fields EM must not learn from a rule's pairs: those its key parts derive from, and every household
+    field when a part is one people living together share (non-matches in such blocks agree there too)."""
+    names = {PART_FIELDS[part] for part in rule}
+    if HOUSEHOLD_PARTS.intersection(rule):
+        names.update(spec.name for spec in FIELDS if spec.household)
+    return sorted(FIELD_INDEX[name] for name in names)
 
 
 def _random_pairs(

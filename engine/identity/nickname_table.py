@@ -15,6 +15,7 @@ agnes,aggie,nessa,nessie
 albert,al,bert,bertie
 alexander,alex,alec,alejandro,alejandra,sandy,xander,sasha,sacha
 alexandra,alex,alexa,lexi,sandra,sandy,sasha
+alexis,lexi,lexie,alexa
 alfred,al,alf,alfie,fred,freddie
 alice,allie,ally,alicia
 allison,alison,allie,ally
@@ -73,6 +74,7 @@ howard,howie
 isaac,ike
 isabel,isabella,isabelle,bella,izzy,belle,isobel
 jacob,jake,jack,jakob
+jacqueline,jackie,jacquie,jacky
 james,jim,jimmy,jamie,jimbo,diego,santiago,seamus
 jane,janet,jenny,janey,jean,jeanne,joan
 janet,jan,jenny,netty
@@ -108,6 +110,7 @@ nicole,nicky,nikki,nicola
 patricia,pat,patty,patti,tricia,trish,trisha,patsy
 patrick,pat,paddy,patty
 paul,paulie,pablo,paolo
+pamela,pam,pammy
 peter,pete,pedro,pierre,pietro
 philip,phillip,phil,pip,felipe
 rachel,rachael,rae
@@ -124,6 +127,7 @@ stephanie,steph,stephie,stevie
 stephen,steven,steve,stevie,esteban,stefan
 susan,sue,susie,suzy,susanna,susannah,suzanne,sukie
 theodore,ted,teddy,theo
+theresa,teresa,terry,terri,tess,tessa
 thomas,tom,tommy,thom,tomas
 timothy,tim,timmy
 valerie,val

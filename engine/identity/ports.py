@@ -6,7 +6,17 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.store.ports import UnitOfWork
+
 GOLDEN_TAG = {"system": "urn:tessera:mdm", "code": "GOLDEN_RECORD", "display": "Golden record"}
+MDM_SOURCE = "urn:tessera:mdm"  # meta.source of every golden Patient
+
+
+def is_golden(body: dict[str, Any] | None) -> bool:
+    """True for a golden-record Patient (never matched as a source record)."""
+    tags = ((body or {}).get("meta") or {}).get("tag") or []
+    return any(isinstance(t, dict) and t.get("code") == GOLDEN_TAG["code"] and t.get("system") == GOLDEN_TAG["system"]
+               for t in tags)
 
 
 def pair_key(left: str, right: str) -> tuple[str, str, str]:
@@ -64,8 +74,8 @@ class IdentityRepository(abc.ABC):
         """The newest change sequence number of the resource store (0 when empty)."""
 
     @abc.abstractmethod
-    def changed_patients(self, after_seq: int, limit: int) -> list[tuple[int, str]]:
-        """(seq, patient id) of Patient changes after `after_seq`, oldest first."""
+    def changes(self, after_seq: int, limit: int) -> list[tuple[int, str, str, int]]:
+        """(seq, type, id, version) of Patient and Consent changes after `after_seq`, oldest first."""
 
     @abc.abstractmethod
     def institutions(self, patient_ids: list[str]) -> dict[str, str | None]:
@@ -105,16 +115,24 @@ class IdentityRepository(abc.ABC):
 
     @abc.abstractmethod
     def golden_page(self, offset: int, limit: int) -> list[str]:
-        """Golden record ids in a stable order."""
+        """Golden record ids (those with members) in a stable order."""
 
     @abc.abstractmethod
-    def golden(self, golden_id: str) -> dict[str, Any] | None:
-        """The stored golden Patient."""
+    def goldens_not_stored(self) -> list[str]:
+        """Golden ids that have members but no current golden Patient in the resource store."""
 
     @abc.abstractmethod
-    def write_clusters(self, links: list[Link], goldens: dict[str, dict[str, Any]], retired: set[str],
-                       removed: set[str]) -> None:
-        """In one transaction: upsert links and golden records, delete retired goldens and removed patients."""
+    def consent_rules(self, patient_ids: list[str]) -> dict[str, set[tuple[str, str, str]]]:
+        """The sharing rules (grantee, category, decision) of each Patient that has some."""
+
+    @abc.abstractmethod
+    def sensitivity(self, patient_ids: list[str]) -> dict[str, str | None]:
+        """The sensitive-information label of each Patient (None when unlabelled)."""
+
+    @abc.abstractmethod
+    def write_clusters(self, uow: UnitOfWork, links: list[Link], removed: set[str]) -> None:
+        """Inside `uow` (with the golden Patients written there, committed together): upsert links, delete
+        the links of removed patients."""
 
     @abc.abstractmethod
     def record_event(self, kind: str, detail: dict[str, Any], actor: str | None, reason: str | None,
@@ -128,3 +146,7 @@ class IdentityRepository(abc.ABC):
     @abc.abstractmethod
     def load_model(self) -> dict[str, Any] | None:
         """The stored match model, if any."""
+
+    @abc.abstractmethod
+    def model_stamp(self) -> int | None:
+        """When the stored model was saved (microseconds), without reading it; None when there is none."""

@@ -3,6 +3,8 @@
 Inline: `sync()` runs after every committed Patient write (the store calls it) and re-matches the Patients
 changed since its cursor. Batch: `link_all()` (re)trains the model, scores every candidate pair and
 rebuilds every golden record. Manual decisions (links, unlinks, reviews, HL7 merges) win over automatic ones.
+Golden records are stored as Patients (tagged golden, owned by no institution) in the same transaction as the
+link rows; a model saved by another process is picked up before the next match.
 """
 from __future__ import annotations
 
@@ -12,19 +14,25 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from engine.errors import InvalidRequest, ResourceNotFound
+from engine.errors import InvalidRequest, ResourceNotFound, VersionConflict
+from engine.fhir.references import parse_reference
+from engine.identity.access import Member, golden_rules
 from engine.identity.golden import assign_golden_ids, cluster, golden_patient, member_links
+from engine.identity.golden_writes import golden_writes
 from engine.identity.index import MatchIndex
 from engine.identity.model import MatchModel
-from engine.identity.ports import IdentityRepository, Pair, pair_key
+from engine.identity.ports import IdentityRepository, Pair, is_golden, pair_key
 from engine.identity.records import PersonRecord, person_from_patient
 from engine.identity.scoring import ScoredPair
+from engine.identity.survivorship import SurvivorshipPolicy
 from engine.search.query import SearchQuery
 from engine.store.model import StoredResource
-from engine.store.ports import ResourceStore
+from engine.store.ports import ResourceStore, UnitOfWork
 
 MERGE_ACTOR = "hl7v2-merge"
 MIN_TRAINING_RECORDS = 500
+WRITE_ATTEMPTS = 3
+READ_CHUNK = 500
 
 
 def explanation(pair: ScoredPair) -> dict[str, Any]:
@@ -37,13 +45,19 @@ class IdentityService:
     """Matching, golden records and manual decisions over a resource store and an identity repository."""
 
     def __init__(self, store: ResourceStore, repo: IdentityRepository, clock: Callable[[], int],
-                 new_id: Callable[[], str] = lambda: str(uuid.uuid4())):
+                 new_id: Callable[[], str] = lambda: str(uuid.uuid4()), *,
+                 survivorship: SurvivorshipPolicy | None = None, consent_default: str = "opt-out",
+                 golden_unit_of_work: Callable[[], UnitOfWork] | None = None):
         self.store = store
         self.repo = repo
         self.clock = clock
         self.new_id = new_id
+        self.survivorship = survivorship or SurvivorshipPolicy()
+        self.consent_default = consent_default
+        self.golden_unit_of_work = golden_unit_of_work or (lambda: store.unit_of_work())
         self.lock = threading.RLock()
         self.index: MatchIndex | None = None
+        self.model_stamp: int | None = None  # when the model the index uses was saved
         self.cursor = 0
 
     # -- loading -------------------------------------------------------------------------------------------
@@ -53,10 +67,19 @@ class IdentityService:
         while True:
             with self.store.unit_of_work(read_only=True) as uow:
                 page = uow.search(SearchQuery(resource_type="Patient", count=1000, offset=offset, total="none"))
-            yield from page.items
+            yield from (s for s in page.items if not is_golden(s.body))
             if len(page.items) < 1000:
                 return
             offset += 1000
+
+    def _read_patients(self, ids: list[str]) -> dict[str, StoredResource]:
+        """The current versions of the Patients `ids` that exist (read in chunks)."""
+        found: dict[str, StoredResource] = {}
+        with self.store.unit_of_work(read_only=True) as uow:
+            for start in range(0, len(ids), READ_CHUNK):
+                chunk = ids[start:start + READ_CHUNK]
+                found.update((s.resource_id, s) for s in uow.read_many(("Patient", i) for i in chunk))
+        return found
 
     def _records(self, stored: list[StoredResource]) -> list[PersonRecord]:
         institutions = self.repo.institutions([s.resource_id for s in stored])
@@ -67,39 +90,85 @@ class IdentityService:
         data = self.repo.load_model()
         return MatchModel.from_dict(data) if data else MatchModel()
 
-    def _ensure_index(self) -> None:
-        if self.index is not None:
-            return
-        cursor = self.repo.latest_change()
+    def _indexed(self) -> tuple[MatchIndex, list[StoredResource]]:
+        """A fresh index of every current Patient under the stored model (its stamp remembered)."""
+        stamp = self.repo.model_stamp()  # read first: a model saved meanwhile is newer than this stamp
         index = MatchIndex(self.model())
         stored = list(self.patients())
         for record in self._records(stored):
             index.add(record)
+        self.model_stamp = stamp
+        return index, stored
+
+    def _ensure_index(self) -> int:
+        """Build the index on first use (matching what changed unseen) or reload a newer model; how many
+        Patients were matched."""
+        if self.index is not None:
+            if self.repo.model_stamp() != self.model_stamp:  # retrained elsewhere (`tessera link --retrain`)
+                self.index, _ = self._indexed()
+            return 0
+        cursor = self.repo.latest_change()
+        index, stored = self._indexed()
         self.index, self.cursor = index, cursor
         known = set(self.repo.links())
         present = {s.resource_id for s in stored}
         todo = sorted((present - known) | (known - present))
-        if todo:
-            self._process(todo)
+        processed = self._process(todo) if todo else 0
+        missing = self.repo.goldens_not_stored()
+        if missing:  # golden records from before they were stored as Patients
+            members = self.repo.members(missing)
+            self._recluster(set().union(*members.values()), set())
+        return processed
 
     # -- inline --------------------------------------------------------------------------------------------
     def sync(self) -> int:
-        """Re-match every Patient changed since the last call; the number of Patients processed."""
+        """Re-match every Patient changed since the last call (and refresh who may read the golden records
+        of Patients whose Consents changed); the number of Patients processed."""
         with self.lock:
-            self._ensure_index()
+            processed = self._ensure_index()
             changed: list[str] = []
-            while batch := self.repo.changed_patients(self.cursor, 1000):
+            consents: list[tuple[str, int]] = []
+            while batch := self.repo.changes(self.cursor, 1000):
                 self.cursor = batch[-1][0]
-                changed.extend(pid for _, pid in batch)
+                for _, resource_type, resource_id, version in batch:
+                    if resource_type == "Patient":
+                        changed.append(resource_id)
+                    else:
+                        consents.append((resource_id, version))
             ids = list(dict.fromkeys(changed))
             if ids:
-                self._process(ids)
-            return len(ids)
+                processed += self._process(ids)
+            if consents:
+                self._consents_changed(consents)
+            return processed
 
-    def _process(self, ids: list[str]) -> None:
-        assert self.index is not None
+    def _consents_changed(self, consents: list[tuple[str, int]]) -> None:
+        patients = set()
         with self.store.unit_of_work(read_only=True) as uow:
-            stored = {s.resource_id: s for s in uow.read_many(("Patient", i) for i in ids)}
+            for consent_id, version in consents:
+                stored = uow.read("Consent", consent_id, version)
+                if stored is not None and stored.body is None and version > 1:  # deleted: its last content
+                    stored = uow.read("Consent", consent_id, version - 1)
+                reference = ((stored.body if stored else None) or {}).get("patient", {}).get("reference")
+                parsed = parse_reference(reference) if isinstance(reference, str) else None
+                if parsed is not None and parsed.resource_type == "Patient":
+                    patients.add(parsed.resource_id)
+        linked = self.repo.links(sorted(patients))
+        if linked:
+            self._recluster(set(linked), set())
+
+    def _process(self, ids: list[str]) -> int:
+        """Re-match the source Patients among `ids` (golden Patients are skipped); how many."""
+        assert self.index is not None
+        stored = self._read_patients(ids)
+        goldens = {pid for pid, s in stored.items() if is_golden(s.body)}
+        absent = [pid for pid in ids if pid not in stored]
+        linked = set(self.repo.links(absent)) if absent else set()
+        ids = [pid for pid in ids if pid not in goldens and (pid in stored or pid in linked or pid in self.index)]
+        for pid in goldens:
+            del stored[pid]
+        if not ids:
+            return 0
         records = {r.record_id: r for r in self._records(list(stored.values()))}
         removed = set()
         for pid in ids:
@@ -121,6 +190,7 @@ class IdentityService:
             affected.update(p.right_id for p in scored)
             affected.update(self._merge_links(pid, stored[pid].body or {}))
         self._recluster(affected, removed)
+        return len(ids)
 
     def _merge_links(self, pid: str, body: dict[str, Any]) -> set[str]:
         """An HL7 merge (Patient.link replaced-by / replaces) is a manual-grade match, unless a person decided."""
@@ -153,17 +223,46 @@ class IdentityService:
         self._write(nodes, removed, golden_ids)
 
     def _write(self, nodes: set[str], removed: set[str], old_goldens: set[str]) -> None:
+        """Cluster `nodes`, then store their links and golden Patients (with who may read them) atomically;
+        retried when a concurrent writer changed the same golden Patient."""
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                return self._write_once(nodes, removed, old_goldens)
+            except VersionConflict:
+                if attempt == WRITE_ATTEMPTS - 1:
+                    raise
+
+    def _write_once(self, nodes: set[str], removed: set[str], old_goldens: set[str]) -> None:
         pairs = [p for p in self.repo.pairs_touching(nodes) if p.left_id in nodes and p.right_id in nodes]
         current = {pid: link.golden_id for pid, link in self.repo.links(sorted(nodes)).items()}
         groups = cluster(nodes, pairs)
         golden_of = assign_golden_ids(groups, current, self.new_id)
-        with self.store.unit_of_work(read_only=True) as uow:
-            stored = {s.resource_id: s for s in uow.read_many(("Patient", n) for n in nodes)}
-        goldens = {golden_of[min(g)]: golden_patient(golden_of[min(g)], [stored[m] for m in sorted(g) if m in stored])
-                   for g in groups}
+        stored = self._read_patients(sorted(nodes))
+        institutions = self.repo.institutions(sorted(nodes))
+        goldens = {golden_of[min(g)]: golden_patient(golden_of[min(g)], [stored[m] for m in sorted(g) if m in stored],
+                                                      self.survivorship, institutions) for g in groups}
+        access = self._access({golden_of[min(g)]: sorted(g) for g in groups}, institutions)
         now = self.clock()
-        links = member_links(groups, golden_of, pairs, self.repo.institutions(sorted(nodes)), now)
-        self.repo.write_clusters(links, goldens, (old_goldens | set(current.values())) - set(goldens), removed)
+        links = member_links(groups, golden_of, pairs, institutions, now)
+        retired = (old_goldens | set(current.values())) - set(goldens)
+        stored_rules = self.repo.consent_rules(sorted(set(goldens) | retired))  # read before the write lock
+        with self.golden_unit_of_work() as uow:
+            uow.lock_key("identity:golden-records")  # writers in other processes wait (no half-merged clusters)
+            uow.save(golden_writes(uow, goldens, retired, now, fresh=set(goldens) - set(current.values())))
+            for golden_id in sorted(set(goldens) | retired):
+                wanted = access.get(golden_id, set())
+                if stored_rules.get(golden_id, set()) != wanted:
+                    uow.replace_consent_rules(golden_id, wanted)
+            self.repo.write_clusters(uow, links, removed)
+            uow.commit()
+
+    def _access(self, groups: dict[str, list[str]], institutions: dict[str, str | None]) -> dict[str, set]:
+        """Sharing rules of each golden Patient: readable by the institutions that may see all its members."""
+        everyone = sorted({m for members in groups.values() for m in members})
+        rules, labels = self.repo.consent_rules(everyone), self.repo.sensitivity(everyone)
+        return {golden_id: golden_rules({m: Member(institutions.get(m), labels.get(m), frozenset(rules.get(m, ())))
+                                         for m in members}, self.consent_default)
+                for golden_id, members in groups.items()}
 
     # -- batch ---------------------------------------------------------------------------------------------
     def link_all(self, *, retrain: bool = False) -> dict[str, Any]:
@@ -175,12 +274,15 @@ class IdentityService:
             stored = list(self.patients())
             records = self._records(stored)
             trained = False
-            if retrain or (self.repo.load_model() is None and len(records) >= MIN_TRAINING_RECORDS):
+            stamp = self.repo.model_stamp()
+            if retrain or (stamp is None and len(records) >= MIN_TRAINING_RECORDS):
                 model = MatchModel.train(records)
                 self.repo.save_model(model.to_dict(), self.clock())
+                stamp = self.repo.model_stamp()
                 trained = True
             else:
                 model = self.model()
+            self.model_stamp = stamp
             index = MatchIndex(model)
             for record in records:
                 index.add(record)

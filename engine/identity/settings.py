@@ -10,7 +10,7 @@ from engine.identity.comparisons import FIELD_INDEX, FIELDS
 
 
 def _default_conflicts() -> dict[str, float]:
-    return {"given": -28.0, "birth_date": -20.0, "suffix": -16.0, "sex": -8.0}
+    return {"given": -26.0, "birth_date": -20.0, "suffix": -16.0, "sex": -8.0}
 
 
 @dataclass
@@ -26,6 +26,13 @@ class MatchSettings:
       conflict in a person-specific field (twins, father and son).
     - conflict_weights: the most a "clearly different" level may weigh (bits, negative) per field:
       the learned weight is used when it is more negative.
+    - location_once: the location fields (postcode, address, city) disagreeing count once, as the most
+      negative of them: a move changes all three, so their disagreements are one event, not three.
+    - twin_guard: when a pair could be twins (the household cap applies, or the family name and the exact
+      birth date agree), a given name short of the same person's (not exact, nickname, close, swapped,
+      partial or one keying slip apart; anything but exact when the sexes differ) weighs the given-name
+      conflict floor: twins share everything but the given name. An exact identifier lifts it as it lifts
+      the given floor (`identifier_lifts_conflicts`).
     - link_within_source: False links only records of different sources (e.g. two registries).
     """
 
@@ -37,6 +44,8 @@ class MatchSettings:
     household_cap: float = 18.0
     conflict_weights: dict[str, float] = field(default_factory=_default_conflicts)
     identifier_lifts_conflicts: tuple[str, ...] = ("given", "birth_date", "sex")
+    location_once: bool = True
+    twin_guard: bool = True
     link_within_source: bool = True
     tf_minimum_u: float = 1e-5
     tf_min_count: int = 5

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.identity.golden import field_sources, golden_patient
+from engine.identity.golden import field_provenance
 from engine.identity.unified import clinical_time, deduplicate
 from engine.identity.views import Resolved
 from engine.store.model import StoredResource
@@ -100,9 +100,9 @@ def _observations(bodies: list[dict[str, Any]], category: str) -> list[dict[str,
 def summary(resolved: Resolved, resources: list[StoredResource]) -> dict[str, Any]:
     """Golden demographics (with each field's source), identifiers per institution, active problems and
     medications, allergies, recent encounters, latest vitals and labs with trends, immunizations."""
-    golden = golden_patient(resolved.golden_id, resolved.members)
-    sources = field_sources(golden)
-    demographics = {name: {"value": golden[name], "source": sources.get(name)}
+    golden = resolved.golden()
+    provenance = field_provenance(golden)
+    demographics = {name: {"value": golden[name], **provenance.get(name, {"source": None})}
                     for name in ("name", "gender", "birthDate", "address", "telecom") if name in golden}
     identifiers: dict[str, list[dict[str, Any]]] = {}
     for member in resolved.members:

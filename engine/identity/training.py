@@ -10,6 +10,7 @@ from engine.identity.comparisons import FIELDS, compare
 from engine.identity.features import FeatureStore
 
 CHUNK = 200_000
+_BIRTH = [spec.name for spec in FIELDS].index("birth_date")
 
 
 @dataclass
@@ -58,6 +59,41 @@ def u_from_random_pairs(
         u[1:] = np.maximum(counts[1:], 0.5) / mass
         u[1:] /= u[1:].sum()
         out.append(u)
+    return out
+
+
+def date_u(
+    years: np.ndarray, months: np.ndarray, days: np.ndarray, u: np.ndarray, *, min_dates: int = 100
+) -> np.ndarray:
+    """u of the exact and transposed birth-date levels from the year, month and day frequencies.
+
+    Random pairs see an exact or a transposed date a handful of times in 200,000, and the few true matches
+    among them inflate the count; taking year, month and day as independent in two different people gives
+    both without that noise. The other levels keep their random-pair rates (`u`), scaled so all sum to 1.
+    Arrays hold one entry per record (0 = unknown).
+    """
+    known = years > 0
+    full = known & (months > 0) & (days > 0)
+    n_full = int(full.sum())
+    if n_full < min_dates:
+        return u
+    py = np.bincount(years[full].astype(np.int64)) / n_full
+    pm = np.bincount(months[full].astype(np.int64), minlength=32) / n_full
+    pd = np.bincount(days[full].astype(np.int64), minlength=32) / n_full
+    same_y, same_m, same_d = float(py @ py), float(pm @ pm), float(pd @ pd)
+    crossed = float(pm @ pd) ** 2 - float((pm * pd) @ (pm * pd))  # a/b against b/a with a != b
+    both_full = (n_full / int(known.sum())) ** 2
+    names = FIELDS[_BIRTH].levels
+    fixed = {names.index("exact"): same_y * same_m * same_d * both_full,
+             names.index("transposed"): same_y * crossed * both_full}
+    out = np.asarray(u, dtype=np.float64).copy()
+    rest = [k for k in range(1, out.size) if k not in fixed]
+    share = out[rest].sum()
+    if share <= 0:
+        return u
+    out[rest] *= (1.0 - sum(fixed.values())) / share
+    for k, value in fixed.items():
+        out[k] = max(value, 1e-9)
     return out
 
 

@@ -9,6 +9,7 @@ import orjson
 
 from engine.errors import InvalidRequest, Issue
 from engine.fhir.dates import parse_range
+from engine.identity.ports import is_golden
 from engine.identity.views import Resolved
 from engine.security.caller import Caller
 from engine.store.model import StoredResource
@@ -130,7 +131,8 @@ def compartments(store: ResourceStore, resolved: Resolved, caller: Caller) -> li
         found = uow.referencing(None, None, resolved.members)
     seen, out = set(), []
     for stored in [*resolved.members, *sorted(found, key=lambda s: (s.last_updated_us, s.key))]:
-        if stored.key not in seen and stored.body is not None and stored.resource_type not in NOT_CLINICAL:
+        if stored.key not in seen and stored.body is not None and stored.resource_type not in NOT_CLINICAL \
+                and not is_golden(stored.body):
             seen.add(stored.key)
             out.append(stored)
     return out

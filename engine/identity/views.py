@@ -9,6 +9,7 @@ from engine.fhir.validation import ID_PATTERN
 from engine.identity.golden import golden_patient
 from engine.identity.ports import Link, Pair
 from engine.identity.service import IdentityService
+from engine.identity.survivorship import SurvivorshipPolicy
 from engine.security.caller import Caller
 from engine.store.model import StoredResource
 
@@ -28,11 +29,17 @@ class Resolved:
     golden_id: str
     members: list[StoredResource]
     links: dict[str, Link]
+    survivorship: SurvivorshipPolicy | None = None
 
     @property
     def member_ids(self) -> list[str]:
         """Ids of the visible members."""
         return [m.resource_id for m in self.members]
+
+    def golden(self) -> dict[str, Any]:
+        """The golden Patient computed over the visible members only (what this caller may see of it)."""
+        institutions = {pid: link.institution for pid, link in self.links.items()}
+        return golden_patient(self.golden_id, self.members, self.survivorship, institutions)
 
 
 def visible_patients(service: IdentityService, ids: list[str], caller: Caller) -> dict[str, StoredResource]:
@@ -50,16 +57,14 @@ def resolve(service: IdentityService, reference: str, caller: Caller) -> Resolve
         if wanted not in visible_patients(service, [wanted], caller):
             raise ResourceNotFound(f"Patient/{wanted} is not known")
         golden_id = link.golden_id
-    elif service.repo.golden(wanted) is not None:
-        golden_id = wanted
     else:
-        raise ResourceNotFound(f"Patient/{wanted} is not known")
+        golden_id = wanted  # a golden id, when it has members
     member_ids = service.repo.members([golden_id]).get(golden_id, [])
     seen = visible_patients(service, member_ids, caller)
     if not seen:
         raise ResourceNotFound(f"Patient/{wanted} is not known")
     members = sorted(seen.values(), key=lambda s: (s.last_updated_us, s.resource_id))
-    return Resolved(golden_id, members, service.repo.links(list(seen)))
+    return Resolved(golden_id, members, service.repo.links(list(seen)), service.survivorship)
 
 
 def golden_records(service: IdentityService, caller: Caller, *, offset: int, count: int) -> tuple[list[dict], bool]:
@@ -91,7 +96,7 @@ def link_view(service: IdentityService, reference: str, caller: Caller) -> dict[
                         "actor": link.actor, "reason": link.reason, "updated": link.updated_us})
     pairs = [pair_view(p) for p in service.repo.pairs_touching(visible)
              if p.left_id in visible and p.right_id in visible]
-    golden = golden_patient(found.golden_id, found.members)
+    golden = found.golden()
     return {"patient": f"Patient/{patient_id(reference)}", "golden": f"Patient/{found.golden_id}",
             "goldenRecord": golden, "members": members, "pairs": pairs}
 

@@ -15,6 +15,11 @@ _MODIFIER_DOCS = {
     "uri": "modifiers :below :above :missing",
 }
 
+_GOLDEN_DOC = ("Golden records (the master patient index) are Patients tagged urn:tessera:mdm|GOLDEN_RECORD, "
+               "written by the server only (other writes to them answer 403). Searches leave them out unless "
+               "_tag names that tag; they are read by id, have history, and are not found by identifier or "
+               "link, which belong to their member Patients.")
+
 
 @lru_cache(maxsize=1)
 def _revincludes() -> dict[str, list[str]]:
@@ -52,6 +57,7 @@ def capability_statement(base_url: str, software_version: str) -> dict[str, Any]
             "searchInclude": [f"{resource_type}:{code}" for code in references] + [f"{resource_type}:*"],
             "searchRevInclude": _revincludes().get(resource_type, []),
             "searchParam": search_params,
+            **({"documentation": _GOLDEN_DOC} if resource_type == "Patient" else {}),
         })
     return {
         "resourceType": "CapabilityStatement",

@@ -114,6 +114,8 @@ def test_birth_date_parsing_and_impossible_dates():
         ("1980-05-03", "1980-06-03", "day_month_off"),
         ("1980-05-03", "1981-05-03", "year_off"),
         ("1980-05-03", "1988-05-03", "year_off"),  # last digit mistyped
+        ("1958-05-03", "1988-05-03", "different"),  # one digit apart, but a generation too
+        ("1957-10-24", "1957-12-04", "day_month_off"),  # digits swapped across month and day
         ("1950-03-12", "1975-03-12", "different"),  # a generation apart, same birthday
         ("1950-03-12", "1975-08-30", "different"),
         ("1980-05-03", "1980-07-09", "different"),
@@ -247,6 +249,19 @@ def test_identifier_levels():
     assert (
         level("identifier", {"identifiers": ((ssn, "123-45-6789"),)}, {"identifiers": ((mrn, "123456789"),)})
         == "null"
+    )
+    # numbers one apart were handed out in sequence (twins' SSNs, a family's MRNs), not mistyped
+    assert (
+        level(
+            "identifier", {"identifiers": ((ssn, "123-45-6788"),)}, {"identifiers": ((ssn, "123-45-6789"),)}
+        )
+        == "different"
+    )
+    assert level("identifier", {"identifiers": ((mrn, "0001041"),)}, {"identifiers": ((mrn, "0001042"),)}) == (
+        "different"
+    )
+    assert level("identifier", {"identifiers": ((mrn, "0001041"),)}, {"identifiers": ((mrn, "0001047"),)}) == (
+        "typo"
     )
 
 

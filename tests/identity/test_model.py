@@ -166,6 +166,69 @@ def test_twins_are_not_matched(trained_model):
     assert with_ids.decision == "no-match"
 
 
+@pytest.mark.parametrize(
+    "first, second, second_sex",
+    [
+        ("Ronald", "Donald", "female"),  # one letter apart, but not the first letter's slip
+        ("Carol", "Charles", "male"),  # similar names, boy-girl
+        ("Daniel", "Danielle", "male"),  # close names, boy-girl
+        ("Evelyn", "Beverly", "female"),
+        ("Ken", "Kevn", "female"),  # a nickname and a typo of two short names
+    ],
+)
+def test_twins_with_similar_names_are_not_matched(trained_model, first, second, second_sex):
+    one = full("a", given=(first,), sex="female")
+    other = full("b", given=(second,), sex=second_sex, source="hospital-b")
+    scored = trained_model.score(one, other)
+    assert scored.decision == "no-match", scored
+    assert {e.field: e.weight for e in scored.evidence}["given"] == trained_model.settings.conflict_weights["given"]
+    # twins apart (one of them moved, no phone): same family name and birth date still guard the given name
+    moved = full("b", given=(second,), sex=second_sex, postcode="60601", address="9 Lake Shore Drive",
+                 city="Chicago", phone=None)
+    assert trained_model.score(full("a", given=(first,), sex="female", phone=None), moved).decision == "no-match"
+    # a twin guard does not stand against the same identifier
+    ssn = ((SSN, "123-45-6789"),)
+    vouched = trained_model.score(
+        full("a", given=(first,), identifiers=ssn), full("b", given=(second,), identifiers=ssn)
+    )
+    assert {e.field: e.weight for e in vouched.evidence}["given"] > trained_model.settings.conflict_weights["given"]
+
+
+@pytest.mark.parametrize("typo", ["Katherien", "Kathrine", "Ana"])
+def test_a_typo_in_the_given_name_within_a_household_still_matches(trained_model, typo):
+    scored = trained_model.score(full("a", given=("Katherine" if typo != "Ana" else "Anna",)),
+                                 full("b", given=(typo,), source="hospital-b"))
+    assert scored.decision == "match", scored
+
+
+def test_a_move_counts_once(trained_model):
+    moved = full("b", source="hospital-b", postcode="60601", address="9 Lake Shore Drive", city="Chicago")
+    scored = trained_model.score(full("a", phone=None), moved)
+    evidence = {e.field: e for e in scored.evidence}
+    against = [evidence[f].weight for f in ("postcode", "address", "city")]
+    assert all(w < 0 for w in against)
+    assert evidence["location"].weight == pytest.approx(min(against) - sum(against))
+    assert scored.weight == pytest.approx(sum(e.weight for e in scored.evidence))
+    assert scored.decision == "match", scored
+    plain = MatchSettings(location_once=False)
+    without = MatchModel.from_dict({**trained_model.to_dict(), "settings": plain.to_dict()}).score(
+        full("a", phone=None), moved
+    )
+    assert "location" not in {e.field for e in without.evidence}
+    assert without.weight == pytest.approx(scored.weight - evidence["location"].weight)
+
+
+def test_household_blocking_keys_blank_every_household_field_in_training():
+    from engine.identity.comparisons import FIELD_INDEX
+    from engine.identity.model import blocked_fields
+
+    household = {"family", "postcode", "address", "city", "phone"}
+    names = {k: name for name, k in FIELD_INDEX.items()}
+    assert {names[k] for k in blocked_fields(("given_initial", "postcode"))} == household | {"given"}
+    assert {names[k] for k in blocked_fields(("phone",))} == household
+    assert {names[k] for k in blocked_fields(("family_soundex", "birth_year"))} == {"family", "birth_date"}
+
+
 @pytest.mark.parametrize("son_birth_date", ["2005-09-30", "2005-05-01"])
 def test_father_and_son_are_not_matched(trained_model, son_birth_date):
     father = full("a", given=("John",), sex="male", birth_date="1980-05-01", suffix="Sr")

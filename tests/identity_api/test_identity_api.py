@@ -107,7 +107,7 @@ def test_manual_unlink_wins_over_automatic_matching(api, container):
 
 def test_review_queue_and_decisions(api, container):
     a = _create(api, patient("Maria", "Garcia", "1975-06-02", mrn="R1", phone=None))
-    b = _create(api, patient("Mary", "Garcia", "1975-06-02", mrn="Z1", system="urn:mrn:city", phone=None,
+    b = _create(api, patient("Mary", "Garcia", "1975-02-06", mrn="Z1", system="urn:mrn:city", phone=None,
                              line="500 Mission St", city="San Francisco", postcode="94110"), _as(container, OTHER))
     items = api.get("/api/identity/review").json()["items"]
     [item] = [i for i in items if set(i["patients"]) == {f"Patient/{a}", f"Patient/{b}"}]

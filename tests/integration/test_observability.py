@@ -17,7 +17,7 @@ def test_metrics_count_requests_by_route_template_and_report_store_sizes(api):
     text = api.get("/metrics").text
     assert 'tessera_http_requests_total{method="GET",route="/fhir/{resource_type}/{resource_id}",status="200"} 1.0' in text
     assert 'tessera_http_request_duration_seconds_bucket{le="0.005",method="POST",route="/fhir/{resource_type}"}' in text
-    assert 'tessera_store_resources{resource_type="Patient"} 1.0' in text
+    assert 'tessera_store_resources{resource_type="Patient"} 2.0' in text  # the Patient and its golden record
     assert pid not in text and "Metric" not in text
 
 

@@ -74,7 +74,7 @@ def test_writes_go_on_while_elasticsearch_is_down_and_the_index_catches_up(unrel
     proxy.restore()
     wait_for(lambda: outbox.pending() == 0, 120, interval_s=0.5)
     summary = _verify(services)
-    assert summary["clean"] and summary["checked"] == 101
+    assert summary["clean"] and summary["checked"] == 102  # the conditions, the patient and its golden record
     services.container.search_index.refresh()
     found = client.get("/api/search", params={"q": "rhinitis", "patient": patient_id, "mode": "words", "limit": 100})
     assert found.status_code == 200 and found.json()["total"] == 100
@@ -100,6 +100,6 @@ def test_a_worker_killed_mid_batch_loses_and_duplicates_nothing(unreliable):
     services.start_worker()
     wait_for(lambda: outbox.pending() == 0, 300, interval_s=0.5)
     summary = _verify(services)
-    assert summary["clean"] and summary["checked"] == 1501
+    assert summary["clean"] and summary["checked"] == 1502  # the conditions, the patient and its golden record
     versions = list(services.container.search_index.versions())
-    assert len(versions) == len({v.key for v in versions}) == 1501
+    assert len(versions) == len({v.key for v in versions}) == 1502

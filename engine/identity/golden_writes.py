@@ -1,0 +1,60 @@
+"""Golden records as stored FHIR Patients: new versions when they change, deleted versions when they go."""
+from __future__ import annotations
+
+from typing import Any
+
+from engine.fhir.dates import format_instant
+from engine.identity.ports import MDM_SOURCE
+from engine.search.extraction import extract
+from engine.services.writes import prepare_delete
+from engine.store.model import CurrentVersion, PendingWrite
+from engine.store.ports import UnitOfWork
+
+# Index rows a golden Patient does not get: its identifiers and links are its members'. Without them a
+# conditional write or an HL7 lookup by identifier finds only the source Patient, and nothing that follows
+# references to a member (merges, compartments) reaches the golden record.
+UNINDEXED = frozenset({"identifier", "link"})
+CHUNK = 500  # ids per read (SQLite limits the parameters of one statement)
+
+
+def _content(body: dict[str, Any] | None) -> dict[str, Any]:
+    body = dict(body or {})
+    meta = {k: v for k, v in (body.pop("meta", None) or {}).items() if k not in ("versionId", "lastUpdated")}
+    return {**body, "meta": meta}
+
+
+def golden_version(body: dict[str, Any], current: CurrentVersion | None, now_us: int) -> PendingWrite:
+    """The next stored version of a golden Patient. It is not re-validated: every element is a validated
+    member's (one per choice type), and the rest has a fixed shape (tests validate the assembled Patient)."""
+    version = current.version + 1 if current else 1
+    stamped = {**body, "meta": {**(body.get("meta") or {}), "versionId": str(version),
+                                "lastUpdated": format_instant(now_us), "source": MDM_SOURCE}}
+    index = extract("Patient", stamped)
+    index.tokens = [row for row in index.tokens if row[0] not in UNINDEXED]
+    index.references = [row for row in index.references if row[0] not in UNINDEXED]
+    return PendingWrite(resource_type="Patient", resource_id=body["id"], version=version, last_updated_us=now_us,
+                        method="update" if current else "create", body=stamped, source=MDM_SOURCE,
+                        pid=current.pid if current else None, index=index, patient=body["id"])
+
+
+def golden_writes(uow: UnitOfWork, goldens: dict[str, dict[str, Any]], retired: set[str], now_us: int, *,
+                  fresh: set[str] = frozenset()) -> list[PendingWrite]:
+    """The versions to save so the store holds exactly `goldens` (unchanged ones are not rewritten) and
+    `retired` golden Patients are deleted; ids in `fresh` were just minted (nothing stored under them)."""
+    ids = sorted(goldens)
+    stored = {s.resource_id: s for start in range(0, len(ids), CHUNK)
+              for s in uow.read_many(("Patient", g) for g in ids[start:start + CHUNK])}
+    writes = []
+    for golden_id in ids:
+        body = goldens[golden_id]
+        if golden_id in stored and _content(stored[golden_id].body) == _content(body):
+            continue
+        current = None if golden_id in fresh else uow.current("Patient", golden_id, for_update=True)
+        writes.append(golden_version(body, current, now_us))
+    for golden_id in sorted(retired - set(goldens)):
+        current = uow.current("Patient", golden_id, for_update=True)
+        if current is not None and not current.deleted:
+            write = prepare_delete("Patient", golden_id, current, now_us)
+            write.source = MDM_SOURCE
+            writes.append(write)
+    return writes
