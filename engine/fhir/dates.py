@@ -8,6 +8,7 @@ from __future__ import annotations
 import calendar
 import re
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from engine.errors import InvalidRequest
 
@@ -35,6 +36,7 @@ def from_us(value: int) -> datetime:
     return EPOCH + timedelta(microseconds=value)
 
 
+@lru_cache(maxsize=16)  # a transaction stamps all its versions with the same instant
 def format_instant(value: int) -> str:
     """FHIR instant text (UTC, millisecond precision) for microseconds since the epoch."""
     return from_us(value).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+00:00"
@@ -42,7 +44,12 @@ def format_instant(value: int) -> str:
 
 def parse_range(text: str) -> tuple[int, int] | None:
     """The [low, high] microsecond range a FHIR date/dateTime/instant covers, or None if malformed."""
-    match = _DATE_RE.match(text.strip()) if isinstance(text, str) else None
+    return _parse_range(text) if isinstance(text, str) else None
+
+
+@lru_cache(maxsize=1024)  # encounter times recur in the resources that point at the encounter
+def _parse_range(text: str) -> tuple[int, int] | None:
+    match = _DATE_RE.match(text.strip())
     if not match:
         return None
     g = match.groupdict()

@@ -3,6 +3,7 @@
 The R4B models coerce `"true"` to a boolean and `"5.4"` to a decimal; FHIR JSON requires real JSON
 booleans and numbers, and a string quantity would be stored but never indexed. This walker follows
 the model's field annotations, so each element is checked against the JSON type its FHIR type needs.
+A quick pass that builds no paths runs first; the path-reporting walk runs only when it finds a fault.
 """
 from __future__ import annotations
 
@@ -74,13 +75,66 @@ def _kind_ok(kind: str, value: Any) -> bool:
     return isinstance(value, dict)
 
 
+# JSON types that satisfy each kind at once; anything else goes through _kind_ok (subclasses, bool vs int).
+_EXACT_TYPES = {"boolean": (bool,), "integer": (int,), "number": (int, float), "string": (str,),
+                "object": (dict,), "resource": (dict,)}
+_SCALARS = frozenset({str, int, float, bool})
+
+
 def json_shape_issues(resource: dict[str, Any]) -> list[Issue]:
     """Issues for nulls, empty objects/arrays and primitives of the wrong JSON type, with their paths."""
     issues: list[Issue] = []
     model = model_class(resource.get("resourceType", ""))
-    if model is not None:
+    if model is not None and not _clean(resource, model):  # paths are only built when something is wrong
         _walk(resource, model, resource["resourceType"], issues)
     return issues
+
+
+_QUICK: dict[Any, dict[str, tuple[str, tuple[type, ...], Any, bool]]] = {}
+
+
+def _quick_fields(model: Any) -> dict[str, tuple[str, tuple[type, ...], Any, bool]]:
+    """JSON name -> (kind, JSON types accepted at once, sub-model, is_list) for a model class."""
+    found = _QUICK.get(model)
+    if found is None:
+        found = _QUICK[model] = {key: (kind, _EXACT_TYPES[kind], sub_model, is_list)
+                                 for key, (kind, sub_model, is_list) in _fields(model).items()}
+    return found
+
+
+def _clean(node: dict[str, Any], model: Any) -> bool:
+    """True when `node` breaks none of the rules _walk reports (the same checks, without paths)."""
+    fields = _quick_fields(model)
+    for key, value in node.items():
+        if value is None:
+            return False
+        value_type = type(value)
+        if value_type is dict or value_type is list:
+            if not value:
+                return False
+        elif value_type not in _SCALARS and (value == {} or value == []):
+            return False
+        spec = fields.get(key)
+        if spec is None:
+            continue
+        kind, exact, sub_model, is_list = spec
+        if not is_list and sub_model is None and kind != "resource" and value_type in exact:
+            continue  # a single primitive (or unmodelled object) of the right JSON type
+        for item in (value if is_list and isinstance(value, list) else (value,)):
+            item_type = type(item)
+            if item is None or (item_type is dict and not item):
+                return False
+            if item_type not in exact:
+                if item == {} or not _kind_ok(kind, item):
+                    return False
+            if kind == "object":
+                if sub_model is not None and not _clean(item, sub_model):
+                    return False
+            elif kind == "resource" and isinstance(item, dict):
+                inner = model_class(item.get("resourceType", ""))
+                if inner is not None and not _clean(item, inner):
+                    return False
+    return True
 
 
 def _walk(node: dict[str, Any], model: Any, path: str, issues: list[Issue]) -> None:

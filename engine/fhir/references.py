@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from engine.fhir.release import R4_RESOURCE_TYPES
 
@@ -28,6 +29,11 @@ class ParsedReference:
 
 def parse_reference(text: str) -> ParsedReference | None:
     """Parse `Type/id[/_history/v]` or `http(s)://base/Type/id`; None for urn:, #, or conditional forms."""
+    return _parse_reference(text) if isinstance(text, str) else None
+
+
+@lru_cache(maxsize=1024)  # the same references recur across a Bundle's resources
+def _parse_reference(text: str) -> ParsedReference | None:
     match = _RELATIVE.match(text)
     if not match or match["type"] not in R4_RESOURCE_TYPES:
         return None

@@ -7,7 +7,7 @@ from typing import Any
 from engine.fhir.dates import MAX_US, MIN_US, parse_range
 from engine.fhir.references import parse_reference
 from engine.search.normalize import MAX_INDEXED_TEXT, fold, soundex
-from engine.search.parameters import indexed_parameters
+from engine.search.parameters import SearchParameter, indexed_parameters
 
 _NAME_PARTS = ("family", "given", "prefix", "suffix", "text")
 _ADDRESS_PARTS = ("line", "city", "district", "state", "postalCode", "country", "text")
@@ -26,15 +26,56 @@ class IndexRows:
     uris: list[tuple[str, str]] = field(default_factory=list)
 
 
+class _Dispatch:
+    """Which of a type's indexed parameters read a given top-level key (parameters in registry order)."""
+
+    MAX_KEYS = 4096  # keys are model fields once validated; the bounds only guard odd callers
+    MAX_SHAPES = 1024
+
+    def __init__(self, resource_type: str):
+        self.parameters = indexed_parameters(resource_type)
+        self.always = tuple(i for i, p in enumerate(self.parameters) if p.roots is None)
+        self.by_key: dict[str, tuple[int, ...]] = {}
+        self.by_shape: dict[tuple[str, ...], tuple[SearchParameter, ...]] = {}
+
+    def wanted(self, resource: dict[str, Any]) -> tuple[SearchParameter, ...]:
+        """The parameters that can yield values for `resource`, judged by its top-level keys."""
+        shape = tuple(resource)
+        found = self.by_shape.get(shape)
+        if found is None:
+            positions = set(self.always)
+            for key in shape:
+                positions.update(self.readers(key))
+            found = tuple(self.parameters[i] for i in sorted(positions))
+            if len(self.by_shape) < self.MAX_SHAPES:  # resources of one type share a few shapes
+                self.by_shape[shape] = found
+        return found
+
+    def readers(self, key: str) -> tuple[int, ...]:
+        """Positions of the parameters whose roots include `key` (exactly or as a choice prefix)."""
+        found = self.by_key.get(key)
+        if found is None:
+            found = tuple(i for i, p in enumerate(self.parameters) if p.roots is not None and (
+                key in p.roots[0] or any(key.startswith(prefix) for prefix in p.roots[1])))
+            if len(self.by_key) < self.MAX_KEYS:
+                self.by_key[key] = found
+        return found
+
+
+_DISPATCH: dict[str, _Dispatch] = {}
+
+
+def _dispatch(resource_type: str) -> _Dispatch:
+    found = _DISPATCH.get(resource_type)
+    if found is None:
+        found = _DISPATCH.setdefault(resource_type, _Dispatch(resource_type))
+    return found
+
+
 def extract(resource_type: str, resource: dict[str, Any]) -> IndexRows:
     """All index rows for `resource` under the R4 search parameters of its type."""
     rows = IndexRows()
-    keys = resource.keys()
-    for parameter in indexed_parameters(resource_type):
-        roots = parameter.roots
-        if roots is not None and not (roots[0] & keys) and not (
-                roots[1] and any(key.startswith(prefix) for prefix in roots[1] for key in keys)):
-            continue  # none of the top-level elements this parameter reads is present
+    for parameter in _dispatch(resource_type).wanted(resource):  # those reading a top-level element present
         values = parameter.accessor(resource)  # type: ignore[misc]
         if not values:
             continue

@@ -178,25 +178,47 @@ def _parse_steps(part: str) -> list[tuple[str, Any]] | None:
 
 
 def _walker(steps: list[tuple[str, Any]]) -> Accessor:
-    def walk(resource: dict[str, Any]) -> list[Any]:
-        values: list[Any] = [resource]
-        for kind, arg in steps:
+    first_kind, first_arg = steps[0]
+    rest = [_step(kind, arg) for kind, arg in steps[1:]]
+    if first_kind != "exact":
+        rest.insert(0, _step(first_kind, first_arg))
+
+        def walk(resource: dict[str, Any]) -> list[Any]:
+            values: list[Any] = [resource]
+            for step in rest:
+                if not values:
+                    return values
+                values = step(values)
+            return values
+
+        return walk
+
+    def walk_exact(resource: dict[str, Any]) -> list[Any]:
+        value = resource.get(first_arg) if isinstance(resource, dict) else None
+        if value is None:
+            return []
+        values = list(value) if isinstance(value, list) else [value]
+        for step in rest:
             if not values:
                 return values
-            if kind == "field":
-                values = _field(values, arg)
-            elif kind == "exact":
-                values = _exact(values, arg)
-            elif kind == "index":
-                values = values[arg:arg + 1]
-            elif kind == "resolve":
-                values = [v for v in values if _reference_type(v) == arg]
-            else:
-                name, expected = arg
-                values = [v for v in values if isinstance(v, dict) and v.get(name) == expected]
+            values = step(values)
         return values
 
-    return walk
+    return walk_exact
+
+
+def _step(kind: str, arg: Any) -> Callable[[list[Any]], list[Any]]:
+    """One path step as a function from the values so far to the next values."""
+    if kind == "field":
+        return lambda values: _field(values, arg)
+    if kind == "exact":
+        return lambda values: _exact(values, arg)
+    if kind == "index":
+        return lambda values: values[arg:arg + 1]
+    if kind == "resolve":
+        return lambda values: [v for v in values if _reference_type(v) == arg]
+    name, expected = arg
+    return lambda values: [v for v in values if isinstance(v, dict) and v.get(name) == expected]
 
 
 def _flatten_into(out: list[Any], value: Any) -> None:
@@ -209,8 +231,14 @@ def _flatten_into(out: list[Any], value: Any) -> None:
 def _exact(values: list[Any], name: str) -> list[Any]:
     out: list[Any] = []
     for value in values:
-        if isinstance(value, dict) and name in value:
-            _flatten_into(out, value[name])
+        if isinstance(value, dict):
+            item = value.get(name)
+            if item is None:
+                continue
+            if isinstance(item, list):
+                out.extend(item)
+            else:
+                out.append(item)
     return out
 
 
