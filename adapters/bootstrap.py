@@ -16,6 +16,7 @@ from engine.indexing.search import ClinicalSearch
 from engine.indexing.service import IndexingService
 from engine.indexing.synonyms import Synonyms
 from engine.identity.service import IdentityService
+from engine.identity.settings import MatchSettings
 from engine.identity.survivorship import SurvivorshipPolicy
 from engine.jobs.service import AllocationJobs
 from engine.services.audit_log import AuditLog
@@ -129,7 +130,9 @@ def build_container(settings: Settings, *, migrate: bool = True, indexing_trigge
     survivorship = SurvivorshipPolicy.from_setting(settings.identity_survivorship, settings.identity_trusted_sources)
     store.identity = IdentityService(  # type: ignore[attr-defined]
         store, SqlIdentityStore(engine), clock, survivorship=survivorship, consent_default=settings.consent_default,
-        golden_unit_of_work=store.golden_unit_of_work)
+        golden_unit_of_work=store.golden_unit_of_work,
+        match_settings=MatchSettings.from_dict(settings.identity_match_settings) if settings.identity_match_settings
+        else None)
     match_trigger = CeleryMatchTrigger(settings.broker_url or "") if settings.identity_matching == "workers" else None
     store.listeners.append(match_trigger.nudge if match_trigger else store.identity.sync)  # type: ignore[attr-defined]
     resources = ResourceService(store, clock, referential_integrity=settings.referential_integrity)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     identity_trusted_sources: list[str] = Field(
         default_factory=list, description="Institutions or meta.source values, most trusted first, for the "
                                           "trusted-source survivorship rule (JSON list in the environment).")
+    identity_match_settings: dict[str, Any] = Field(
+        default_factory=dict, description="Overrides of the match settings used when `tessera link --retrain` "
+                                          "trains a model (engine/identity/settings.py MatchSettings), JSON in the "
+                                          "environment, e.g. {\"link_within_source\": false} for registries "
+                                          "without duplicates of their own; the trained model keeps them.")
     worker_visibility_timeout_s: int = Field(
         default=3600, description="Seconds before the broker re-delivers a task whose worker vanished.")
     jobs_inline: bool | None = Field(
@@ -82,6 +87,14 @@ class Settings(BaseSettings):
         from engine.identity.survivorship import SurvivorshipPolicy
 
         SurvivorshipPolicy.from_setting(value)  # raises ValueError naming the bad field or rule
+        return value
+
+    @field_validator("identity_match_settings")
+    @classmethod
+    def _known_match_settings(cls, value: dict[str, Any]) -> dict[str, Any]:
+        from engine.identity.settings import MatchSettings
+
+        MatchSettings.from_dict(value)  # raises ValueError naming unknown or out-of-range settings
         return value
 
     def resolved_database_url(self) -> str:

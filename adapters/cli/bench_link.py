@@ -73,6 +73,7 @@ def bench_link(*, patients: int = 2000, institutions: int = 3, seed: int = 7) ->
             precision = hits / len(found) if found else 1.0
             recall = hits / len(expected) if expected else 1.0
             container.store.listeners.extend(listeners)
+            container.identity.sync()  # catch up on the batch's own golden writes: probes time one write each
             latencies = []
             rng = random.Random(seed)
             for n in range(INCREMENTAL_PROBES):

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from engine.errors import Forbidden, Issue
 from engine.identity.ports import MDM_SOURCE, IdentityRepository, Link, Pair, is_golden
 from engine.security.visibility import Visibility
-from engine.store.model import PendingWrite
+from engine.store.model import PendingWrite, StoredResource
 from engine.store.ports import UnitOfWork
 from adapters.store import schema as s
 from adapters.store.sql_store import SqlResourceStore, SqlUnitOfWork
@@ -70,6 +70,23 @@ class SqlIdentityStore(IdentityRepository):
                 out.update({row.res_id: row.institution for row in rows})
         return out
 
+    def patients_page(self, after: int, limit: int) -> list[tuple[int, StoredResource, str | None]]:
+        r, v = s.resources, s.resource_versions
+        statement = (sa.select(r.c.pid, r.c.institution, v.c.res_type, v.c.res_id, v.c.version, v.c.last_updated,
+                               v.c.deleted, v.c.method, v.c.body)
+                     .join(v, sa.and_(v.c.pid == r.c.pid, v.c.version == r.c.version))
+                     .where(r.c.pid > after, r.c.res_type == "Patient", r.c.deleted.is_(False),
+                            sa.or_(v.c.source.is_(None), v.c.source != MDM_SOURCE))
+                     .order_by(r.c.pid).limit(limit))
+        with self.engine.connect() as connection:
+            return [(row.pid, StoredResource(row.res_type, row.res_id, row.version, row.last_updated, row.deleted,
+                                             row.method, row.body), row.institution)
+                    for row in connection.execute(statement)]
+
+    def all_pairs(self) -> list[Pair]:
+        with self.engine.connect() as connection:
+            return [_pair(row) for row in connection.execute(sa.select(s.identity_pairs))]
+
     def pairs_touching(self, patient_ids: set[str]) -> list[Pair]:
         p, found = s.identity_pairs, {}
         with self.engine.connect() as connection:
@@ -84,16 +101,22 @@ class SqlIdentityStore(IdentityRepository):
             row = connection.execute(sa.select(p).where(p.c.pair_id == pair_id)).first()
         return _pair(row) if row else None
 
-    def replace_auto_pairs(self, patient_id: str, pairs: list[Pair]) -> None:
+    def replace_auto_pairs(self, patient_ids: Sequence[str], pairs: list[Pair]) -> None:
         p = s.identity_pairs
-        touching = sa.or_(p.c.left_id == patient_id, p.c.right_id == patient_id)
+        ids = sorted(set(patient_ids))
+        unique = list({pair.pair_id: pair for pair in pairs}.values())
+        manual: set[str] = set()
         with self.engine.begin() as connection:
-            manual = {row.pair_id for row in connection.execute(sa.select(p.c.pair_id).where(
-                touching, p.c.manual.is_not(None)))}
-            connection.execute(p.delete().where(touching, p.c.manual.is_(None)))
-            connection.execute(p.update().where(touching, p.c.manual.is_not(None))
-                               .values(probability=None, decision=None))
-            self._upsert_scores(connection, pairs, manual)
+            for chunk in _chunks(ids):
+                touching = sa.or_(p.c.left_id.in_(chunk), p.c.right_id.in_(chunk))
+                found = {row.pair_id for row in connection.execute(sa.select(p.c.pair_id).where(
+                    touching, p.c.manual.is_not(None)))}
+                connection.execute(p.delete().where(touching, p.c.manual.is_(None)))
+                if found:
+                    connection.execute(p.update().where(touching, p.c.manual.is_not(None))
+                                       .values(probability=None, decision=None))
+                manual |= found
+            self._upsert_scores(connection, unique, manual)
 
     def replace_all_auto_pairs(self, pairs: list[Pair]) -> None:
         p = s.identity_pairs
@@ -156,6 +179,14 @@ class SqlIdentityStore(IdentityRepository):
         with self.engine.connect() as connection:
             return list(connection.execute(sa.select(t.c.golden_id).distinct().order_by(t.c.golden_id)
                                            .limit(limit).offset(offset)).scalars())
+
+    def goldens_among(self, ids: list[str]) -> set[str]:
+        t, out = s.identity_links, set()
+        with self.engine.connect() as connection:
+            for chunk in _chunks(sorted(set(ids))):
+                out.update(connection.execute(sa.select(t.c.golden_id).distinct()
+                                              .where(t.c.golden_id.in_(chunk))).scalars())
+        return out
 
     def goldens_not_stored(self) -> list[str]:
         t, r = s.identity_links, s.resources

@@ -1,10 +1,12 @@
 """Golden records: constrained clustering of pairs, stable golden ids, and field survivorship."""
 from __future__ import annotations
 
+import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
+from engine.identity.clustering import Grouping, ambiguous, components
 from engine.identity.ports import GOLDEN_TAG, MDM_SOURCE, Link, Pair
 from engine.identity.survivorship import FIELDS, SurvivorshipPolicy, choose
 from engine.store.model import StoredResource
@@ -12,31 +14,42 @@ from engine.store.model import StoredResource
 SOURCE_EXTENSION = "urn:tessera:mdm:field-source"
 
 
-def cluster(nodes: Iterable[str], pairs: Iterable[Pair]) -> list[set[str]]:
+def cluster(nodes: Iterable[str], pairs: Iterable[Pair], conflicts: Collection[tuple[str, str]] = ()) -> list[set[str]]:
     """Groups of patient ids: manual matches first, then automatic matches by probability, never joining two
-    records a manual "no-match" separates; every node appears once, singletons included."""
-    group: dict[str, set[str]] = {n: {n} for n in nodes}
-    cannot: dict[str, set[str]] = {}
-    usable = [p for p in pairs if p.left_id in group and p.right_id in group]
-    for pair in usable:
-        if pair.manual == "no-match":
-            cannot.setdefault(pair.left_id, set()).add(pair.right_id)
-            cannot.setdefault(pair.right_id, set()).add(pair.left_id)
+    records a manual "no-match" separates, and no automatic match joining two groups that hold a clear
+    conflict (`conflicts`, sorted id pairs) between records no person matched by hand (a manual match vouches
+    for the records it joins), and a record matching both sides of such a conflict equally well joining
+    neither (`clustering.ambiguous`); every node appears once, singletons included."""
+    grouping = Grouping(nodes)
+    usable = [p for p in pairs if p.left_id in grouping.group and p.right_id in grouping.group]
+    grouping.keep_apart((p.left_id, p.right_id) for p in usable if p.manual == "no-match")
+    vouched = {x for p in usable if p.manual == "match" for x in (p.left_id, p.right_id)}
+    kept = {c for c in conflicts if c[0] not in vouched and c[1] not in vouched}
+    grouping.conflicting(kept)
     manual = sorted((p for p in usable if p.manual == "match"), key=lambda p: p.updated_us)
+    for pair in manual:
+        grouping.join(pair.left_id, pair.right_id, override_conflicts=True)
     auto = sorted((p for p in usable if p.manual is None and p.decision == "match"),
                   key=lambda p: (-(p.probability or 0.0), p.pair_id))
-    for pair in [*manual, *auto]:
-        a, b = group[pair.left_id], group[pair.right_id]
-        if a is b:
-            continue
-        small, big = (a, b) if len(a) <= len(b) else (b, a)
-        if any(cannot.get(x, set()) & big for x in small):
-            continue
-        big |= small
-        for x in small:
-            group[x] = big
-    unique = {id(g): g for g in group.values()}
-    return sorted(unique.values(), key=lambda g: min(g))
+    unsure = ambiguous(((p.left_id, p.right_id, _weight(p)) for p in auto), kept) - vouched
+    for pair in auto:
+        if pair.left_id not in unsure and pair.right_id not in unsure:
+            grouping.join(pair.left_id, pair.right_id)
+    return grouping.groups()
+
+
+def _weight(pair: Pair) -> float:
+    """A scored pair's weight in bits (from its explanation; else from its probability)."""
+    weight = pair.explanation.get("weight") if pair.explanation else None
+    if isinstance(weight, (int, float)):
+        return float(weight)
+    probability = min(max(pair.probability or 0.0, 1e-12), 1 - 1e-12)
+    return math.log2(probability / (1 - probability))
+
+
+def match_components(nodes: Iterable[str], pairs: Iterable[Pair]) -> list[set[str]]:
+    """Connected components over pairs whose decision in force is "match" (what `cluster` may join)."""
+    return components(((p.left_id, p.right_id) for p in pairs if p.effective == "match"), nodes)
 
 
 def assign_golden_ids(groups: list[set[str]], current: dict[str, str], new_id: Callable[[], str]) -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from engine.identity.blocking import (
     union_pairs,
 )
 from engine.identity.comparisons import FIELD_INDEX, FIELDS, compare
-from engine.identity.features import build_store, normalise
+from engine.identity.features import Normalised, build_store, normalise
 from engine.identity.records import PersonRecord
 from engine.identity.scoring import ScoredPair, Scorer, probability_of
 from engine.identity.settings import MatchSettings
@@ -95,15 +95,17 @@ class MatchModel:
         settings: MatchSettings | None = None,
         seed: int = 0,
         max_pairs: int = MAX_EM_PAIRS,
+        normalised: Sequence[Normalised] | None = None,
     ) -> MatchModel:
         """A model fitted to `records`: u from random pairs, m and the match rate by EM on blocked pairs.
 
         Callable as `MatchModel.train(records)` (default priors and settings) or on a model, whose
-        m/u start EM and whose settings are used unless `settings` is given.
+        m/u start EM and whose settings are used unless `settings` is given. `normalised`: the records'
+        `normalise` output, when the caller computed it already (same order).
         """
         settings = settings or self.settings
         rng = np.random.default_rng(seed)
-        items = [normalise(r) for r in records]
+        items = list(normalised) if normalised is not None else [normalise(r) for r in records]
         store, slots = build_store(items)
         sources = store.cols["source"][slots]
         warnings: list[str] = []

@@ -3,9 +3,11 @@ from __future__ import annotations
 
 import abc
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.store.model import StoredResource
 from engine.store.ports import UnitOfWork
 
 GOLDEN_TAG = {"system": "urn:tessera:mdm", "code": "GOLDEN_RECORD", "display": "Golden record"}
@@ -82,6 +84,15 @@ class IdentityRepository(abc.ABC):
         """The owning institution of each Patient."""
 
     @abc.abstractmethod
+    def patients_page(self, after: int, limit: int) -> list[tuple[int, StoredResource, str | None]]:
+        """(cursor, current version, institution) of up to `limit` current source Patients (golden ones left
+        out) after the cursor `after` (0 to start), in cursor order."""
+
+    @abc.abstractmethod
+    def all_pairs(self) -> list[Pair]:
+        """Every stored pair."""
+
+    @abc.abstractmethod
     def pairs_touching(self, patient_ids: set[str]) -> list[Pair]:
         """Stored pairs with at least one member in `patient_ids`."""
 
@@ -90,8 +101,9 @@ class IdentityRepository(abc.ABC):
         """One stored pair."""
 
     @abc.abstractmethod
-    def replace_auto_pairs(self, patient_id: str, pairs: list[Pair]) -> None:
-        """Make `pairs` the automatic pairs of `patient_id`; manual decisions on any pair are kept."""
+    def replace_auto_pairs(self, patient_ids: Sequence[str], pairs: list[Pair]) -> None:
+        """Make `pairs` the automatic pairs touching `patient_ids` (one transaction); manual decisions on any
+        pair are kept."""
 
     @abc.abstractmethod
     def replace_all_auto_pairs(self, pairs: list[Pair]) -> None:
@@ -116,6 +128,10 @@ class IdentityRepository(abc.ABC):
     @abc.abstractmethod
     def golden_page(self, offset: int, limit: int) -> list[str]:
         """Golden record ids (those with members) in a stable order."""
+
+    @abc.abstractmethod
+    def goldens_among(self, ids: list[str]) -> set[str]:
+        """Those of `ids` that are golden record ids (have members)."""
 
     @abc.abstractmethod
     def goldens_not_stored(self) -> list[str]:

@@ -17,15 +17,16 @@ from typing import Any
 from engine.errors import InvalidRequest, ResourceNotFound, VersionConflict
 from engine.fhir.references import parse_reference
 from engine.identity.access import Member, golden_rules
-from engine.identity.golden import assign_golden_ids, cluster, golden_patient, member_links
+from engine.identity.golden import assign_golden_ids, cluster, golden_patient, match_components, member_links
 from engine.identity.golden_writes import golden_writes
+from engine.identity.features import normalise
 from engine.identity.index import MatchIndex
 from engine.identity.model import MatchModel
 from engine.identity.ports import IdentityRepository, Pair, is_golden, pair_key
 from engine.identity.records import PersonRecord, person_from_patient
 from engine.identity.scoring import ScoredPair
+from engine.identity.settings import MatchSettings
 from engine.identity.survivorship import SurvivorshipPolicy
-from engine.search.query import SearchQuery
 from engine.store.model import StoredResource
 from engine.store.ports import ResourceStore, UnitOfWork
 
@@ -33,6 +34,10 @@ MERGE_ACTOR = "hl7v2-merge"
 MIN_TRAINING_RECORDS = 500
 WRITE_ATTEMPTS = 3
 READ_CHUNK = 500
+# what batch linking read already: every pair, the current source Patients and their institutions
+Loaded = tuple[list[Pair], dict[str, StoredResource], dict[str, str | None]]
+PAGE = 2000
+CHANGES_PAGE = 1000
 
 
 def explanation(pair: ScoredPair) -> dict[str, Any]:
@@ -47,12 +52,14 @@ class IdentityService:
     def __init__(self, store: ResourceStore, repo: IdentityRepository, clock: Callable[[], int],
                  new_id: Callable[[], str] = lambda: str(uuid.uuid4()), *,
                  survivorship: SurvivorshipPolicy | None = None, consent_default: str = "opt-out",
-                 golden_unit_of_work: Callable[[], UnitOfWork] | None = None):
+                 golden_unit_of_work: Callable[[], UnitOfWork] | None = None,
+                 match_settings: MatchSettings | None = None):
         self.store = store
         self.repo = repo
         self.clock = clock
         self.new_id = new_id
         self.survivorship = survivorship or SurvivorshipPolicy()
+        self.match_settings = match_settings  # used when training; a trained model keeps its own
         self.consent_default = consent_default
         self.golden_unit_of_work = golden_unit_of_work or (lambda: store.unit_of_work())
         self.lock = threading.RLock()
@@ -61,16 +68,12 @@ class IdentityService:
         self.cursor = 0
 
     # -- loading -------------------------------------------------------------------------------------------
-    def patients(self) -> Iterator[StoredResource]:
-        """Every current source Patient (unrestricted; internal use)."""
-        offset = 0
-        while True:
-            with self.store.unit_of_work(read_only=True) as uow:
-                page = uow.search(SearchQuery(resource_type="Patient", count=1000, offset=offset, total="none"))
-            yield from (s for s in page.items if not is_golden(s.body))
-            if len(page.items) < 1000:
-                return
-            offset += 1000
+    def patients(self) -> Iterator[tuple[StoredResource, str | None]]:
+        """Every current source Patient with its institution (unrestricted; internal use)."""
+        cursor = 0
+        while page := self.repo.patients_page(cursor, PAGE):
+            yield from ((stored, institution) for _, stored, institution in page if not is_golden(stored.body))
+            cursor = page[-1][0]
 
     def _read_patients(self, ids: list[str]) -> dict[str, StoredResource]:
         """The current versions of the Patients `ids` that exist (read in chunks)."""
@@ -81,8 +84,10 @@ class IdentityService:
                 found.update((s.resource_id, s) for s in uow.read_many(("Patient", i) for i in chunk))
         return found
 
-    def _records(self, stored: list[StoredResource]) -> list[PersonRecord]:
-        institutions = self.repo.institutions([s.resource_id for s in stored])
+    def _records(self, stored: list[StoredResource],
+                 institutions: dict[str, str | None] | None = None) -> list[PersonRecord]:
+        if institutions is None:
+            institutions = self.repo.institutions([s.resource_id for s in stored])
         return [person_from_patient(s.body or {}, source=institutions.get(s.resource_id) or "") for s in stored]
 
     def model(self) -> MatchModel:
@@ -94,8 +99,9 @@ class IdentityService:
         """A fresh index of every current Patient under the stored model (its stamp remembered)."""
         stamp = self.repo.model_stamp()  # read first: a model saved meanwhile is newer than this stamp
         index = MatchIndex(self.model())
-        stored = list(self.patients())
-        for record in self._records(stored):
+        loaded = list(self.patients())
+        stored = [s for s, _ in loaded]
+        for record in self._records(stored, {s.resource_id: i for s, i in loaded}):
             index.add(record)
         self.model_stamp = stamp
         return index, stored
@@ -128,13 +134,15 @@ class IdentityService:
             processed = self._ensure_index()
             changed: list[str] = []
             consents: list[tuple[str, int]] = []
-            while batch := self.repo.changes(self.cursor, 1000):
+            while batch := self.repo.changes(self.cursor, CHANGES_PAGE):
                 self.cursor = batch[-1][0]
                 for _, resource_type, resource_id, version in batch:
                     if resource_type == "Patient":
                         changed.append(resource_id)
                     else:
                         consents.append((resource_id, version))
+                if len(batch) < CHANGES_PAGE:
+                    break
             ids = list(dict.fromkeys(changed))
             if ids:
                 processed += self._process(ids)
@@ -160,6 +168,8 @@ class IdentityService:
     def _process(self, ids: list[str]) -> int:
         """Re-match the source Patients among `ids` (golden Patients are skipped); how many."""
         assert self.index is not None
+        goldens = self.repo.goldens_among(ids)  # e.g. the golden Patients a batch wrote: skipped unread
+        ids = [pid for pid in ids if pid not in goldens]
         stored = self._read_patients(ids)
         goldens = {pid for pid, s in stored.items() if is_golden(s.body)}
         absent = [pid for pid in ids if pid not in stored]
@@ -179,16 +189,16 @@ class IdentityService:
                 removed.add(pid)
         affected = set(ids)
         review = self.index.settings.review_probability
-        for pid in ids:
-            if pid not in records:
-                self.repo.replace_auto_pairs(pid, [])
-                continue
-            scored = [p for p in self.index.match(records[pid]) if p.probability >= review]
-            pairs = [Pair(*pair_key(pid, p.right_id), probability=p.probability, decision=p.decision,
-                          explanation=explanation(p), updated_us=self.clock()) for p in scored]
-            self.repo.replace_auto_pairs(pid, pairs)
+        pairs: list[Pair] = []
+        for pid, matched in self.index.match_indexed([pid for pid in ids if pid in records]).items():
+            scored = [p for p in matched if p.probability >= review]
+            pairs.extend(Pair(*pair_key(pid, p.right_id), probability=p.probability, decision=p.decision,
+                              explanation=explanation(p), updated_us=self.clock()) for p in scored)
             affected.update(p.right_id for p in scored)
-            affected.update(self._merge_links(pid, stored[pid].body or {}))
+        self.repo.replace_auto_pairs(ids, pairs)
+        for pid in ids:
+            if pid in records:
+                affected.update(self._merge_links(pid, stored[pid].body or {}))
         self._recluster(affected, removed)
         return len(ids)
 
@@ -222,30 +232,36 @@ class IdentityService:
         removed = (removed | everyone) - nodes
         self._write(nodes, removed, golden_ids)
 
-    def _write(self, nodes: set[str], removed: set[str], old_goldens: set[str]) -> None:
+    def _write(self, nodes: set[str], removed: set[str], old_goldens: set[str], loaded: Loaded | None = None) -> int:
         """Cluster `nodes`, then store their links and golden Patients (with who may read them) atomically;
-        retried when a concurrent writer changed the same golden Patient."""
+        retried when a concurrent writer changed the same golden Patient. `loaded` (batch) carries what was
+        read already: every pair, and the nodes' current versions and institutions. The number of groups."""
         for attempt in range(WRITE_ATTEMPTS):
             try:
-                return self._write_once(nodes, removed, old_goldens)
+                return self._write_once(nodes, removed, old_goldens, loaded if attempt == 0 else None)
             except VersionConflict:
                 if attempt == WRITE_ATTEMPTS - 1:
                     raise
+        return 0  # unreachable
 
-    def _write_once(self, nodes: set[str], removed: set[str], old_goldens: set[str]) -> None:
-        pairs = [p for p in self.repo.pairs_touching(nodes) if p.left_id in nodes and p.right_id in nodes]
+    def _write_once(self, nodes: set[str], removed: set[str], old_goldens: set[str], loaded: Loaded | None) -> int:
+        if loaded is None:
+            touching = self.repo.pairs_touching(nodes)
+            stored, institutions = self._read_patients(sorted(nodes)), self.repo.institutions(sorted(nodes))
+        else:
+            touching, stored, institutions = loaded
+        pairs = [p for p in touching if p.left_id in nodes and p.right_id in nodes]
         current = {pid: link.golden_id for pid, link in self.repo.links(sorted(nodes)).items()}
-        groups = cluster(nodes, pairs)
+        groups = cluster(nodes, pairs, self.index.conflicts(match_components(nodes, pairs)) if self.index else ())
         golden_of = assign_golden_ids(groups, current, self.new_id)
-        stored = self._read_patients(sorted(nodes))
-        institutions = self.repo.institutions(sorted(nodes))
         goldens = {golden_of[min(g)]: golden_patient(golden_of[min(g)], [stored[m] for m in sorted(g) if m in stored],
                                                       self.survivorship, institutions) for g in groups}
-        access = self._access({golden_of[min(g)]: sorted(g) for g in groups}, institutions)
+        retired = (old_goldens | set(current.values())) - set(goldens)
+        # the members' sharing rules and the golden records' stored ones, in one read before the write lock
+        stored_rules = self.repo.consent_rules(sorted(nodes | set(goldens) | retired))
+        access = self._access({golden_of[min(g)]: sorted(g) for g in groups}, institutions, stored_rules)
         now = self.clock()
         links = member_links(groups, golden_of, pairs, institutions, now)
-        retired = (old_goldens | set(current.values())) - set(goldens)
-        stored_rules = self.repo.consent_rules(sorted(set(goldens) | retired))  # read before the write lock
         with self.golden_unit_of_work() as uow:
             uow.lock_key("identity:golden-records")  # writers in other processes wait (no half-merged clusters)
             uow.save(golden_writes(uow, goldens, retired, now, fresh=set(goldens) - set(current.values())))
@@ -255,11 +271,14 @@ class IdentityService:
                     uow.replace_consent_rules(golden_id, wanted)
             self.repo.write_clusters(uow, links, removed)
             uow.commit()
+        return len(groups)
 
-    def _access(self, groups: dict[str, list[str]], institutions: dict[str, str | None]) -> dict[str, set]:
-        """Sharing rules of each golden Patient: readable by the institutions that may see all its members."""
+    def _access(self, groups: dict[str, list[str]], institutions: dict[str, str | None],
+                rules: dict[str, set[tuple[str, str, str]]]) -> dict[str, set]:
+        """Sharing rules of each golden Patient: readable by the institutions that may see all its members
+        (`rules`: the members' own sharing rules)."""
         everyone = sorted({m for members in groups.values() for m in members})
-        rules, labels = self.repo.consent_rules(everyone), self.repo.sensitivity(everyone)
+        labels = self.repo.sensitivity(everyone)
         return {golden_id: golden_rules({m: Member(institutions.get(m), labels.get(m), frozenset(rules.get(m, ())))
                                          for m in members}, self.consent_default)
                 for golden_id, members in groups.items()}
@@ -271,12 +290,15 @@ class IdentityService:
         with self.lock:
             started = time.perf_counter()
             cursor = self.repo.latest_change()
-            stored = list(self.patients())
-            records = self._records(stored)
+            loaded = list(self.patients())
+            stored = [s for s, _ in loaded]
+            institutions = {s.resource_id: institution for s, institution in loaded}
+            records = self._records(stored, institutions)
+            normalised = [normalise(r) for r in records]
             trained = False
             stamp = self.repo.model_stamp()
             if retrain or (stamp is None and len(records) >= MIN_TRAINING_RECORDS):
-                model = MatchModel.train(records)
+                model = MatchModel.train(records, settings=self.match_settings, normalised=normalised)
                 self.repo.save_model(model.to_dict(), self.clock())
                 stamp = self.repo.model_stamp()
                 trained = True
@@ -284,8 +306,8 @@ class IdentityService:
                 model = self.model()
             self.model_stamp = stamp
             index = MatchIndex(model)
-            for record in records:
-                index.add(record)
+            for record, item in zip(records, normalised):
+                index.add(record, normalised=item)
             scored = index.link_all()
             now = self.clock()
             pairs = [Pair(*pair_key(p.left_id, p.right_id), probability=p.probability, decision=p.decision,
@@ -296,8 +318,8 @@ class IdentityService:
                 self._merge_links(s.resource_id, s.body or {})
             nodes = {r.record_id for r in records}
             known = self.repo.links()
-            self._write(nodes, set(known) - nodes, {link.golden_id for link in known.values()})
-            goldens = len({link.golden_id for link in self.repo.links().values()})
+            goldens = self._write(nodes, set(known) - nodes, {link.golden_id for link in known.values()},
+                                  (self.repo.all_pairs(), {s.resource_id: s for s in stored}, institutions))
             self.repo.record_event("batch-link", {"records": len(records), "pairs": len(pairs)}, "tessera link",
                                    None, self.clock())
             return {"records": len(records), "pairs_scored": len(pairs),

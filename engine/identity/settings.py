@@ -33,6 +33,9 @@ class MatchSettings:
       partial or one keying slip apart; anything but exact when the sexes differ) weighs the given-name
       conflict floor: twins share everything but the given name. An exact identifier lifts it as it lifts
       the given floor (`identifier_lifts_conflicts`).
+    - conflict_probability: a scored pair below this probability is a clear conflict: clustering never
+      joins, through other records' matches, two groups holding one (John - "Jack" - his twin Jacob).
+      Manual matches override it; 0 turns the check off.
     - link_within_source: False links only records of different sources (e.g. two registries).
     """
 
@@ -47,6 +50,7 @@ class MatchSettings:
     location_once: bool = True
     twin_guard: bool = True
     link_within_source: bool = True
+    conflict_probability: float = 0.01
     tf_minimum_u: float = 1e-5
     tf_min_count: int = 5
 
@@ -56,6 +60,8 @@ class MatchSettings:
         validate_rules(self.blocking_rules)
         if not 0.0 < self.review_probability <= self.match_probability < 1.0:
             raise ValueError("need 0 < review_probability <= match_probability < 1")
+        if not 0.0 <= self.conflict_probability < self.review_probability:
+            raise ValueError("need 0 <= conflict_probability < review_probability")
         if self.max_block_size < 2:
             raise ValueError("max_block_size must be at least 2")
         for name, weight in self.conflict_weights.items():

@@ -64,6 +64,26 @@ def within_one_edit(a: str, b: str) -> bool:
     return prefix + suffix == la - 2 and a[prefix] == b[prefix + 1] and a[prefix + 1] == b[prefix]
 
 
+def within_two_edits(a: str, b: str) -> bool:
+    """Whether at most two insertions, deletions, substitutions or adjacent transpositions turn `a` into `b`
+    (optimal string alignment distance <= 2): two keying slips."""
+    if abs(len(a) - len(b)) > 2:
+        return False
+    before: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            row[j] = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], before[j - 2] + 1)
+        if min(row) > 2:
+            return False
+        before, previous = previous, row
+    return previous[-1] <= 2
+
+
 def encode(strings: list[str], width: int) -> tuple[np.ndarray, np.ndarray]:
     """Code points of `strings` as a zero-padded (n, width) uint32 matrix, and their (clipped) lengths."""
     codes = np.zeros((len(strings), width), dtype=np.uint32)

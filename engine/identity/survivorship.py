@@ -1,6 +1,7 @@
 """Survivorship: which member's value each field of a golden record takes, by configurable rules."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,12 +68,17 @@ class SurvivorshipPolicy:
 
     def chain(self, name: str) -> tuple[str, ...]:
         """The rules applied to field `name`, in order, with the final fallbacks."""
-        rules = self.fields.get(name, self.default)
-        return tuple(dict.fromkeys((*rules, MOST_COMPLETE, MOST_RECENT)))
+        return _chain(tuple(self.fields.get(name, self.default)))
+
+
+@functools.lru_cache(maxsize=256)
+def _chain(rules: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*rules, MOST_COMPLETE, MOST_RECENT)))
 
 
 def _present(value: Any) -> bool:
-    return value not in (None, "", [], {})
+    # not None, "", [] or {}: False and 0 are values
+    return bool(value) or (value is not None and not isinstance(value, (str, list, dict)))
 
 
 def _completeness(value: Any) -> int:
@@ -107,6 +113,11 @@ def choose(name: str, members: Sequence[StoredResource], policy: SurvivorshipPol
     if not candidates:
         return None
     chain = policy.chain(name)
+    if len(candidates) == 1:  # one value: only the rule that takes it is to be found
+        only = candidates[0]
+        trusted = TRUSTED_SOURCE in chain and _trust(policy, only[0], institutions.get(only[0].resource_id)) is not None
+        rule = next(r for r in chain if r != TRUSTED_SOURCE or trusted)
+        return Choice(only[1], only[2], only[0], rule)
     for position, rule in enumerate(chain):
         if rule != TRUSTED_SOURCE:
             best = max(candidates, key=lambda c: _ranking(rule, c))
