@@ -1,32 +1,17 @@
 """Search indexing task: drain the outbox into Elasticsearch (idempotent: versions decide, events are marked)."""
 from __future__ import annotations
 
-from functools import lru_cache
-
-import redis
-
-from engine.settings import load_settings
-from adapters.bootstrap import Container, build_container
 from adapters.indexing.celery_trigger import NUDGE_KEY
 from workers.policy import job_task
 from workers.queues import INDEX_QUEUE, INDEX_TASK
-
-
-@lru_cache(maxsize=1)
-def _container() -> Container:
-    return build_container(load_settings(), migrate=False, indexing_trigger=False)
-
-
-@lru_cache(maxsize=1)
-def _broker() -> redis.Redis:
-    return redis.Redis.from_url(_container().settings.broker_url or "")
+from workers.runtime import broker, outbox_container
 
 
 @job_task(INDEX_TASK, INDEX_QUEUE, hard_limit_s=600, backoff_max_s=30, max_retries=5)
 def drain_index() -> int:
     """Index pending outbox events until none are left; returns how many events were consumed."""
-    container = _container()
+    container = outbox_container()
     consumed = container.indexing.drain(max_seconds=300).events
-    _broker().delete(NUDGE_KEY)
+    broker().delete(NUDGE_KEY)
     consumed += container.indexing.drain(max_seconds=60).events  # writes that saw the old nudge still pending
     return consumed
