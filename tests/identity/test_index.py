@@ -115,6 +115,22 @@ def test_link_all_returns_pairs_above_the_review_threshold(index):
     assert {"anna-a", "anna-b", "anna-c"} in groups and {"o3"} in groups and len(groups) == 4
 
 
+def test_match_indexed_scores_each_record_as_match_would(index):
+    probes = [rec("anna-a"), rec("anna-b", source="b", given=("Ana",), phone=None)]
+    alone = {probe.record_id: [(p.right_id, p.probability, p.decision) for p in index.match(probe)]
+             for probe in probes}
+    for probe in probes:
+        index.add(probe)
+    batched = index.match_indexed([probe.record_id for probe in probes])
+    assert set(batched) == {"anna-a", "anna-b"}
+    for record_id, pairs in batched.items():
+        others = {p.record_id for p in probes} - {record_id}
+        got = [(p.right_id, p.probability, p.decision) for p in pairs if p.right_id not in others]
+        assert got == alone[record_id]
+        assert all(p.left_id == record_id for p in pairs)
+    assert [p.right_id for p in batched["anna-b"]][:1] == ["anna-a"]  # each other, now both indexed
+
+
 def test_link_across_sources_only(trained_model):
     index = MatchIndex(trained_model, MatchSettings(link_within_source=False))
     index.add(rec("a1", source="a"))
