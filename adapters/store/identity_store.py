@@ -61,14 +61,17 @@ class SqlIdentityStore(IdentityRepository):
         with self.engine.connect() as connection:
             return [(row.seq, row.res_type, row.res_id, row.version) for row in connection.execute(statement)]
 
-    def institutions(self, patient_ids: list[str]) -> dict[str, str | None]:
+    def _patient_column(self, patient_ids: list[str], column: sa.Column) -> dict[str, Any]:
         r, out = s.resources, {}
         with self.engine.connect() as connection:
             for chunk in _chunks(sorted(set(patient_ids))):
-                rows = connection.execute(sa.select(r.c.res_id, r.c.institution)
+                rows = connection.execute(sa.select(r.c.res_id, column)
                                           .where(r.c.res_type == "Patient", r.c.res_id.in_(chunk)))
-                out.update({row.res_id: row.institution for row in rows})
+                out.update({row[0]: row[1] for row in rows})
         return out
+
+    def institutions(self, patient_ids: list[str]) -> dict[str, str | None]:
+        return self._patient_column(patient_ids, s.resources.c.institution)
 
     def patients_page(self, after: int, limit: int) -> list[tuple[int, StoredResource, str | None]]:
         r, v = s.resources, s.resource_versions
@@ -205,13 +208,7 @@ class SqlIdentityStore(IdentityRepository):
         return out
 
     def sensitivity(self, patient_ids: list[str]) -> dict[str, str | None]:
-        r, out = s.resources, {}
-        with self.engine.connect() as connection:
-            for chunk in _chunks(sorted(set(patient_ids))):
-                rows = connection.execute(sa.select(r.c.res_id, r.c.sensitivity)
-                                          .where(r.c.res_type == "Patient", r.c.res_id.in_(chunk)))
-                out.update({row.res_id: row.sensitivity for row in rows})
-        return out
+        return self._patient_column(patient_ids, s.resources.c.sensitivity)
 
     def write_clusters(self, uow: UnitOfWork, links: list[Link], removed: set[str]) -> None:
         t = s.identity_links
