@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     mllp_tls_cert: Path | None = Field(default=None, description="PEM certificate chain; with the key, MLLP uses TLS.")
     mllp_tls_key: Path | None = None
     log_level: str = "INFO"
+    metrics_dir: Path | None = Field(
+        default=None, description="Folder where the processes of `tessera serve --processes N` share their "
+                                  "request metrics (the command sets it for its processes).")
     search_indexing: Literal["auto", "in-process", "workers", "off"] = Field(
         default="auto", description="Who keeps the search index current: auto = Celery workers when a broker and "
                                     "Elasticsearch are configured, else a background thread of this process.")

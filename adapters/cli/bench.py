@@ -11,8 +11,8 @@ def run_bench(name: str, args: argparse.Namespace) -> int:
     if name == "ingest":
         from adapters.cli.bench_ingest import bench_ingest
 
-        result = bench_ingest(bundles=args.bundles or 40, backends=args.backend or ["sqlite", "postgresql"],
-                              concurrency=args.concurrency)
+        result = bench_ingest(bundles=args.bundles or 100, backends=args.backend or ["sqlite", "postgresql"],
+                              concurrency=args.concurrency, processes=args.processes)
     elif name == "mllp":
         from adapters.cli.bench_mllp import bench_mllp
 

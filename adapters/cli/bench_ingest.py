@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import sys
 import tempfile
 import time
@@ -58,51 +59,97 @@ def _database(backend: str) -> Iterator[str]:
 
 
 matching_done = [0.0]
-cpu_seconds = [0.0]  # CPU time of this process in the last measured phase (all threads)
+cpu_seconds = [0.0]  # CPU time of the processes measured in the last phase (all their threads)
 
 
-def _ingest(url: str, payloads: list[bytes], concurrency: int, identity_matching: str) -> tuple[int, float]:
+def _loader(url: str, data_dir: str, identity_matching: str, concurrency: int, warm_up: bytes,
+            share: list[bytes], start: Any, results: Any) -> None:
+    """One loading process, as one process of `tessera serve --processes N`: warm up, wait for the others,
+    load its share of the bundles with `concurrency` clients, report (count, finished, matched, CPU s)."""
+    from adapters.runtime_memory import settle_heap, tune_collector
+
+    tune_collector()
+    container = build_container(Settings(database_url=url, data_dir=Path(data_dir), search_indexing="off",
+                                         identity_matching=identity_matching), migrate=False)
+
+    def load(payload: bytes) -> int:
+        result = container.bundles.process(orjson.loads(payload), base_url="http://bench/fhir")
+        return len(result["entry"])
+
+    try:
+        load(warm_up)
+        settle_heap()
+        start.wait()
+        cpu = time.process_time()
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            count = sum(pool.map(load, share))
+        finished = time.perf_counter()
+        container.store.drain()  # background identity matching catches up
+        results.put((count, finished, time.perf_counter(), time.process_time() - cpu))
+    finally:
+        container.close()
+
+
+def _ingest(url: str, payloads: list[bytes], processes: int, concurrency: int,
+            identity_matching: str) -> tuple[int, float]:
+    """Load payloads[processes:] from `processes` processes (payloads[:processes] warm them up); the
+    resources stored and the seconds from the common start until the last process finished."""
+    from adapters.store.migrate import upgrade
+    from adapters.store.sql_store import create_sql_engine
+
+    engine = create_sql_engine(url, pool_size=1)
+    upgrade(engine)
+    engine.dispose()
+    context = multiprocessing.get_context("spawn")
+    start, results = context.Barrier(processes + 1), context.Queue()
+    measured = payloads[processes:]
     with tempfile.TemporaryDirectory() as folder:
-        container = build_container(Settings(database_url=url, data_dir=Path(folder), search_indexing="off",
-                                             identity_matching=identity_matching))
-
-        def load(payload: bytes) -> int:
-            result = container.bundles.process(orjson.loads(payload), base_url="http://bench/fhir")
-            return len(result["entry"])
-
+        workers = [context.Process(target=_loader, args=(url, str(Path(folder) / str(i)), identity_matching,
+                                                         concurrency, payloads[i], measured[i::processes], start,
+                                                         results), daemon=True)
+                   for i in range(processes)]
+        for worker in workers:
+            worker.start()
         try:
-            load(payloads[0])  # warm-up
-            started, cpu = time.perf_counter(), time.process_time()
-            with ThreadPoolExecutor(max_workers=concurrency) as pool:
-                count = sum(pool.map(load, payloads[1:]))
-            seconds = time.perf_counter() - started
-            container.store.drain()  # background identity matching catches up
-            matching_done[0] = time.perf_counter() - started
-            cpu_seconds[0] = time.process_time() - cpu
-            return count, seconds
+            start.wait(timeout=300)
+            started = time.perf_counter()
+            reports = [results.get(timeout=1800) for _ in workers]
         finally:
-            container.close()
+            for worker in workers:
+                worker.join(60)
+                if worker.is_alive():
+                    worker.kill()
+    if any(worker.exitcode != 0 for worker in workers):
+        raise RuntimeError("a loading process failed")
+    matching_done[0] = max(r[2] for r in reports) - started
+    cpu_seconds[0] = sum(r[3] for r in reports)
+    return sum(r[0] for r in reports), max(r[1] for r in reports) - started
 
 
-def bench_ingest(*, bundles: int, backends: list[str], concurrency: int = 2,
+def bench_ingest(*, bundles: int, backends: list[str], concurrency: int = 2, processes: int = 0,
                  identity_matching: str | None = None) -> dict[str, Any]:
-    """Load `bundles` transaction Bundles per backend (`concurrency` clients); compare with bare validation.
+    """Load `bundles` transaction Bundles per backend from as many processes as `tessera serve` runs there
+    (or `processes`), each with `concurrency` clients; compare with bare validation in one process.
 
     Identity matching runs as deployed (TESSERA_IDENTITY_MATCHING) unless `identity_matching` says otherwise;
     the mode is part of the result.
     """
+    from adapters.cli.main import server_processes
+
     identity_matching = identity_matching or load_settings().identity_matching
-    payloads = synthea_shaped(bundles + 1)
     results = []
     for backend in backends:
-        validated, validate_seconds = _validate_only(payloads[1:])
+        loaders = server_processes(processes, "sqlite" if backend == "sqlite" else "postgresql")
+        payloads = synthea_shaped(bundles + loaders)
+        validated, validate_seconds = _validate_only(payloads[loaders:])
         validate_cpu = cpu_seconds[0] / validated
         with _database(backend) as url:
-            loaded, seconds = _ingest(url, payloads, concurrency, identity_matching)
+            loaded, seconds = _ingest(url, payloads, loaders, concurrency, identity_matching)
         ingest_cpu = cpu_seconds[0] / loaded  # the database server's own CPU is not included
         validate_rate = validated / validate_seconds
         rate = loaded / seconds
-        row = {"backend": backend, "concurrency": concurrency, "identity_matching": identity_matching,
+        row = {"backend": backend, "processes": loaders, "concurrency": concurrency,
+               "identity_matching": identity_matching,
                "seconds_until_matched": round(matching_done[0], 3), "resources": loaded, "seconds": round(seconds, 3),
                "resources_per_s": round(rate, 1), "validate_only_per_s": round(validate_rate, 1),
                "ratio": round(rate / validate_rate, 3), "cpu_us_per_resource": round(ingest_cpu * 1e6, 1),
@@ -110,7 +157,7 @@ def bench_ingest(*, bundles: int, backends: list[str], concurrency: int = 2,
                "cpu_ratio": round(validate_cpu / ingest_cpu, 3)}
         if identity_matching == "workers":
             row["seconds_until_matched"] = None  # the Celery workers match, outside this measurement
-        print(f"{backend}: {loaded} resources in {seconds:.2f}s = {rate:.0f}/s; "  # noqa: T201
+        print(f"{backend}: {loaded} resources in {seconds:.2f}s = {rate:.0f}/s from {loaders} process(es); "  # noqa: T201
               f"validation alone {validate_rate:.0f}/s; ratio {rate / validate_rate:.2f} "
               f"(identity matching {identity_matching})", file=sys.stderr)
         results.append(row)

@@ -19,7 +19,7 @@ from engine.settings import load_settings
 from adapters import hl7v2
 from adapters.cli.bench_ingest import _database
 from adapters.cli.hl7_samples import feed
-from adapters.cli.main import mllp_processes
+from adapters.cli.main import server_processes
 from adapters.mllp.framing import FrameReader
 
 
@@ -139,7 +139,7 @@ def bench_mllp(*, messages: int, connections: int, backends: list[str], processe
     for backend in backends:
         parse_rate = _parse_only(payloads)
         with _database(backend) as url:
-            listeners = mllp_processes(processes, url)
+            listeners = server_processes(processes, url)
             row = _measure(url, payloads, connections, listeners)
         row.update({"backend": "embedded" if backend == "sqlite" else backend, "connections": connections,
                     "processes": listeners, "identity_matching": settings.identity_matching,

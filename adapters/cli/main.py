@@ -12,29 +12,38 @@ from engine.settings import load_settings
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from adapters.bootstrap import build_container
-    from adapters.http.app import create_app
-
     settings = load_settings()
-    container = build_container(settings)
-    if container.index_trigger is not None:
-        container.index_trigger.nudge()  # index what was written while no server ran
-    app = create_app(container)
-    log = logging.getLogger("tessera")
+    processes = server_processes(args.processes, settings.resolved_database_url())
     scheme = "https" if settings.api_tls_cert and settings.api_tls_key else "http"
-    log.info("serving the %s profile on %s://%s:%s/fhir", settings.profile, scheme, args.host, args.port)
+    logging.getLogger("tessera").info("serving the %s profile on %s://%s:%s/fhir (%d process%s)", settings.profile,
+                                      scheme, args.host, args.port, processes, "es" if processes > 1 else "")
     tls = {}
     if settings.api_tls_cert and settings.api_tls_key:
         tls = {"ssl_certfile": str(settings.api_tls_cert), "ssl_keyfile": str(settings.api_tls_key)}
     # access_log=False: request lines carry search parameters, which may name patients
-    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(),
-                access_log=False, workers=1, **tls)
+    options = {"host": args.host, "port": args.port, "log_level": settings.log_level.lower(), "access_log": False,
+               **tls}
+    if processes > 1:
+        from adapters.http.processes import serve_processes
+
+        return serve_processes(settings, processes, options)
+    from adapters.bootstrap import build_container
+    from adapters.http.app import create_app
+    from adapters.runtime_memory import settle_heap
+
+    container = build_container(settings)
+    if container.index_trigger is not None:
+        container.index_trigger.nudge()  # index what was written while no server ran
+    app = create_app(container)
+    settle_heap()
+    uvicorn.run(app, workers=1, **options)
     container.close()
     return 0
 
 
-def mllp_processes(requested: int, database_url: str) -> int:
-    """Listener processes for `tessera mllp`: as asked, else one per CPU core on PostgreSQL (1 on SQLite)."""
+def server_processes(requested: int, database_url: str) -> int:
+    """Processes for `tessera serve` and `tessera mllp`: as asked, else one per CPU core on PostgreSQL (1 on
+    SQLite, whose single writer gains nothing from more)."""
     import os
 
     if requested > 0:
@@ -58,8 +67,11 @@ def _mllp_listener(settings: Any, sock: Any, balancer: Any) -> None:
 
     from adapters.bootstrap import build_container
 
+    from adapters.runtime_memory import settle_heap
+
     container = build_container(settings, migrate=False)
     server = _mllp_server(settings, container)
+    settle_heap()
     balancer.started()
     try:
         asyncio.run(server.serve_shared(sock, balancer))
@@ -73,7 +85,7 @@ def _mllp(args: argparse.Namespace) -> int:
     import functools
 
     settings = load_settings()
-    processes = mllp_processes(args.processes, settings.resolved_database_url())
+    processes = server_processes(args.processes, settings.resolved_database_url())
     tls = bool(settings.mllp_tls_cert and settings.mllp_tls_key)
     logging.getLogger("tessera").info("MLLP listener (%s profile%s, %d process%s) on %s:%s", settings.profile,
                                       ", TLS" if tls else "", processes, "es" if processes > 1 else "",
@@ -92,9 +104,11 @@ def _mllp(args: argparse.Namespace) -> int:
         engine.dispose()  # the listeners open their own connections
         return run_processes(args.host, args.port, processes, functools.partial(_mllp_listener, settings))
     from adapters.bootstrap import build_container
+    from adapters.runtime_memory import settle_heap
 
     container = build_container(settings)
     server = _mllp_server(settings, container)
+    settle_heap()
     try:
         asyncio.run(server.serve_forever(args.host, args.port))
     except KeyboardInterrupt:
@@ -238,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the FHIR API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--processes", type=int, default=0,
+                       help="API processes sharing the port (default: one per CPU core on PostgreSQL, "
+                            "1 on the embedded store)")
     serve.set_defaults(run=_serve)
     commands.add_parser("migrate", help="create or upgrade the store schema").set_defaults(run=_migrate)
     token = commands.add_parser("token", help="issue an access token from the local issuer")
@@ -289,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--messages", type=int, default=2000, help="mllp: messages to send")
     bench.add_argument("--connections", type=int, default=4, help="mllp: concurrent MLLP connections")
     bench.add_argument("--processes", type=int, default=0,
-                       help="mllp: listener processes (default: as `tessera mllp` chooses)")
+                       help="ingest: loading processes (default: as `tessera serve` chooses); "
+                            "mllp: listener processes (default: as `tessera mllp` chooses)")
     bench.add_argument("--patients", type=int, default=None, help="link: distinct people in the synthetic data")
     bench.add_argument("--backend", action="append", choices=["sqlite", "postgresql"],
                        help="backends to measure (default: both)")
@@ -313,7 +331,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `tessera` command."""
+    from adapters.runtime_memory import tune_collector
+
     args = build_parser().parse_args(argv)
+    tune_collector()
     logging.basicConfig(level=load_settings().log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -1,6 +1,10 @@
 """Create the FastAPI application around a service container."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
 from fastapi import FastAPI
 
 from adapters.bootstrap import Container
@@ -11,14 +15,23 @@ from adapters.http.errors import install_error_handlers
 from adapters.http.security import install_rate_limit
 
 
-def create_app(container: Container) -> FastAPI:
-    """The HTTP application: FHIR API at /fhir, /healthz, /metrics."""
+def create_app(container: Container, *, metrics_dir: Path | None = None,
+               on_close: Callable[[], None] | None = None) -> FastAPI:
+    """The HTTP application: FHIR API at /fhir, /healthz, /metrics (shared by the processes writing to
+    `metrics_dir`, when given); `on_close` runs when the server stops."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_close is not None:
+            on_close()
+
     app = FastAPI(title="Tessera", version=fhir_routes.SOFTWARE_VERSION,
-                  description="FHIR R4 health information integration engine")
+                  description="FHIR R4 health information integration engine", lifespan=lifespan)
     app.state.container = container
     install_error_handlers(app)
     install_audit(app)
-    observability.install_metrics(app)
+    observability.install_metrics(app, metrics_dir)
     install_rate_limit(app, container.settings.rate_limit_per_minute)
     app.include_router(observability.router)
     app.include_router(allocation_routes.router)

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 
 router = APIRouter()
 
@@ -29,12 +31,16 @@ class StoreSizeCollector:
         yield gauge
 
 
-def install_metrics(app: FastAPI) -> None:
-    """Count and time every request by route template (never by concrete URL, which may hold ids)."""
+def install_metrics(app: FastAPI, shared_dir: Path | None = None) -> None:
+    """Count and time every request by route template (never by concrete URL, which may hold ids); with
+    `shared_dir`, /metrics sums the counts of every process writing there."""
     registry = CollectorRegistry()
     requests = Counter("tessera_http_requests", "HTTP requests", ["method", "route", "status"], registry=registry)
     latency = Histogram("tessera_http_request_duration_seconds", "HTTP request latency", ["method", "route"],
                         registry=registry, buckets=(.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+    if shared_dir is not None:  # the counters above write to files there; the exposition reads them all
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(shared_dir))
     registry.register(StoreSizeCollector(app))
     app.state.metrics_registry = registry
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,7 +98,8 @@ class EmbeddedIndex(SearchIndex):
         with self._available():
             self._connection = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
                                                timeout=10.0)
-            self._connection.execute("PRAGMA journal_mode = WAL")
+            if self._connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self._switch_to_wal()
             self._connection.execute("PRAGMA synchronous = NORMAL")
         try:
             self.ensure()
@@ -106,6 +108,18 @@ class EmbeddedIndex(SearchIndex):
             raise
 
     # ------------------------------------------------------------------------------------------ plumbing
+
+    def _switch_to_wal(self) -> None:
+        """Turn on write-ahead logging; SQLite refuses at once, without waiting, while another process (a
+        sibling server process opening the same new index) holds a lock, so try again for a while."""
+        for attempt in range(100):
+            try:
+                self._connection.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_transient(exc) or attempt == 99:
+                    raise
+                time.sleep(0.1)
 
     @contextmanager
     def _available(self) -> Iterator[None]:

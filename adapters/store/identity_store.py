@@ -2,10 +2,11 @@
 (and keeps golden-record Patients to the identity service)."""
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -48,9 +49,29 @@ class SqlIdentityStore(IdentityRepository):
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
+        self._shared = threading.local()
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """On PostgreSQL, the reads inside share one autocommit connection: one pool checkout (and
+        liveness ping) instead of one per read, and every statement still sees all committed writes.
+        SQLite reads keep their own connections (a shared one would hold an old snapshot)."""
+        if self.engine.dialect.name != "postgresql" or getattr(self._shared, "connection", None) is not None:
+            yield
+            return
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            self._shared.connection = connection
+            try:
+                yield
+            finally:
+                self._shared.connection = None
+
+    def _read(self) -> contextlib.AbstractContextManager[sa.Connection]:
+        shared = getattr(self._shared, "connection", None)
+        return contextlib.nullcontext(shared) if shared is not None else self.engine.connect()
 
     def latest_change(self) -> int:
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             return int(connection.execute(sa.select(sa.func.max(s.outbox.c.seq))).scalar() or 0)
 
     def changes(self, after_seq: int, limit: int) -> list[tuple[int, str, str, int]]:
@@ -58,12 +79,12 @@ class SqlIdentityStore(IdentityRepository):
         statement = (sa.select(o.c.seq, o.c.res_type, o.c.res_id, o.c.version)
                      .where(o.c.seq > after_seq, o.c.res_type.in_(("Patient", "Consent")))
                      .order_by(o.c.seq).limit(limit))
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             return [(row.seq, row.res_type, row.res_id, row.version) for row in connection.execute(statement)]
 
     def _patient_column(self, patient_ids: list[str], column: sa.Column) -> dict[str, Any]:
         r, out = s.resources, {}
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             for chunk in _chunks(sorted(set(patient_ids))):
                 rows = connection.execute(sa.select(r.c.res_id, column)
                                           .where(r.c.res_type == "Patient", r.c.res_id.in_(chunk)))
@@ -81,18 +102,18 @@ class SqlIdentityStore(IdentityRepository):
                      .where(r.c.pid > after, r.c.res_type == "Patient", r.c.deleted.is_(False),
                             sa.or_(v.c.source.is_(None), v.c.source != MDM_SOURCE))
                      .order_by(r.c.pid).limit(limit))
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             return [(row.pid, StoredResource(row.res_type, row.res_id, row.version, row.last_updated, row.deleted,
                                              row.method, row.body), row.institution)
                     for row in connection.execute(statement)]
 
     def all_pairs(self) -> list[Pair]:
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             return [_pair(row) for row in connection.execute(sa.select(s.identity_pairs))]
 
     def pairs_touching(self, patient_ids: set[str]) -> list[Pair]:
         p, found = s.identity_pairs, {}
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             for chunk in _chunks(sorted(patient_ids)):
                 rows = connection.execute(sa.select(p).where(sa.or_(p.c.left_id.in_(chunk), p.c.right_id.in_(chunk))))
                 found.update({row.pair_id: _pair(row) for row in rows})
@@ -100,7 +121,7 @@ class SqlIdentityStore(IdentityRepository):
 
     def pair(self, pair_id: str) -> Pair | None:
         p = s.identity_pairs
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             row = connection.execute(sa.select(p).where(p.c.pair_id == pair_id)).first()
         return _pair(row) if row else None
 
@@ -153,12 +174,12 @@ class SqlIdentityStore(IdentityRepository):
         p = s.identity_pairs
         statement = (sa.select(p).where(p.c.decision == "possible", p.c.manual.is_(None))
                      .order_by(p.c.probability.desc(), p.c.pair_id).limit(limit))
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             return [_pair(row) for row in connection.execute(statement)]
 
     def links(self, patient_ids: list[str] | None = None) -> dict[str, Link]:
         t = s.identity_links
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             if patient_ids is None:
                 return {row.patient_id: _link(row) for row in connection.execute(sa.select(t))}
             out = {}
@@ -169,7 +190,7 @@ class SqlIdentityStore(IdentityRepository):
 
     def members(self, golden_ids: list[str]) -> dict[str, list[str]]:
         t, out = s.identity_links, {}
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             for chunk in _chunks(sorted(set(golden_ids))):
                 rows = connection.execute(sa.select(t.c.golden_id, t.c.patient_id).where(t.c.golden_id.in_(chunk))
                                           .order_by(t.c.patient_id))
@@ -179,13 +200,13 @@ class SqlIdentityStore(IdentityRepository):
 
     def golden_page(self, offset: int, limit: int) -> list[str]:
         t = s.identity_links
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             return list(connection.execute(sa.select(t.c.golden_id).distinct().order_by(t.c.golden_id)
                                            .limit(limit).offset(offset)).scalars())
 
     def goldens_among(self, ids: list[str]) -> set[str]:
         t, out = s.identity_links, set()
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             for chunk in _chunks(sorted(set(ids))):
                 out.update(connection.execute(sa.select(t.c.golden_id).distinct()
                                               .where(t.c.golden_id.in_(chunk))).scalars())
@@ -194,13 +215,13 @@ class SqlIdentityStore(IdentityRepository):
     def goldens_not_stored(self) -> list[str]:
         t, r = s.identity_links, s.resources
         stored = sa.select(r.c.res_id).where(r.c.res_type == "Patient", r.c.deleted.is_(False))
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             return list(connection.execute(sa.select(t.c.golden_id).distinct()
                                            .where(t.c.golden_id.not_in(stored)).order_by(t.c.golden_id)).scalars())
 
     def consent_rules(self, patient_ids: list[str]) -> dict[str, set[tuple[str, str, str]]]:
         c, out = s.consent_rules, {}
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             for chunk in _chunks(sorted(set(patient_ids))):
                 for row in connection.execute(sa.select(c.c.patient, c.c.grantee, c.c.category, c.c.decision)
                                               .where(c.c.patient.in_(chunk))):
@@ -238,12 +259,12 @@ class SqlIdentityStore(IdentityRepository):
 
     def load_model(self) -> dict[str, Any] | None:
         m = s.identity_models
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             return connection.execute(sa.select(m.c.model).where(m.c.name == "default")).scalar()
 
     def model_stamp(self) -> int | None:
         m = s.identity_models
-        with self.engine.connect() as connection:
+        with self._read() as connection:
             return connection.execute(sa.select(m.c.updated).where(m.c.name == "default")).scalar()
 
 

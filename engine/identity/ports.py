@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import abc
+import contextlib
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +71,12 @@ class Link:
 
 class IdentityRepository(abc.ABC):
     """Durable identity state; every method is its own transaction unless stated."""
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[None]:
+        """Within the block, the reads of this thread may share one database connection (each still sees
+        what committed before it, writes included); the default shares nothing."""
+        yield
 
     @abc.abstractmethod
     def latest_change(self) -> int:

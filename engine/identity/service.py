@@ -130,7 +130,7 @@ class IdentityService:
     def sync(self) -> int:
         """Re-match every Patient changed since the last call (and refresh who may read the golden records
         of Patients whose Consents changed); the number of Patients processed."""
-        with self.lock:
+        with self.lock, self.repo.reading():
             processed = self._ensure_index()
             changed: list[str] = []
             consents: list[tuple[str, int]] = []
@@ -179,7 +179,8 @@ class IdentityService:
             del stored[pid]
         if not ids:
             return 0
-        records = {r.record_id: r for r in self._records(list(stored.values()))}
+        institutions = self.repo.institutions(list(stored))
+        records = {r.record_id: r for r in self._records(list(stored.values()), institutions)}
         removed = set()
         for pid in ids:
             if pid in records:
@@ -199,7 +200,7 @@ class IdentityService:
         for pid in ids:
             if pid in records:
                 affected.update(self._merge_links(pid, stored[pid].body or {}))
-        self._recluster(affected, removed)
+        self._recluster(affected, removed, (stored, institutions))
         return len(ids)
 
     def _merge_links(self, pid: str, body: dict[str, Any]) -> set[str]:
@@ -222,7 +223,10 @@ class IdentityService:
                                    "HL7 ADT merge", self.clock())
         return others
 
-    def _recluster(self, affected: set[str], removed: set[str]) -> None:
+    def _recluster(self, affected: set[str], removed: set[str],
+                   read: tuple[dict[str, StoredResource], dict[str, str | None]] | None = None) -> None:
+        """Cluster again the Patients `affected` and the members of their golden records; `read` holds the
+        current versions and institutions of some of them, read just before."""
         assert self.index is not None
         current_links = self.repo.links(sorted(affected))
         golden_ids = {link.golden_id for link in current_links.values()}
@@ -230,19 +234,34 @@ class IdentityService:
         everyone = set(affected).union(*members.values()) if members else set(affected)
         nodes = {n for n in everyone if n in self.index}
         removed = (removed | everyone) - nodes
-        self._write(nodes, removed, golden_ids)
+        self._write(nodes, removed, golden_ids, read=read)
 
-    def _write(self, nodes: set[str], removed: set[str], old_goldens: set[str], loaded: Loaded | None = None) -> int:
+    def _write(self, nodes: set[str], removed: set[str], old_goldens: set[str], loaded: Loaded | None = None,
+               read: tuple[dict[str, StoredResource], dict[str, str | None]] | None = None) -> int:
         """Cluster `nodes`, then store their links and golden Patients (with who may read them) atomically;
         retried when a concurrent writer changed the same golden Patient. `loaded` (batch) carries what was
-        read already: every pair, and the nodes' current versions and institutions. The number of groups."""
+        read already: every pair, and the nodes' current versions and institutions; `read` (inline) the
+        versions and institutions of some nodes. The number of groups."""
         for attempt in range(WRITE_ATTEMPTS):
             try:
+                if attempt == 0 and loaded is None and read is not None:
+                    loaded = self._load(nodes, *read)
                 return self._write_once(nodes, removed, old_goldens, loaded if attempt == 0 else None)
             except VersionConflict:
                 if attempt == WRITE_ATTEMPTS - 1:
                     raise
         return 0  # unreachable
+
+    def _load(self, nodes: set[str], stored: dict[str, StoredResource],
+              institutions: dict[str, str | None]) -> Loaded:
+        """What `_write_once` reads about `nodes`, reading only what `stored` and `institutions` lack."""
+        missing = sorted(n for n in nodes if n not in stored or n not in institutions)
+        stored = {n: stored[n] for n in nodes if n in stored}
+        institutions = {n: institutions[n] for n in nodes if n in institutions}
+        if missing:
+            stored.update(self._read_patients(missing))
+            institutions.update(self.repo.institutions(missing))
+        return self.repo.pairs_touching(nodes), stored, institutions
 
     def _write_once(self, nodes: set[str], removed: set[str], old_goldens: set[str], loaded: Loaded | None) -> int:
         if loaded is None:

@@ -49,6 +49,7 @@ class ServerURL(str):
     root: str
     stderr_path: Path
     token: str
+    pid: int
 
     def stderr(self) -> str:
         return self.stderr_path.read_text(errors="replace")
@@ -83,24 +84,25 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 @contextlib.contextmanager
-def running_server(database_url: str | None, data_dir: Path, backend: str = "sqlite",
+def running_server(database_url: str | None, data_dir: Path, backend: str = "sqlite", *, args: tuple[str, ...] = (),
                    **extra_env: str) -> Iterator[ServerURL]:
-    """Start `tessera serve` on a free loopback port, wait for /healthz, yield its /fhir URL, stop it."""
+    """Start `tessera serve` (with `args`) on a free loopback port, wait for /healthz, yield its /fhir URL,
+    stop it."""
     data_dir.mkdir(parents=True, exist_ok=True)
     env = cli_env(data_dir, database_url, **{**SERVER_TEST_ENV, **extra_env})
     for attempt in range(3):
         port = free_port()
         stdout_path, stderr_path = data_dir / f"serve-{port}.out", data_dir / f"serve-{port}.err"
         with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
-            process = subprocess.Popen([tessera_command(), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                       env=env, cwd=data_dir, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+            process = subprocess.Popen([tessera_command(), "serve", "--host", "127.0.0.1", "--port", str(port),
+                                        *args], env=env, cwd=data_dir, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         root = f"http://127.0.0.1:{port}"
         try:
             ready = _wait_healthy(process, root, stderr_path)
             if not ready:  # lost the race for the port to another process: try another one
                 continue
             url = ServerURL(f"{root}/fhir")
-            url.backend, url.root, url.stderr_path = backend, root, stderr_path
+            url.backend, url.root, url.stderr_path, url.pid = backend, root, stderr_path, process.pid
             url.token = issue_token(env, data_dir)
             yield url
             return

@@ -94,9 +94,9 @@ def test_balancer_takes_turns_by_open_connections():
                                                       (0, "sqlite:///x.db", 1),
                                                       (0, "postgresql+psycopg://x/y", os.cpu_count() or 1)])
 def test_default_listener_processes(requested, url, expected):
-    from adapters.cli.main import mllp_processes
+    from adapters.cli.main import server_processes
 
-    assert mllp_processes(requested, url) == expected
+    assert server_processes(requested, url) == expected
 
 
 def test_sigterm_stops_every_listener(listener_factory):

@@ -1,0 +1,59 @@
+"""The API served by several processes (`tessera serve --processes N`), each with its own container.
+
+Python runs one thread at a time per process, so one process uses one core. uvicorn's supervisor starts the
+processes, which share the listening socket, and restarts one that dies. The parent migrates the schema and
+creates the signing key once, before any process starts, so they do not race for it. Request metrics are
+shared through files in a folder of the data directory: `/metrics` of any process reports them all.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any
+
+from fastapi import FastAPI
+
+from engine.settings import Settings, load_settings
+
+METRICS_FOLDER = "api-metrics"
+
+
+def serve_processes(settings: Settings, processes: int, options: dict[str, Any]) -> int:
+    """Serve the API from `processes` processes until stopped (uvicorn `options`: host, port, TLS, logging)."""
+    import uvicorn
+
+    from adapters.auth.keys import load_signing_key
+    from adapters.store.migrate import upgrade
+    from adapters.store.sql_store import create_sql_engine
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    load_signing_key(settings.auth_signing_key_file, settings.data_dir, environment=settings.environment)
+    engine = create_sql_engine(settings.resolved_database_url(), pool_size=1)
+    upgrade(engine)
+    engine.dispose()  # the processes open their own connections
+    metrics = settings.data_dir / METRICS_FOLDER / str(os.getpid())
+    shutil.rmtree(metrics, ignore_errors=True)
+    metrics.mkdir(parents=True)
+    # the processes read their settings again; prometheus_client finds its shared folder by this name
+    os.environ["TESSERA_METRICS_DIR"] = os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics)
+    try:
+        uvicorn.run("adapters.http.processes:process_app", factory=True, workers=processes, **options)
+    finally:
+        shutil.rmtree(metrics, ignore_errors=True)
+    return 0
+
+
+def process_app() -> FastAPI:
+    """The application of one API process (uvicorn's factory); its container closes when the process stops."""
+    from adapters.bootstrap import build_container
+    from adapters.http.app import create_app
+    from adapters.runtime_memory import settle_heap, tune_collector
+
+    settings = load_settings()
+    tune_collector()
+    container = build_container(settings, migrate=False)
+    if container.index_trigger is not None:
+        container.index_trigger.nudge()  # index what was written while no server ran
+    app = create_app(container, metrics_dir=settings.metrics_dir, on_close=container.close)
+    settle_heap()
+    return app
