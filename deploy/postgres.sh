@@ -59,8 +59,9 @@ EOF
 }
 
 # Role and database; idempotent, done once per cluster (marker file).
+# Idempotent; the marker's number changes when this SQL does, so existing clusters get the change.
 pg_bootstrap() {
-  [[ -f "$PG_DIR/.bootstrapped" ]] && return 0
+  [[ -f "$PG_DIR/.bootstrapped-2" ]] && return 0
   pg_super -d postgres >/dev/null <<SQL || die "creating role/database failed" "$PG_LOG"
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_ROLE') THEN
@@ -69,8 +70,10 @@ DO \$\$ BEGIN
 END \$\$;
 SELECT 'CREATE DATABASE $PG_DB OWNER $PG_ROLE'
   WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DB') \gexec
+-- DROP DATABASE ... WITH (FORCE) (tests, benchmarks) must also end an autovacuum worker in that database
+GRANT pg_signal_backend TO $PG_ROLE;
 SQL
-  touch "$PG_DIR/.bootstrapped"
+  touch "$PG_DIR/.bootstrapped-2"
 }
 
 do_start() {
@@ -82,7 +85,7 @@ do_start() {
   fi
   ensure_service_user
   svc_dir "$PG_DIR" "$PG_SOCK"
-  [[ -f "$PG_DATA/PG_VERSION" ]] || { rm -f "$PG_DIR/.bootstrapped"; pg_init; }
+  [[ -f "$PG_DATA/PG_VERSION" ]] || { rm -f "$PG_DIR"/.bootstrapped*; pg_init; }
   local have want
   have="$(cat "$PG_DATA/PG_VERSION")"
   want="$("$PG_BIN/pg_ctl" --version | awk '{split($3, v, "."); print v[1]}')"

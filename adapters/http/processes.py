@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
@@ -32,6 +33,7 @@ def serve_processes(settings: Settings, processes: int, options: dict[str, Any])
     upgrade(engine)
     engine.dispose()  # the processes open their own connections
     metrics = settings.data_dir / METRICS_FOLDER / str(os.getpid())
+    _remove_stale(metrics.parent)
     shutil.rmtree(metrics, ignore_errors=True)
     metrics.mkdir(parents=True)
     # the processes read their settings again; prometheus_client finds its shared folder by this name
@@ -41,6 +43,25 @@ def serve_processes(settings: Settings, processes: int, options: dict[str, Any])
     finally:
         shutil.rmtree(metrics, ignore_errors=True)
     return 0
+
+
+def _remove_stale(folder: Path) -> None:
+    """Remove the metrics of servers that were killed before they could clean up (their process is gone)."""
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        if entry.name.isdigit() and not _running(int(entry.name)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def process_app() -> FastAPI:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -56,8 +57,33 @@ def create_sql_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
             connection.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    return sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads,
-                            pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads,
+                              pool_size=pool_size, max_overflow=pool_size)
+    _ping_when_idle(engine)
+    return engine
+
+
+IDLE_BEFORE_PING_S = 1.0
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """Check a pooled connection before use when it sat idle a while (the server may have restarted or
+    closed it); one just returned is used as is, which saves a round trip on every busy checkout. A
+    connection lost in between fails its statement, and SQLAlchemy then discards the whole pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING_S:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # noqa: BLE001 - any failure means: not usable; the pool connects anew
+            raise sa.exc.DisconnectionError(type(exc).__name__) from exc
 
 
 def _stored(row: Any) -> StoredResource:
@@ -83,14 +109,21 @@ _TOKEN_WITH_SYSTEM = sa.text(_TOKEN_LOOKUP.format(system="AND t.system = :s")).c
 _TOKEN_NULL_SYSTEM = sa.text(_TOKEN_LOOKUP.format(system="AND t.system IS NULL")).columns(
     body=s.resource_versions.c.body.type)
 
-_TOKENS_PART = """(SELECT {n}, v.res_type, v.res_id, v.version, v.last_updated, v.deleted, v.method, v.body
+_TOKENS_PART = """
+SELECT v.res_type, v.res_id, v.version, v.last_updated, v.deleted, v.method, v.body
 FROM resources r JOIN resource_versions v ON v.pid = r.pid AND v.version = r.version
 WHERE r.pid IN (SELECT t.pid FROM idx_token t WHERE t.res_type = %s AND t.param = %s AND t.code = %s {system})
-  AND r.deleted = false ORDER BY r.pid LIMIT %s)"""
+  AND r.deleted = false ORDER BY r.pid LIMIT %s
+"""
+_TOKENS_ANY = _TOKENS_PART.format(system="")
+_TOKENS_WITH_SYSTEM = _TOKENS_PART.format(system="AND t.system = %s")
+_TOKENS_NULL_SYSTEM = _TOKENS_PART.format(system="AND t.system IS NULL")
 
 
+# Keys travel as typed arrays: the planner then looks each up in the unique index, whereas rows of a JSON
+# array parameter (estimated at a hundred) make it scan the whole table, a cost growing with the store.
 _CURRENT = """SELECT res_type, res_id, pid, version, deleted, institution FROM resources
-WHERE (res_type, res_id) IN (SELECT x ->> 0, x ->> 1 FROM jsonb_array_elements(%s::text::jsonb) AS x)
+WHERE (res_type, res_id) IN (SELECT * FROM unnest(%s::text[], %s::text[]))
 ORDER BY pid"""
 _CURRENT_LOCKED = _CURRENT + " FOR UPDATE"  # rows locked in pid order: no deadlock between bundles
 
@@ -179,7 +212,8 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
             return {}
         if self._dialect == "postgresql":  # the driver directly: this runs for every transaction Bundle
             with self._driver().cursor() as cursor:
-                cursor.execute(_CURRENT_LOCKED if for_update else _CURRENT, (orjson.dumps(wanted).decode(),))
+                cursor.execute(_CURRENT_LOCKED if for_update else _CURRENT,
+                               ([key[0] for key in wanted], [key[1] for key in wanted]))
                 return {(row[0], row[1]): CurrentVersion(row[2], row[3], row[4], row[5]) for row in cursor}
         r = s.resources
         statement = sa.select(r.c.res_type, r.c.res_id, r.c.pid, r.c.version, r.c.deleted, r.c.institution).where(
@@ -275,24 +309,25 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
     def find_by_tokens(self, lookups: Sequence[TokenLookup], *, limit: int) -> list[list[StoredResource]]:
         if self._dialect != "postgresql" or not self.visibility.unrestricted or len(lookups) < 2:
             return super().find_by_tokens(lookups, limit=limit)
-        parts, params = [], []
-        for n, x in enumerate(lookups):
-            if x.any_system:
-                system = ""
-            elif x.system is None:
-                system = "AND t.system IS NULL"
-            else:
-                system = "AND t.system = %s"
-            parts.append(_TOKENS_PART.format(n=n, system=system))
-            params.extend([x.resource_type, x.parameter, x.code[:200]])
-            if system.endswith("%s"):
-                params.append((x.system or "")[:200])
-            params.append(limit)
-        found: list[list[StoredResource]] = [[] for _ in lookups]
-        with self._driver().cursor() as cursor:
-            cursor.execute(" UNION ALL ".join(parts), params)
-            for row in cursor.fetchall():
-                found[row[0]].append(StoredResource(*row[1:]))
+        # one statement per lookup, all sent in one pipeline: each has one of three texts, so the server
+        # plans it once per connection, where one UNION of them all would be planned anew every time
+        driver = self._driver()
+        cursors = []
+        with driver.pipeline():
+            for x in lookups:
+                cursor = driver.cursor()
+                if x.any_system:
+                    cursor.execute(_TOKENS_ANY, (x.resource_type, x.parameter, x.code[:200], limit))
+                elif x.system is None:
+                    cursor.execute(_TOKENS_NULL_SYSTEM, (x.resource_type, x.parameter, x.code[:200], limit))
+                else:
+                    cursor.execute(_TOKENS_WITH_SYSTEM, (x.resource_type, x.parameter, x.code[:200],
+                                                         (x.system or "")[:200], limit))
+                cursors.append(cursor)
+        found = []
+        for cursor in cursors:
+            found.append([StoredResource(*row) for row in cursor.fetchall()])
+            cursor.close()
         return found
 
     def find_by_token(self, resource_type: str, parameter: str, system: str | None, code: str, *,

@@ -56,9 +56,14 @@ def fetch_metadata(url: ServerURL) -> int:
 def test_serve_processes_share_the_port_the_metrics_and_replace_a_dead_one(
         postgres_factory, tmp_path: Path) -> None:
     database_url = postgres_factory.create(tmp_path)
+    gone = next(pid for pid in range(4_000_000, 4_100_000) if not Path(f"/proc/{pid}").exists())
+    stale = tmp_path / "api-metrics" / str(gone)  # left by a server that was killed
+    stale.mkdir(parents=True)
+    (stale / "counter_1.db").write_bytes(b"")
     try:
         with running_server(database_url, tmp_path, "postgresql", args=("--processes", "2")) as url:
             first = wait_for_processes(url.pid, 2)
+            assert not stale.exists(), "metrics of a server that no longer runs are removed at start"
             with ThreadPoolExecutor(8) as pool:
                 statuses = list(pool.map(lambda _: fetch_metadata(url), range(40)))
             assert statuses == [200] * 40
