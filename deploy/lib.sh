@@ -108,9 +108,21 @@ wait_until() {
 # rotate_log FILE: keep the previous run's log as FILE.prev so error tails show this run only.
 rotate_log() { if [[ -f "$1" ]]; then mv -f "$1" "$1.prev"; fi; }
 
-# require_free_port PORT...: fail fast if something already listens there.
+# reserve_ports PORT...: keep the kernel from handing these ports to outgoing connections, whose
+# local port would make the service's bind fail (the default ports lie in the ephemeral range).
+# Root only, best effort.
+reserve_ports() {
+  local file=/proc/sys/net/ipv4/ip_local_reserved_ports current p
+  is_root && [[ -w "$file" ]] || return 0
+  current="$(cat "$file")"
+  for p in "$@"; do current="${current:+$current,}$p"; done
+  echo "$current" >"$file" 2>/dev/null || true
+}
+
+# require_free_port PORT...: reserve the ports, then fail fast if something already listens there.
 require_free_port() {
   local p
+  reserve_ports "$@"
   for p in "$@"; do
     if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       die "port $p on 127.0.0.1 is already in use by another process (see: ss -ltnp | grep :$p)"
