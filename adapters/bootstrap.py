@@ -117,6 +117,18 @@ def indexing_mode(settings: Settings) -> str:
     return "workers" if settings.broker_url and settings.elasticsearch_url else "in-process"
 
 
+def prepare_for_processes(settings: Settings) -> None:
+    """The one-time setup before several server processes start, so they do not race for it: the data
+    folder, the signing key and the schema (the processes then build their containers without migrating)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    load_signing_key(settings.auth_signing_key_file, settings.data_dir, environment=settings.environment)
+    engine = create_sql_engine(settings.resolved_database_url(), pool_size=1)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()  # the processes open their own connections
+
+
 def build_container(settings: Settings, *, migrate: bool = True, indexing_trigger: bool = True) -> Container:
     """Wire the store and services for `settings` (embedded SQLite unless a database URL is set)."""
     url = settings.resolved_database_url()

@@ -27,17 +27,9 @@ def _serve(args: argparse.Namespace) -> int:
         from adapters.http.processes import serve_processes
 
         return serve_processes(settings, processes, options)
-    from adapters.bootstrap import build_container
-    from adapters.http.app import create_app
-    from adapters.runtime_memory import settle_heap
+    from adapters.http.app import served_app
 
-    container = build_container(settings)
-    if container.index_trigger is not None:
-        container.index_trigger.nudge()  # index what was written while no server ran
-    app = create_app(container)
-    settle_heap()
-    uvicorn.run(app, workers=1, **options)
-    container.close()
+    uvicorn.run(served_app(settings), workers=1, **options)
     return 0
 
 
@@ -66,7 +58,6 @@ def _mllp_listener(settings: Any, sock: Any, balancer: Any) -> None:
     import asyncio
 
     from adapters.bootstrap import build_container
-
     from adapters.runtime_memory import settle_heap
 
     container = build_container(settings, migrate=False)
@@ -91,17 +82,10 @@ def _mllp(args: argparse.Namespace) -> int:
                                       ", TLS" if tls else "", processes, "es" if processes > 1 else "",
                                       args.host, args.port)
     if processes > 1:
-        from adapters.auth.keys import load_signing_key
+        from adapters.bootstrap import prepare_for_processes
         from adapters.mllp.processes import run_processes
-        from adapters.store.migrate import upgrade
-        from adapters.store.sql_store import create_sql_engine
 
-        # one-time setup before the listeners start, so they do not race each other for it
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        load_signing_key(settings.auth_signing_key_file, settings.data_dir, environment=settings.environment)
-        engine = create_sql_engine(settings.resolved_database_url(), pool_size=1)
-        upgrade(engine)
-        engine.dispose()  # the listeners open their own connections
+        prepare_for_processes(settings)
         return run_processes(args.host, args.port, processes, functools.partial(_mllp_listener, settings))
     from adapters.bootstrap import build_container
     from adapters.runtime_memory import settle_heap

@@ -7,12 +7,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from adapters.bootstrap import Container
+from engine.settings import Settings
+from adapters.bootstrap import Container, build_container
 from adapters.http import allocation_routes, bulk_routes, fhir_routes, observability
 from adapters.http import identity_routes, patient_routes, search_routes
 from adapters.http.audit import install_audit
 from adapters.http.errors import install_error_handlers
 from adapters.http.security import install_rate_limit
+from adapters.runtime_memory import settle_heap
 
 
 def create_app(container: Container, *, metrics_dir: Path | None = None,
@@ -41,4 +43,15 @@ def create_app(container: Container, *, metrics_dir: Path | None = None,
     app.include_router(search_routes.router)
     app.include_router(patient_routes.router)  # before fhir_routes: /fhir/Patient/{id}/$everything
     app.include_router(fhir_routes.router)
+    return app
+
+
+def served_app(settings: Settings, *, migrate: bool = True, metrics_dir: Path | None = None) -> FastAPI:
+    """The application a server process runs: its own container (closed when the server stops), indexing
+    of what was written while no server ran, and the start-up heap kept out of later collections."""
+    container = build_container(settings, migrate=migrate)
+    if container.index_trigger is not None:
+        container.index_trigger.nudge()
+    app = create_app(container, metrics_dir=metrics_dir, on_close=container.close)
+    settle_heap()
     return app

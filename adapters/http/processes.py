@@ -23,15 +23,9 @@ def serve_processes(settings: Settings, processes: int, options: dict[str, Any])
     """Serve the API from `processes` processes until stopped (uvicorn `options`: host, port, TLS, logging)."""
     import uvicorn
 
-    from adapters.auth.keys import load_signing_key
-    from adapters.store.migrate import upgrade
-    from adapters.store.sql_store import create_sql_engine
+    from adapters.bootstrap import prepare_for_processes
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    load_signing_key(settings.auth_signing_key_file, settings.data_dir, environment=settings.environment)
-    engine = create_sql_engine(settings.resolved_database_url(), pool_size=1)
-    upgrade(engine)
-    engine.dispose()  # the processes open their own connections
+    prepare_for_processes(settings)
     metrics = settings.data_dir / METRICS_FOLDER / str(os.getpid())
     _remove_stale(metrics.parent)
     shutil.rmtree(metrics, ignore_errors=True)
@@ -59,22 +53,16 @@ def _running(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True
+    except PermissionError:  # alive, owned by another user
+        pass
     return True
 
 
 def process_app() -> FastAPI:
-    """The application of one API process (uvicorn's factory); its container closes when the process stops."""
-    from adapters.bootstrap import build_container
-    from adapters.http.app import create_app
-    from adapters.runtime_memory import settle_heap, tune_collector
+    """The application of one API process (uvicorn's factory)."""
+    from adapters.http.app import served_app
+    from adapters.runtime_memory import tune_collector
 
-    settings = load_settings()
     tune_collector()
-    container = build_container(settings, migrate=False)
-    if container.index_trigger is not None:
-        container.index_trigger.nudge()  # index what was written while no server ran
-    app = create_app(container, metrics_dir=settings.metrics_dir, on_close=container.close)
-    settle_heap()
-    return app
+    settings = load_settings()
+    return served_app(settings, migrate=False, metrics_dir=settings.metrics_dir)
