@@ -139,11 +139,11 @@ def bench_ingest(*, bundles: int, backends: list[str], concurrency: int = 2, pro
     identity_matching = identity_matching or load_settings().identity_matching
     results = []
     for backend in backends:
-        loaders = server_processes(processes, "sqlite" if backend == "sqlite" else "postgresql")
-        payloads = synthea_shaped(bundles + loaders)
-        validated, validate_seconds = _validate_only(payloads[loaders:])
-        validate_cpu = cpu_seconds[0] / validated
         with _database(backend) as url:
+            loaders = server_processes(processes, url)
+            payloads = synthea_shaped(bundles + loaders)
+            validated, validate_seconds = _validate_only(payloads[loaders:])
+            validate_cpu = cpu_seconds[0] / validated
             loaded, seconds = _ingest(url, payloads, loaders, concurrency, identity_matching)
         ingest_cpu = cpu_seconds[0] / loaded  # the database server's own CPU is not included
         validate_rate = validated / validate_seconds

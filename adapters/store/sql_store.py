@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import hashlib
-import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -57,33 +56,8 @@ def create_sql_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
             connection.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
-    engine = sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads,
-                              pool_size=pool_size, max_overflow=pool_size)
-    _ping_when_idle(engine)
-    return engine
-
-
-IDLE_BEFORE_PING_S = 1.0
-
-
-def _ping_when_idle(engine: sa.Engine) -> None:
-    """Check a pooled connection before use when it sat idle a while (the server may have restarted or
-    closed it); one just returned is used as is, which saves a round trip on every busy checkout. A
-    connection lost in between fails its statement, and SQLAlchemy then discards the whole pool."""
-
-    @event.listens_for(engine, "checkin")
-    def _returned(_dbapi_connection: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @event.listens_for(engine, "checkout")
-    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
-        idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < IDLE_BEFORE_PING_S:
-            return
-        try:
-            engine.dialect.do_ping(dbapi_connection)
-        except Exception as exc:  # noqa: BLE001 - any failure means: not usable; the pool connects anew
-            raise sa.exc.DisconnectionError(type(exc).__name__) from exc
+    return sa.create_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads,
+                            pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
 
 
 def _stored(row: Any) -> StoredResource:
@@ -99,25 +73,25 @@ _VERSION_COLUMNS = (s.resource_versions.c.res_type, s.resource_versions.c.res_id
 _TOKEN_LOOKUP = """
 SELECT v.res_type, v.res_id, v.version, v.last_updated, v.deleted, v.method, v.body
 FROM resources r JOIN resource_versions v ON v.pid = r.pid AND v.version = r.version
-WHERE r.pid IN (SELECT t.pid FROM idx_token t WHERE t.res_type = :t AND t.param = :p AND t.code = :c {system})
-  AND r.deleted = false ORDER BY r.pid LIMIT :n
+WHERE r.pid IN (SELECT t.pid FROM idx_token t WHERE t.res_type = {t} AND t.param = {p} AND t.code = {c} {system})
+  AND r.deleted = false ORDER BY r.pid LIMIT {n}
 """
-_TOKEN_ANY = sa.text(_TOKEN_LOOKUP.format(system="")).columns(
-    body=s.resource_versions.c.body.type)
-_TOKEN_WITH_SYSTEM = sa.text(_TOKEN_LOOKUP.format(system="AND t.system = :s")).columns(
-    body=s.resource_versions.c.body.type)
-_TOKEN_NULL_SYSTEM = sa.text(_TOKEN_LOOKUP.format(system="AND t.system IS NULL")).columns(
-    body=s.resource_versions.c.body.type)
 
-_TOKENS_PART = """
-SELECT v.res_type, v.res_id, v.version, v.last_updated, v.deleted, v.method, v.body
-FROM resources r JOIN resource_versions v ON v.pid = r.pid AND v.version = r.version
-WHERE r.pid IN (SELECT t.pid FROM idx_token t WHERE t.res_type = %s AND t.param = %s AND t.code = %s {system})
-  AND r.deleted = false ORDER BY r.pid LIMIT %s
-"""
-_TOKENS_ANY = _TOKENS_PART.format(system="")
-_TOKENS_WITH_SYSTEM = _TOKENS_PART.format(system="AND t.system = %s")
-_TOKENS_NULL_SYSTEM = _TOKENS_PART.format(system="AND t.system IS NULL")
+
+def _token_lookup(system: str) -> Any:
+    """The lookup with named parameters (t, p, c, s, n), for SQLAlchemy."""
+    named = _TOKEN_LOOKUP.format(t=":t", p=":p", c=":c", n=":n", system=system)
+    return sa.text(named).columns(body=s.resource_versions.c.body.type)
+
+
+_TOKEN_ANY = _token_lookup("")
+_TOKEN_WITH_SYSTEM = _token_lookup("AND t.system = :s")
+_TOKEN_NULL_SYSTEM = _token_lookup("AND t.system IS NULL")
+# the same with positional parameters, for the driver's pipeline
+_POSITIONAL = {"t": "%s", "p": "%s", "c": "%s", "n": "%s"}
+_TOKENS_ANY = _TOKEN_LOOKUP.format(**_POSITIONAL, system="")
+_TOKENS_WITH_SYSTEM = _TOKEN_LOOKUP.format(**_POSITIONAL, system="AND t.system = %s")
+_TOKENS_NULL_SYSTEM = _TOKEN_LOOKUP.format(**_POSITIONAL, system="AND t.system IS NULL")
 
 
 # Keys travel as typed arrays: the planner then looks each up in the unique index, whereas rows of a JSON
@@ -315,14 +289,14 @@ class SqlUnitOfWork(SqlMessageLog, UnitOfWork):
         cursors = []
         with driver.pipeline():
             for x in lookups:
-                cursor = driver.cursor()
                 if x.any_system:
-                    cursor.execute(_TOKENS_ANY, (x.resource_type, x.parameter, x.code[:200], limit))
+                    statement, system = _TOKENS_ANY, ()
                 elif x.system is None:
-                    cursor.execute(_TOKENS_NULL_SYSTEM, (x.resource_type, x.parameter, x.code[:200], limit))
+                    statement, system = _TOKENS_NULL_SYSTEM, ()
                 else:
-                    cursor.execute(_TOKENS_WITH_SYSTEM, (x.resource_type, x.parameter, x.code[:200],
-                                                         (x.system or "")[:200], limit))
+                    statement, system = _TOKENS_WITH_SYSTEM, (x.system[:200],)
+                cursor = driver.cursor()
+                cursor.execute(statement, (x.resource_type, x.parameter, x.code[:200], *system, limit))
                 cursors.append(cursor)
         found = []
         for cursor in cursors:

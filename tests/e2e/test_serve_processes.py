@@ -73,7 +73,7 @@ def test_serve_processes_share_the_port_the_metrics_and_replace_a_dead_one(
             os.kill(victim, signal.SIGKILL)
             wait_for_processes(url.pid, 2, other_than={victim})
             patient = {"resourceType": "Patient", "name": [{"family": "Okafor", "given": ["Chidi"]}]}
-            for _ in range(10):  # each on a new connection: both processes, the new one included, serve
+            for _ in range(10):  # each on a new connection: the set, with its replacement process, serves
                 with httpx.Client(timeout=60, headers={**url.headers, **FHIR_JSON}) as client:
                     created = client.post(f"{url}/Patient", json=patient)
                     assert created.status_code == 201, created.text[:500]
