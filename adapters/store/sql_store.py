@@ -50,6 +50,10 @@ def create_sql_engine(url: str, *, pool_size: int = 10) -> sa.Engine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
 
+        @event.listens_for(engine, "checkin")
+        def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+            record.info.pop("begin_mode", None)  # a read-only unit's DEFERRED must not outlive its checkout
+
         @event.listens_for(engine, "begin")
         def _on_begin(connection: sa.Connection) -> None:
             mode = connection.info.get("begin_mode", "IMMEDIATE")
