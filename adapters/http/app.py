@@ -16,6 +16,8 @@ from adapters.http.errors import install_error_handlers
 from adapters.http.security import install_rate_limit
 from adapters.runtime_memory import settle_heap
 
+RATE_LIMIT_FILE = "rate-limits.bin"  # beside the shared metrics: the server's processes share the buckets
+
 
 def create_app(container: Container, *, metrics_dir: Path | None = None,
                on_close: Callable[[], None] | None = None) -> FastAPI:
@@ -34,7 +36,8 @@ def create_app(container: Container, *, metrics_dir: Path | None = None,
     install_error_handlers(app)
     install_audit(app)
     observability.install_metrics(app, metrics_dir)
-    install_rate_limit(app, container.settings.rate_limit_per_minute)
+    install_rate_limit(app, container.settings.rate_limit_per_minute,
+                       metrics_dir / RATE_LIMIT_FILE if metrics_dir is not None else None)
     app.include_router(observability.router)
     app.include_router(allocation_routes.router)
     allocation_routes.install_schemas(app)

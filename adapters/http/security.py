@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import threading
-import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, FastAPI, Request
@@ -16,6 +15,7 @@ from engine.security.caller import Caller
 from engine.security.principal import Principal
 from engine.security.scopes import BREAK_GLASS, parse_scopes, required_scope
 from engine.services.presentation import operation_outcome
+from adapters.http.rate_limit import RateLimiter, SharedRateLimiter
 from adapters.http.wire import fhir_response
 
 SYSTEM_SCOPES = "system/*.cruds tessera/identity.admin tessera/audit.read tessera/allocation.cruds"
@@ -69,31 +69,10 @@ def require_product(principal: Principal, scope: str) -> None:
         raise Forbidden(f"Missing scope: {scope}", issues=[Issue("forbidden", f"missing scope {scope}")])
 
 
-class RateLimiter:
-    """Token buckets per client key: `per_minute` requests per minute with a burst of a tenth of that."""
-
-    def __init__(self, per_minute: int):
-        self.rate = per_minute / 60.0
-        self.capacity = max(10.0, per_minute / 10.0)
-        self.buckets: dict[str, tuple[float, float]] = {}
-        self.lock = threading.Lock()
-
-    def take(self, key: str) -> float:
-        """0 when the request may proceed, else the seconds to wait."""
-        now = time.monotonic()
-        with self.lock:
-            tokens, stamp = self.buckets.get(key, (self.capacity, now))
-            tokens = min(self.capacity, tokens + (now - stamp) * self.rate)
-            if tokens >= 1:
-                self.buckets[key] = (tokens - 1, now)
-                return 0.0
-            self.buckets[key] = (tokens, now)
-            return (1 - tokens) / self.rate
-
-
-def install_rate_limit(app: FastAPI, per_minute: int) -> None:
-    """429 with Retry-After when one client (token, or address without one) exceeds its rate."""
-    limiter = RateLimiter(per_minute)
+def install_rate_limit(app: FastAPI, per_minute: int, shared_file: Path | None = None) -> None:
+    """429 with Retry-After when one client (token, or address without one) exceeds its rate; the buckets
+    are in `shared_file` when the server's processes share them."""
+    limiter = RateLimiter(per_minute) if shared_file is None else SharedRateLimiter(per_minute, shared_file)
 
     @app.middleware("http")
     async def _limit(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
