@@ -8,8 +8,11 @@ from fastapi.responses import JSONResponse
 
 from engine.errors import InvalidSearchRequest, Issue, ResourceNotFound
 from engine.identity import views
-from engine.indexing.search import parse_request
+from engine.identity.ports import is_golden
+from engine.indexing.model import IndexFilter
+from engine.indexing.search import clinical, parse_request
 from engine.security.caller import Caller
+from engine.security.principal import Principal
 from adapters.http.security import PrincipalDep, caller_of, require
 
 router = APIRouter()
@@ -48,12 +51,35 @@ def clinician_search(request: Request, principal: PrincipalDep) -> JSONResponse:
         request.state.audit_entities = list(search.filters.patients)
         search = replace(search, filters=replace(search.filters,
                                                  patients=_linked(services, search.filters.patients, caller)))
+    filters = _within_reach(search.filters, principal, caller)
+    if filters is None:
+        return JSONResponse({"results": [], "total": 0})
+    search = replace(search, filters=filters)
 
     def visible(keys: list[str]) -> set[str]:
         pairs = [tuple(key.split("/", 1)) for key in keys]
         allowed = [(t, i) for t, i in pairs if principal.scopes.allows(t, "r")]
         with services.store.unit_of_work(read_only=True, visibility=caller.visibility) as uow:
-            return {stored.key for stored in uow.read_many(allowed)}
+            return {stored.key for stored in uow.read_many(allowed) if not is_golden(stored.body)}
 
     response = services.clinical_search.search(search, visible)
     return JSONResponse(response.to_json())
+
+
+def _within_reach(filters: IndexFilter, principal: Principal, caller: Caller) -> IndexFilter | None:
+    """The filters narrowed, inside both rankings, to what the caller may read: a patient-context token to
+    its patient's records, limited scopes to their types. None when nothing is left."""
+    context = caller.visibility.patient
+    if context is not None:
+        own = tuple(f"Patient/{p}" for p in (context, *caller.visibility.linked_patients))
+        patients = tuple(p for p in filters.patients if p in own) if filters.patients else own
+        if not patients:
+            return None
+        filters = replace(filters, patients=patients)
+    readable = principal.scopes.readable_types()
+    if readable is not None and not filters.types:
+        types = tuple(sorted(readable - set(clinical(filters).exclude_types)))
+        if not types:
+            return None
+        filters = replace(filters, types=types)
+    return filters

@@ -224,6 +224,13 @@ class ElasticsearchIndex(SearchIndex):
                                        query=elastic_queries.words_query(terms, filters))
         return int(answer["count"])
 
+    def count(self, filters: IndexFilter) -> int:
+        """How many documents pass `filters`."""
+        with _reachable():
+            answer = self.client.count(index=self.index_name, ignore_unavailable=True,
+                                       query={"bool": {"filter": elastic_queries.filter_clauses(filters)}})
+        return int(answer["count"])
+
     def meaning(self, vector: np.ndarray, filters: IndexFilter, size: int) -> list[Hit]:
         """The `size` nearest documents by cosine among those passing `filters` (int8-quantized vectors)."""
         problem = vector_problem(vector, self.dimensions)

@@ -306,6 +306,13 @@ class EmbeddedIndex(SearchIndex):
                 f"SELECT count(*) FROM documents_fts WHERE documents_fts MATCH ? {condition}",
                 (match, *params)).fetchone()[0]
 
+    def count(self, filters: IndexFilter) -> int:
+        """How many documents pass `filters`."""
+        where, params = _filter_sql(filters)
+        with self._lock, self._available():
+            return self._connection.execute(f"SELECT count(*) FROM documents d WHERE {where or '1'}",
+                                            params).fetchone()[0]
+
     def _loaded_vectors(self) -> VectorMatrix:
         """The in-memory vectors, (re)loaded when missing or when another connection changed the file."""
         data_version = self._connection.execute("PRAGMA data_version").fetchone()[0]

@@ -79,11 +79,18 @@ def _parse_range(text: str) -> tuple[int, int] | None:
             if g["tz"] and g["tz"] != "Z":
                 sign = 1 if g["tz"][0] == "+" else -1
                 offset = timedelta(hours=int(g["tz"][1:3]), minutes=int(g["tz"][4:6]))
-                low -= sign * offset
-                high -= sign * offset
+                low, high = _to_utc(low, sign * offset), _to_utc(high, sign * offset)
     except ValueError:
         return None
     return to_us(low), to_us(high)
+
+
+def _to_utc(moment: datetime, offset: timedelta) -> datetime:
+    """`moment` at UTC `offset` as UTC, kept within the representable years 1-9999."""
+    try:
+        return moment - offset
+    except OverflowError:
+        return datetime.min if offset > timedelta(0) else datetime.max
 
 
 def parse_range_or_raise(text: str, parameter: str) -> tuple[int, int]:

@@ -42,6 +42,10 @@ class SearchIndex(abc.ABC):
         """How many documents match `text` by words under `filters`."""
 
     @abc.abstractmethod
+    def count(self, filters: IndexFilter) -> int:
+        """How many documents pass `filters` (each of them ranks by meaning)."""
+
+    @abc.abstractmethod
     def versions(self, resource_type: str | None = None) -> Iterator[IndexedVersion]:
         """Every document's key and version (of one type when given)."""
 

@@ -6,11 +6,11 @@ Every part is rendered on its own, so a malformed element costs only that part o
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from typing import Any
 
 from engine.fhir.dates import parse_range
+from engine.fhir.references import parse_reference
 from engine.indexing.model import SearchDocument
 from engine.indexing.render_specs import (
     EMBED_LIMIT, ElementPath, TEXT_LIMIT, TITLE_LIMIT, _EMBED_LABELS, _GENERIC_DATES, _GENERIC_NAMES,
@@ -20,21 +20,19 @@ from engine.indexing.render_values import (
     _LONG_KINDS, _Labels, _SPECIAL_KINDS, _attachment_text, _dedupe, _generic_attachments,
     _generic_concepts, _heading, _human_name, _narrative_text, _resolve, _values, type_label)
 
-_PATIENT_REFERENCE = re.compile(r"^Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
-
-
 def _patient(resource: dict, resource_type: str, resource_id: str,
              paths: tuple[ElementPath, ...]) -> str | None:
-    """"Patient/{id}" of the compartment owner: a relative Patient reference in a compartment element."""
+    """"Patient/{id}" of the compartment owner: a Patient reference (relative or absolute, as the store
+    reads it) in a compartment element."""
     if resource_type == "Patient":
         return f"Patient/{resource_id}"
     for path in paths:
         for reference in _resolve(resource, path):
             target = reference.get("reference") if type(reference) is dict else None
             if type(target) is str:
-                match = _PATIENT_REFERENCE.match(target)
-                if match:
-                    return f"Patient/{match[1]}"
+                parsed = parse_reference(target)
+                if parsed is not None and parsed.resource_type == "Patient":
+                    return f"Patient/{parsed.resource_id}"
     return None
 
 

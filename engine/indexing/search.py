@@ -98,7 +98,7 @@ def _date(params: Mapping[str, Sequence[str]], name: str, *, upper: bool) -> int
     bounds = parse_range(text.strip())
     if bounds is None:
         raise _invalid(name, f"must be a FHIR date or dateTime (e.g. 2024-05-01), got {text[:40]!r}")
-    return bounds[1] if upper else bounds[0]
+    return bounds[1] + 1 if upper else bounds[0]  # IndexFilter.until_us is exclusive
 
 
 def _patients(values: Sequence[str]) -> tuple[str, ...]:
@@ -134,8 +134,11 @@ def parse_request(params: Mapping[str, Sequence[str]]) -> SearchRequest:
     sources = tuple(dict.fromkeys(s for s in params.get("source", []) if s))
     filters = IndexFilter(patients=_patients(params.get("patient", [])), types=types, since_us=since,
                           until_us=until, sources=sources)
-    return SearchRequest(q=q, filters=filters, mode=mode, limit=_integer(params, "limit", 20, 1, MAX_LIMIT),
-                         offset=_integer(params, "offset", 0, 0, MAX_OFFSET))
+    limit, offset = _integer(params, "limit", 20, 1, MAX_LIMIT), _integer(params, "offset", 0, 0, MAX_OFFSET)
+    if offset + limit > MAX_WINDOW:
+        raise _invalid("offset", f"offset + limit must be at most {MAX_WINDOW} (the deepest ranked result), "
+                                 f"got {offset + limit}")
+    return SearchRequest(q=q, filters=filters, mode=mode, limit=limit, offset=offset)
 
 
 def clinical(filters: IndexFilter) -> IndexFilter:
@@ -173,12 +176,20 @@ class ClinicalSearch:
         return rankings
 
     def search(self, request: SearchRequest, visible: Visible | None = None) -> SearchResponse:
-        """One page of results; `visible` drops what the caller may not see (checked against the store)."""
+        """One page of results; `visible` drops what the caller may not see (checked against the store).
+
+        `total` does not depend on the page: when the rankings hold every match it is their count, else
+        the index counts the matches (by words in words mode; every document passing the filters ranks
+        by meaning), less those the caller was found not to see.
+        """
         window = min(MAX_WINDOW, max(MIN_WINDOW, 2 * (request.offset + request.limit)))
-        fused = reciprocal_rank_fusion(self.rankings(request, window), weights=FUSION_WEIGHTS, k=FUSION_K)
+        rankings = self.rankings(request, window)
+        fused = reciprocal_rank_fusion(rankings, weights=FUSION_WEIGHTS, k=FUSION_K)
+        hidden = 0
         if visible is not None and fused:
             allowed = visible([item.key for item in fused])
-            fused = [item for item in fused if item.key in allowed]
+            shown = [item for item in fused if item.key in allowed]
+            hidden, fused = len(fused) - len(shown), shown
         page = fused[request.offset:request.offset + request.limit]
         results = []
         for item in page:
@@ -188,8 +199,11 @@ class ClinicalSearch:
             results.append(SearchResult(hit.resource_type, hit.resource_id, hit.patient, date, item.score,
                                         hit.snippet, matched))
         total = len(fused)
-        if request.mode == "words" and visible is None:
-            total = max(total, self.index.count_words(self.expand(request.q), clinical(request.filters)))
+        if any(len(hits) >= window for hits in rankings.values()):  # more matches than were ranked
+            filters = clinical(request.filters)
+            counted = (self.index.count_words(self.expand(request.q), filters) if request.mode == "words"
+                       else self.index.count(filters))
+            total = max(total, counted - hidden)
         return SearchResponse(results, total)
 
     def keys(self, text: str, filters: IndexFilter, *, mode: str = "hybrid", limit: int = MAX_WINDOW) -> list[str]:

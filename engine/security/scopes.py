@@ -42,6 +42,12 @@ class ScopeSet:
         """True when some scope grants `permission` on `resource_type`."""
         return any(scope.grants(resource_type, permission) for scope in self.resources)
 
+    def readable_types(self) -> frozenset[str] | None:
+        """The resource types some scope lets the token read; None when a wildcard scope reads them all."""
+        if any(scope.resource_type == "*" and "r" in scope.permissions for scope in self.resources):
+            return None
+        return frozenset(s.resource_type for s in self.resources if "r" in s.permissions)
+
     def has(self, product_scope: str) -> bool:
         """True when the token carries a product scope such as `tessera/audit.read`."""
         return product_scope in self.product

@@ -162,12 +162,95 @@ def test_a_patient_context_token_sees_only_its_patient(stack, charted):
     assert {r["patient"] for r in response.json()["results"]} == {f"Patient/{patient_id}"}
 
 
+@pytest.fixture(scope="module")
+def crowded(stack):
+    """Another patient with sixty heart attacks: more matches than the first page's rankings hold."""
+    patient = stack.post(records.patient("Crowded"))
+    for day in range(60):
+        stack.post(records.condition(patient["id"], "22298006", "Myocardial infarction (disorder)",
+                                     f"2010-01-{1 + day % 28:02d}"))
+    stack.settle(timeout_s=120)
+    return patient["id"]
+
+
+def test_a_patient_context_token_finds_its_records_when_others_crowd_the_rankings(stack, charted, crowded):
+    from tests.integration.conftest import token_for
+
+    patient_id, created = charted
+    token = token_for(stack.container, scope="patient/*.rs", patient=patient_id)
+    for mode in ("words", "meaning", "hybrid"):
+        response = stack.client.get("/api/search", params={"q": "myocardial infarction", "mode": mode, "limit": 5},
+                                    headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.text
+        found = response.json()
+        assert f"Condition/{created[0]['id']}" in _keys(found), mode
+        assert {r["patient"] for r in found["results"]} == {f"Patient/{patient_id}"}, mode
+        mine = stack.search(q="myocardial infarction", mode=mode, patient=patient_id, limit=5)
+        assert found["total"] == mine["total"], mode
+    elsewhere = stack.client.get("/api/search", params={"q": "myocardial infarction", "patient": crowded},
+                                 headers={"Authorization": f"Bearer {token}"})
+    assert elsewhere.status_code == 200 and elsewhere.json() == {"results": [], "total": 0}
+
+
+def test_scopes_narrow_the_rankings_to_the_types_they_read(stack, charted, crowded):
+    from tests.integration.conftest import token_for
+
+    patient_id, _ = charted
+    token = token_for(stack.container, scope="user/Immunization.rs")
+    response = stack.client.get("/api/search", params={"q": "myocardial infarction influenza", "limit": 5},
+                                headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    assert [r["resourceType"] for r in response.json()["results"]][:1] == ["Immunization"]
+    assert {r["resourceType"] for r in response.json()["results"]} == {"Immunization"}
+
+
+def test_the_total_does_not_depend_on_the_page(stack, crowded):
+    for mode in ("words", "meaning", "hybrid"):
+        totals = {stack.search(q="myocardial infarction", patient=crowded, mode=mode, limit=10,
+                               offset=offset)["total"] for offset in (0, 20, 50, 60)}
+        assert len(totals) == 1, (mode, totals)
+        assert totals.pop() == (60 if mode == "words" else 61), mode  # every record ranks by meaning
+
+
+def test_until_includes_its_last_instant_and_far_dates_are_no_error(stack, charted):
+    patient_id, _ = charted
+    late = records.condition(patient_id, "271737000", "Anemia (disorder)")
+    late["onsetDateTime"] = "2019-03-03T23:59:59.9999999Z"
+    late = stack.post(late)
+    stack.settle()
+    key = f"Condition/{late['id']}"
+    assert key in _keys(stack.search(q="anemia", patient=patient_id, until="2019-03-03"))
+    assert key in _keys(stack.search(q="anemia", patient=patient_id, since="2019-03-03T23:59:59.999999Z",
+                                     until="2019-03-03T23:59:59.999999Z"))
+    assert key not in _keys(stack.search(q="anemia", patient=patient_id, until="2019-03-02"))
+    for far in ({"since": "9999-12-31T23:59:59-05:00"}, {"until": "0001-01-01T00:00:00+05:00"}):
+        assert stack.search(q="anemia", patient=patient_id, **far)["results"] == [], far
+
+
+def test_an_absolute_patient_reference_files_the_record_under_its_patient(stack, charted):
+    patient_id, _ = charted
+    absolute = records.condition(patient_id, "195967001", "Asthma (disorder)")
+    absolute["subject"] = {"reference": f"http://testserver/fhir/Patient/{patient_id}"}
+    absolute = stack.post(absolute)
+    stack.settle()
+    found = stack.search(q="asthma", patient=patient_id, mode="words")
+    assert f"Condition/{absolute['id']}" in _keys(found)
+    assert {r["patient"] for r in found["results"]} == {f"Patient/{patient_id}"}
+
+
+def test_golden_records_are_not_results(stack):
+    patient = stack.post(records.patient("Goldwasser"))
+    stack.settle()
+    found = stack.search(q="Goldwasser", type="Patient", mode="words")
+    assert _keys(found) == [f"Patient/{patient['id']}"] and found["total"] >= 1
+
+
 @pytest.mark.parametrize("params, parameter", [
     ({"q": ""}, "q"), ({"q": "x" * 10_000}, "q"), ({"q": "flu", "type": "Flu"}, "type"),
     ({"q": "flu", "since": "2020-13-45"}, "since"), ({"q": "flu", "limit": "0"}, "limit"),
     ({"q": "flu", "limit": "101"}, "limit"), ({"q": "flu", "offset": "-1"}, "offset"),
     ({"q": "flu", "mode": "psychic"}, "mode"), ({"q": "flu", "until": "yesterday"}, "until"),
-    ({}, "q"), ({"q": "flu", "colour": "red"}, "colour"),
+    ({}, "q"), ({"q": "flu", "colour": "red"}, "colour"), ({"q": "flu", "offset": "950", "limit": "100"}, "offset"),
 ])
 def test_bad_parameters_answer_422_naming_the_parameter(stack, params, parameter):
     response = stack.client.get("/api/search", params=params)
