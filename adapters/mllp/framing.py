@@ -7,23 +7,36 @@ START = b"\x0b"
 END = b"\x1c\x0d"
 
 
-class FrameTooLarge(Exception):
-    """A frame exceeds the configured maximum size."""
+@dataclass(frozen=True)
+class OversizedFrame:
+    """A frame longer than the maximum: its first `max_bytes` bytes, the rest is skipped."""
+
+    head: bytes
+    limit: int
+
+    @property
+    def reason(self) -> str:
+        """Why it was refused."""
+        return f"message exceeds {self.limit} bytes; its first {self.limit} bytes are kept"
 
 
 @dataclass
 class FrameReader:
-    """Accumulates bytes and yields complete frames."""
+    """Accumulates bytes and yields complete frames, in order, and in their place an `OversizedFrame` for
+    each frame longer than `max_bytes` (whose remaining bytes are skipped up to its end)."""
 
     max_bytes: int
     buffer: bytearray = field(default_factory=bytearray)
-    discarded: int = 0  # bytes outside any frame (garbage between frames)
+    discarded: int = 0  # bytes outside any frame (garbage between frames, the skipped part of oversized ones)
+    skipping: bool = False  # inside an oversized frame already reported
 
-    def feed(self, data: bytes) -> list[bytes]:
+    def feed(self, data: bytes) -> list[bytes | OversizedFrame]:
         """Add received bytes; return the frames completed by them."""
         self.buffer += data
-        frames: list[bytes] = []
+        frames: list[bytes | OversizedFrame] = []
         while True:
+            if self.skipping and not self._skip():
+                return frames
             start = self.buffer.find(START)
             if start < 0:
                 self.discarded += len(self.buffer)
@@ -39,15 +52,36 @@ class FrameReader:
                 del self.buffer[:restart]
                 continue
             if end < 0:
-                if len(self.buffer) > self.max_bytes + 1:
+                if len(self.buffer) > self.max_bytes + 1:  # too long already: report it, skip to its end
+                    frames.append(OversizedFrame(bytes(self.buffer[1:self.max_bytes + 1]), self.max_bytes))
+                    self.discarded += len(self.buffer)  # holds no other frame's start (checked above)
                     self.buffer.clear()
-                    raise FrameTooLarge(f"message exceeds {self.max_bytes} bytes")
+                    self.skipping = True
+                    return frames
                 return frames
             if end - 1 > self.max_bytes:
-                del self.buffer[:end + 2]
-                raise FrameTooLarge(f"message exceeds {self.max_bytes} bytes")
-            frames.append(bytes(self.buffer[1:end]))
+                frames.append(OversizedFrame(bytes(self.buffer[1:self.max_bytes + 1]), self.max_bytes))
+                self.discarded += end + 2
+            else:
+                frames.append(bytes(self.buffer[1:end]))
             del self.buffer[:end + 2]
+
+    def _skip(self) -> bool:
+        """Drop the rest of an oversized frame; True once past its end (or a new frame's start)."""
+        end = self.buffer.find(END)
+        restart = self.buffer.find(START)
+        if restart >= 0 and (end < 0 or restart < end):  # the sender gave up on it and started another
+            self.discarded += restart
+            del self.buffer[:restart]
+        elif end >= 0:
+            self.discarded += end + 2
+            del self.buffer[:end + 2]
+        else:
+            self.discarded += len(self.buffer)
+            self.buffer.clear()
+            return False
+        self.skipping = False
+        return True
 
     @staticmethod
     def frame(payload: bytes) -> bytes:

@@ -16,10 +16,9 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-from engine.feeds.model import FeedIssue, FeedOutcome
 from engine.feeds.service import FeedService
 from adapters.feeds.hl7v2_translator import acknowledgement
-from adapters.mllp.framing import FrameReader, FrameTooLarge
+from adapters.mllp.framing import FrameReader, OversizedFrame
 from adapters.mllp.processes import Balancer
 
 log = logging.getLogger("tessera.mllp")
@@ -48,7 +47,10 @@ class MllpServer:
     def _next_ack_id(self) -> str:
         return f"{self._ack_prefix}{next(self._ack_ids):010d}"
 
-    def _process(self, payload: bytes, peer: str) -> bytes:
+    def _process(self, payload: bytes | OversizedFrame, peer: str) -> bytes:
+        if isinstance(payload, OversizedFrame):  # kept in the error queue; the AR mirrors its header
+            outcome = self.feeds.reject(payload.head, payload.reason, peer=peer)
+            return acknowledgement(payload.head, outcome, self._next_ack_id())
         outcome = self.feeds.receive(payload, peer=peer)
         return acknowledgement(payload, outcome, self._next_ack_id())
 
@@ -65,14 +67,7 @@ class MllpServer:
                     break
                 if not data:
                     break
-                try:
-                    payloads = frames.feed(data)
-                except FrameTooLarge as exc:
-                    outcome = FeedOutcome("AR", None, None, [FeedIssue("MSH", 1, None, "207", str(exc))])
-                    writer.write(FrameReader.frame(acknowledgement(b"", outcome, self._next_ack_id())))
-                    await writer.drain()
-                    break
-                for payload in payloads:
+                for payload in frames.feed(data):
                     started = time.perf_counter()
                     ack = await loop.run_in_executor(self.pool, self._process, payload, peer)
                     writer.write(FrameReader.frame(ack))

@@ -81,10 +81,13 @@ class SqlMessageLog(MessageLog):
         m = s.raw_messages
         self._connection.execute(m.update().where(m.c.id == message_id).values(status=status, reason=reason))
 
-    def messages(self, *, statuses: tuple[str, ...], limit: int = 100, after_id: int = 0) -> list[RawMessage]:
+    def messages(self, *, statuses: tuple[str, ...], limit: int = 100, after_id: int = 0,
+                 stuck_before_us: int | None = None) -> list[RawMessage]:
         m = s.raw_messages
-        rows = self._connection.execute(sa.select(m).where(m.c.status.in_(statuses), m.c.id > after_id)
-                                        .order_by(m.c.id).limit(limit))
+        wanted = m.c.status.in_(statuses)
+        if stuck_before_us is not None:
+            wanted = sa.or_(wanted, sa.and_(m.c.status == "received", m.c.received < stuck_before_us))
+        rows = self._connection.execute(sa.select(m).where(wanted, m.c.id > after_id).order_by(m.c.id).limit(limit))
         return [_raw_message(row) for row in rows]
 
     def message(self, message_id: int) -> RawMessage | None:

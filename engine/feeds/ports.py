@@ -66,8 +66,10 @@ class MessageLog(abc.ABC):
         """Record the outcome of processing a message."""
 
     @abc.abstractmethod
-    def messages(self, *, statuses: tuple[str, ...], limit: int = 100, after_id: int = 0) -> list[RawMessage]:
-        """Stored messages with one of `statuses`, oldest first."""
+    def messages(self, *, statuses: tuple[str, ...], limit: int = 100, after_id: int = 0,
+                 stuck_before_us: int | None = None) -> list[RawMessage]:
+        """Stored messages with one of `statuses`, and when `stuck_before_us` is given also those received
+        before it and never finished (status still `received`), oldest first."""
 
     @abc.abstractmethod
     def message(self, message_id: int) -> RawMessage | None:

@@ -15,7 +15,9 @@ from engine.services.writes import Clock
 from engine.store.ports import ResourceStore, UnitOfWork
 
 log = logging.getLogger("tessera.feeds")
-FAILED_STATUSES = ("failed", "rejected", "received")
+FAILED_STATUSES = ("failed", "rejected")
+REPLAYABLE_STATUSES = ("failed", "rejected", "received")  # received: named by id, or stuck
+STUCK_AFTER_US = 300_000_000  # a message still `received` this long after it arrived never finished
 
 
 class FeedService:
@@ -43,20 +45,37 @@ class FeedService:
                 return FeedOutcome("AA", None, identity, duplicate=True)
             return self._process(uow, raw, message_id, received, identity)
 
+    def reject(self, raw: bytes, reason: str, *, peer: str | None = None) -> FeedOutcome:
+        """Keep a message refused before processing (e.g. too large: `raw` is its head) in the error queue;
+        the AR to send."""
+        received = self.clock()
+        try:
+            identity: MessageIdentity | None = self.translator.identify(raw)
+        except UnreadableMessage as exc:
+            identity = exc.identity
+        message_id = self._store_raw(raw, received, peer, identity, "rejected", reason)
+        return FeedOutcome("AR", message_id, identity, [FeedIssue("MSH", 1, None, "207", reason)])
+
     def replay(self, *, message_ids: list[int] | None = None, limit: int = 1000) -> list[FeedOutcome]:
-        """Re-run failed, rejected or never-finished messages (e.g. after a mapping fix), oldest first."""
+        """Re-run failed, rejected or never-finished messages (e.g. after a mapping fix), oldest first.
+
+        Without ids, a message still being processed is left alone: only those received more than
+        STUCK_AFTER_US ago and never finished (a crash) count as never finished.
+        """
         with self.store.unit_of_work(read_only=True) as uow:
             if message_ids:
                 found = [uow.message(i) for i in message_ids]
-                stored = [m for m in found if m is not None and m.status in FAILED_STATUSES]
+                stored = [m for m in found if m is not None and m.status in REPLAYABLE_STATUSES]
             else:
-                stored = uow.messages(statuses=FAILED_STATUSES, limit=limit)
+                stored = uow.messages(statuses=FAILED_STATUSES, limit=limit,
+                                      stuck_before_us=self.clock() - STUCK_AFTER_US)
         return [self._replay_one(message) for message in stored]
 
     def failed(self, *, limit: int = 100, after_id: int = 0) -> list[RawMessage]:
-        """The error queue: messages that failed or were rejected, with their reasons."""
+        """The error queue: messages that failed, were rejected or never finished, with their reasons."""
         with self.store.unit_of_work(read_only=True) as uow:
-            return uow.messages(statuses=("failed", "rejected"), limit=limit, after_id=after_id)
+            return uow.messages(statuses=FAILED_STATUSES, limit=limit, after_id=after_id,
+                                stuck_before_us=self.clock() - STUCK_AFTER_US)
 
     def _replay_one(self, message: RawMessage) -> FeedOutcome:
         try:
@@ -66,11 +85,6 @@ class FeedService:
                 _set_status(uow, message.message_id, "rejected", exc.reason)
             return FeedOutcome("AR", message.message_id, None, [FeedIssue("MSH", 1, None, "207", exc.reason)])
         with self.store.unit_of_work() as uow:
-            done = uow.processed_message(identity.sender, identity.control_id) if identity.control_id else None
-            if done is not None and done != message.message_id:  # the sender re-sent it and that copy went through
-                uow.set_message_status(message.message_id, "duplicate", f"processed as message {done}")
-                uow.commit()
-                return FeedOutcome("AA", message.message_id, identity, duplicate=True)
             uow.rollback()
             return self._process(uow, message.raw, message.message_id, message.received_us, identity)
 
@@ -101,6 +115,10 @@ class FeedService:
 
     def _apply(self, uow: UnitOfWork, translated: Any, bundle: dict[str, Any], message_id: int,
                identity: MessageIdentity, source: str | None) -> FeedOutcome:
+        if identity.control_id:
+            done = _already_processed(uow, message_id, identity)
+            if done is not None:
+                return done
         try:
             writes = self.bundles.apply_transaction(uow, bundle, source=source,
                                                     caller=Caller.institution_only(identity.institution))
@@ -126,6 +144,12 @@ class FeedService:
             _set_status(uow, message_id, "failed", "; ".join(i.text for i in issues)[:2000])
             log.info("message %s failed: %s", message_id, type(exc).__name__)
             return FeedOutcome("AE", message_id, identity, issues)
+        except Exception as exc:  # noqa: BLE001 - the sender gets an answer and the message waits in the queue
+            uow.rollback()
+            reason = f"the message could not be stored ({type(exc).__name__}); it waits in the error queue"
+            _set_status(uow, message_id, "failed", reason)
+            log.error("message %s could not be stored: %s", message_id, type(exc).__name__)
+            return FeedOutcome("AE", message_id, identity, [FeedIssue("MSH", 1, None, "207", reason)])
         return FeedOutcome("AA", message_id, identity, list(translated.warnings), resources=count)
 
     def _store_raw(self, raw: bytes, received: int, peer: str | None, identity: MessageIdentity | None,
@@ -136,6 +160,19 @@ class FeedService:
             uow.commit()
         return message_id
 
+
+
+def _already_processed(uow: UnitOfWork, message_id: int, identity: MessageIdentity) -> FeedOutcome | None:
+    """Inside the message's transaction, after waiting for any copy of it in flight: the answer when this
+    sender's control id was processed already (by another copy, or by this one), else None."""
+    uow.lock_key(f"hl7-message:{identity.sender}|{identity.control_id}")
+    done = uow.processed_message(identity.sender, identity.control_id)
+    if done is None:
+        return None
+    if done != message_id:  # the sender re-sent it and that copy went through
+        uow.set_message_status(message_id, "duplicate", f"processed as message {done}")
+    uow.commit()
+    return FeedOutcome("AA", message_id, identity, duplicate=True)
 
 
 def _set_status(uow: UnitOfWork, message_id: int, status: str, reason: str | None) -> None:

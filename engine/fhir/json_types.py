@@ -82,7 +82,8 @@ _SCALARS = frozenset({str, int, float, bool})
 
 
 def json_shape_issues(resource: dict[str, Any]) -> list[Issue]:
-    """Issues for nulls, empty objects/arrays and primitives of the wrong JSON type, with their paths."""
+    """Issues for nulls, empty objects/arrays, primitives of the wrong JSON type and strings holding U+0000
+    (no database stores it in text), with their paths."""
     issues: list[Issue] = []
     model = model_class(resource.get("resourceType", ""))
     if model is not None and not _clean(resource, model):  # paths are only built when something is wrong
@@ -109,7 +110,10 @@ def _clean(node: dict[str, Any], model: Any) -> bool:
         if value is None:
             return False
         value_type = type(value)
-        if value_type is dict or value_type is list:
+        if value_type is str:
+            if "\x00" in value:
+                return False
+        elif value_type is dict or value_type is list:
             if not value:
                 return False
         elif value_type not in _SCALARS and (value == {} or value == []):
@@ -122,7 +126,7 @@ def _clean(node: dict[str, Any], model: Any) -> bool:
             continue  # a single primitive (or unmodelled object) of the right JSON type
         for item in (value if is_list and isinstance(value, list) else (value,)):
             item_type = type(item)
-            if item is None or (item_type is dict and not item):
+            if item is None or (item_type is dict and not item) or (item_type is str and "\x00" in item):
                 return False
             if item_type not in exact:
                 if item == {} or not _kind_ok(kind, item):
@@ -160,5 +164,7 @@ def _walk(node: dict[str, Any], model: Any, path: str, issues: list[Issue]) -> N
                     _walk(item, inner, f"{item_path}", issues)
             elif not _kind_ok(kind, item):
                 issues.append(Issue("value", f"must be a JSON {kind}", item_path))
+            elif type(item) is str and "\x00" in item:
+                issues.append(Issue("value", "must not contain the NUL character (U+0000)", item_path))
             elif kind == "object" and sub_model is not None:
                 _walk(item, sub_model, item_path, issues)

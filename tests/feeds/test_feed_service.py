@@ -149,3 +149,78 @@ def test_concurrent_messages_about_one_new_patient_create_it_once(container):
     assert [o.ack_code for o in outcomes] == ["AA"] * 20, [o.issues for o in outcomes if o.ack_code != "AA"]
     assert len(_patients(container, "SAME1")) == 1
     assert _search(container, "DiagnosticReport", _summary="count")["total"] == 20
+
+
+class _SlowTranslator(MessageTranslator):
+    """Takes its time over each message, so that copies sent together are in flight together."""
+
+    def __init__(self, real: MessageTranslator, seconds: float):
+        self.real, self.seconds = real, seconds
+
+    def identify(self, raw: bytes):
+        return self.real.identify(raw)
+
+    def translate(self, raw: bytes, *, message_id: int, received: str):
+        import time
+
+        time.sleep(self.seconds)
+        return self.real.translate(raw, message_id=message_id, received=received)
+
+
+def test_copies_of_a_message_in_flight_together_are_processed_once(container):
+    import threading
+
+    feeds = FeedService(container.store, container.bundles, _SlowTranslator(container.feeds.translator, 0.3),
+                        container.feeds.clock)
+    raw = messages.oru("TWICE1", mrn="TWICE", order="TW1").encode()
+    outcomes = []
+    threads = [threading.Thread(target=lambda: outcomes.append(feeds.receive(raw))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert sorted((o.ack_code, o.duplicate) for o in outcomes) == [("AA", False), ("AA", True), ("AA", True)]
+    assert _search(container, "DiagnosticReport", _summary="count")["total"] == 1
+    assert _search(container, "Provenance", _summary="count")["total"] == 1
+    assert feeds.replay() == [], "nothing is left to replay"
+
+
+def test_a_message_in_flight_is_left_alone_and_one_stuck_for_minutes_is_queued_and_replayed(container):
+    from engine.feeds.service import STUCK_AFTER_US
+
+    now = container.feeds.clock()
+    translator = container.feeds.translator
+    with container.store.unit_of_work() as uow:  # one just arrived, one left behind by a crash long ago
+        for control, received in (("FRESH1", now), ("STUCK1", now - STUCK_AFTER_US - 1)):
+            raw = messages.oru(control, mrn=control, order=control).encode()
+            uow.add_message(received_us=received, channel=translator.channel, peer="test",
+                            identity=translator.identify(raw), status="received", reason=None, raw=raw)
+        uow.commit()
+    assert [m.control_id for m in container.feeds.failed()] == ["STUCK1"]
+    [outcome] = container.feeds.replay()
+    assert outcome.ack_code == "AA" and outcome.identity.control_id == "STUCK1"
+    assert len(_patients(container, "STUCK1")) == 1 and _patients(container, "FRESH1") == []
+    assert container.feeds.failed() == []
+
+
+def test_a_value_no_store_can_hold_gets_ae_naming_it_and_waits_in_the_queue(container):
+    raw = messages.adt("A01", "NUL1", mrn="NULMRN").replace("Doe^Jane", "Do\\X00\\e^Jane").encode()
+    outcome = container.feeds.receive(raw)
+    assert outcome.ack_code == "AE", outcome.issues
+    assert any("U+0000" in issue.text for issue in outcome.issues), outcome.issues
+    assert [m.control_id for m in container.feeds.failed()] == ["NUL1"]
+    assert _patients(container, "NULMRN") == []
+
+
+def test_an_unexpected_failure_while_storing_gets_ae_and_the_message_waits_in_the_queue(container):
+    class Broken:
+        def apply_transaction(self, *args, **kwargs):
+            raise RuntimeError("disk on fire")
+
+    feeds = FeedService(container.store, Broken(), container.feeds.translator, container.feeds.clock)
+    outcome = feeds.receive(messages.oru("BRK1", order="BR1").encode())
+    assert outcome.ack_code == "AE" and "RuntimeError" in outcome.issues[0].text
+    [queued] = feeds.failed()
+    assert queued.control_id == "BRK1" and queued.status == "failed"
+    [replayed] = container.feeds.replay()
+    assert replayed.ack_code == "AA"

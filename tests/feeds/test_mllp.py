@@ -89,13 +89,35 @@ def test_a_client_that_disconnects_mid_message_stores_nothing_of_it(listener):
         container.close()
 
 
-def test_an_oversized_message_is_refused(listener_factory):
+def _read_acks(connection: socket.socket, count: int) -> list[bytes]:
+    data = b""
+    while data.count(EB) < count:
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return [frame + EB for frame in data.split(EB) if frame.strip()]
+
+
+def test_an_oversized_message_is_refused_kept_and_the_messages_around_it_go_through(listener_factory):
     small = listener_factory(TESSERA_MLLP_MAX_MESSAGE_BYTES="2000")
     small.start()
     big = messages.adt("A01", "BIG1").replace("Doe^Jane", "Doe^" + "J" * 5000)
+    before = messages.oru("BEFORE1", order="OB1")
     with socket.create_connection(("127.0.0.1", small.port), timeout=10) as connection:
-        connection.sendall(SB + big.encode() + EB)
-        assert _msa(_read_ack(connection))[1] == "AR"
+        connection.sendall(SB + before.encode() + EB + SB + big.encode() + EB)  # one write
+        first, second = _read_acks(connection, 2)
+        assert _msa(first)[1:3] == ["AA", "BEFORE1"]
+        assert _msa(second)[1:3] == ["AR", "BIG1"], "the refusal names the refused message"
+        assert "exceeds 2000 bytes" in second.decode()
+        connection.sendall(SB + messages.oru("AFTER2", order="OA2").encode() + EB)
+        assert _msa(_read_ack(connection))[1:3] == ["AA", "AFTER2"]
+    container = small.container()
+    try:
+        [kept] = [m for m in container.feeds.failed() if m.control_id == "BIG1"]
+        assert kept.status == "rejected" and "exceeds 2000 bytes" in kept.reason and len(kept.raw) == 2000
+    finally:
+        container.close()
 
 
 def test_concurrent_senders_are_all_acknowledged_and_stored_once(listener):

@@ -1,0 +1,42 @@
+"""MLLP framing: the same frames however the bytes are split, oversized frames reported in their place."""
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from adapters.mllp.framing import END, START, FrameReader, OversizedFrame
+
+LIMIT = 40
+
+payloads = st.binary(max_size=90).map(lambda b: b.replace(START, b"").replace(b"\x1c", b""))
+
+
+def expected(messages: list[bytes]) -> list[bytes | OversizedFrame]:
+    return [m if len(m) <= LIMIT else OversizedFrame(m[:LIMIT], LIMIT) for m in messages]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(payloads, max_size=8), st.lists(st.integers(min_value=1, max_value=60), min_size=1, max_size=40))
+def test_frames_come_out_in_order_whatever_the_reads(messages: list[bytes], cuts: list[int]) -> None:
+    stream = b"".join(START + m + END for m in messages)
+    reader, frames, position = FrameReader(LIMIT), [], 0
+    for cut in cuts * (len(stream) // max(1, sum(cuts)) + 1):
+        frames += reader.feed(stream[position:position + cut])
+        position += cut
+        if position >= len(stream):
+            break
+    assert frames == expected(messages)
+    assert not reader.skipping and not reader.buffer
+
+
+def test_good_frames_around_an_oversized_one_in_one_read_are_all_kept() -> None:
+    reader = FrameReader(LIMIT)
+    frames = reader.feed(START + b"MSH|one" + END + START + b"MSH|" + b"x" * 100 + END + START + b"MSH|two" + END)
+    assert frames == [b"MSH|one", OversizedFrame(b"MSH|" + b"x" * (LIMIT - 4), LIMIT), b"MSH|two"]
+
+
+def test_an_oversized_frame_is_reported_before_it_ends_and_one_abandoned_for_a_new_frame_is_left() -> None:
+    reader = FrameReader(LIMIT)
+    assert reader.feed(START + b"MSH|" + b"y" * 60) == [OversizedFrame(b"MSH|" + b"y" * (LIMIT - 4), LIMIT)]
+    assert reader.feed(b"y" * 500) == [] and not reader.buffer, "the rest is skipped, not held"
+    assert reader.feed(START + b"MSH|fresh" + END) == [b"MSH|fresh"]
