@@ -83,9 +83,14 @@ class Ingestor:
         self.progress.tick()
 
     def _hl7(self, path: Path) -> None:
-        text = path.read_bytes().decode("utf-8", errors="replace")
-        for index, message in enumerate(hl7v2.split_batch(text), start=1):
-            outcome = self.container.feeds.receive(message.encode("utf-8"), peer=f"file:{path.name}")
+        found, outside = hl7v2.split_file(path.read_bytes())
+        if not found:
+            self.reject(str(path), "no HL7 v2 message (no MSH segment) in the file")
+        elif outside:
+            self.reject(f"{path}:{outside[0]}", f"{len(outside)} line(s) before the first MSH segment are not "
+                                                 "part of any message")
+        for index, message in enumerate(found, start=1):
+            outcome = self.container.feeds.receive(message, peer=f"file:{path.name}")
             if outcome.ack_code == "AA":
                 self.progress.accepted += 1
             else:

@@ -190,3 +190,29 @@ def split_batch(raw: bytes | str) -> list[str]:
         elif messages:
             messages[-1].append(line)
     return ["\r".join(lines) for lines in messages]
+
+
+_BYTE_LINE_BREAK = re.compile(rb"\r\n|\n|\r")
+
+
+def split_file(raw: bytes) -> tuple[list[bytes], list[int]]:
+    """Split a file of messages by its bytes, each message keeping its own encoding (MSH-18 decides later):
+    (messages, line numbers of content outside any message). UTF-16/32 files are split as text."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return [m.encode("utf-8") for m in split_batch(raw)], []
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    messages: list[list[bytes]] = []
+    outside: list[int] = []
+    junk = _LINE_JUNK.encode()
+    for number, line in enumerate(_BYTE_LINE_BREAK.split(raw), start=1):
+        line = line.strip(junk)
+        if not line or line[:3].decode("latin-1") in _WRAPPERS:
+            continue
+        if line.startswith(b"MSH"):
+            messages.append([line])
+        elif messages:
+            messages[-1].append(line)
+        else:
+            outside.append(number)
+    return [b"\r".join(lines) for lines in messages], outside

@@ -103,3 +103,22 @@ def test_ingest_reports_the_bad_ndjson_line_and_loads_the_rest(tmp_path: Path, s
         assert served_total(url, "Patient") == 2 and served_total(url, "Observation") == 1
         patient = httpx.get(f"{url}/Patient/cli-good-1", headers=url.headers, timeout=30).json()
         assert patient["name"] == [{"family": "Ingest", "given": ["Json"]}]
+
+
+def test_ingest_keeps_each_hl7_files_encoding_and_reports_what_is_not_hl7(tmp_path: Path, store_url: str) -> None:
+    folder = tmp_path / "hl7"
+    folder.mkdir()
+    latin = ("MSH|^~\\&|LAB|GENHOSP|TESSERA|HUB|20260101120000||ADT^A04|LATIN1|P|2.5.1|||||||8859/1\r"
+             "EVN|A04|20260101120000\rPID|1||MRNLATIN^^^GENHOSP^MR||Müller^Jörg||19700101|M\r")
+    (folder / "latin.hl7").write_bytes(latin.encode("latin-1"))
+    (folder / "junk.hl7").write_text("this is not hl7 at all\n")
+    (folder / "lead.hl7").write_text("PID|1||X\n" + latin.replace("LATIN1", "LEAD1").replace("MRNLATIN", "MRNLEAD")
+                                     .replace("ü", "u").replace("ö", "o"))
+    env = cli_env(tmp_path / "data", store_url)
+    done = run_cli("ingest", str(folder), env=env, cwd=tmp_path)
+    assert done.returncode != 0, done.stderr
+    assert f"{folder / 'junk.hl7'}: rejected: no HL7 v2 message" in done.stderr, done.stderr
+    assert f"{folder / 'lead.hl7'}:1: rejected" in done.stderr, done.stderr
+    with running_server(store_url, tmp_path / "served") as url:
+        found = httpx.get(f"{url}/Patient", params={"identifier": "MRNLATIN"}, headers=url.headers, timeout=30).json()
+        assert found["entry"][0]["resource"]["name"][0]["family"] == "Müller"
