@@ -42,7 +42,7 @@ class Hl7v2Translator(MessageTranslator):
         except hl7v2.Hl7ParseError as exc:
             raise UnreadableMessage(exc.reason) from exc
         except hl7v2.UnsupportedMessage as exc:
-            raise UnreadableMessage(exc.reason) from exc
+            raise UnreadableMessage(exc.reason, issue=FeedIssue("MSH", 1, exc.field, exc.code, exc.reason)) from exc
         except hl7v2.MappingError as exc:
             raise UntranslatableMessage([_issue(i) for i in exc.issues]) from exc
         return TranslatedMessage(result.bundle, [(m.survivor, m.merged) for m in result.merges],

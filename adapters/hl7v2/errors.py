@@ -25,10 +25,11 @@ class Hl7ParseError(Exception):
 class UnsupportedMessage(Exception):
     """The message parses, but its type or trigger event is not one Tessera maps: ACK AR."""
 
-    def __init__(self, reason: str, code: str = UNSUPPORTED_MESSAGE_TYPE):
+    def __init__(self, reason: str, code: str = UNSUPPORTED_MESSAGE_TYPE, field: int = 9):
         super().__init__(reason)
         self.reason = reason
         self.code = code
+        self.field = field  # the MSH field at fault: 9 (message type) or 12 (version)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ import traceback
 from typing import Any
 
 from adapters.hl7v2.context import Context
-from adapters.hl7v2.errors import (INTERNAL_ERROR, REQUIRED_FIELD_MISSING, UNSUPPORTED_VERSION, MappingError,
+from adapters.hl7v2.errors import (DATA_TYPE_ERROR, INTERNAL_ERROR, REQUIRED_FIELD_MISSING, UNSUPPORTED_VERSION, MappingError,
                                    MappingIssue, UnsupportedMessage)
+from adapters.hl7v2.escape import unescape
 from adapters.hl7v2.messages import handler_for
 from adapters.hl7v2.model import MappingResult, ParsedMessage
 
@@ -38,7 +39,7 @@ def _version_warnings(message: ParsedMessage) -> list[MappingIssue]:
     if not version:
         return [MappingIssue("MSH", 1, 12, REQUIRED_FIELD_MISSING, "MSH-12 (version id) is empty", "W")]
     if not version.startswith("2."):
-        raise UnsupportedMessage("only HL7 version 2 messages are supported", UNSUPPORTED_VERSION)
+        raise UnsupportedMessage("only HL7 version 2 messages are supported", UNSUPPORTED_VERSION, field=12)
     if not version.startswith(SUPPORTED_VERSIONS):
         return [MappingIssue("MSH", 1, 12, UNSUPPORTED_VERSION,
                              "HL7 version outside 2.3-2.8; mapped as the nearest supported version", "W")]
@@ -52,12 +53,27 @@ def _map(message: ParsedMessage, *, raw_message_id: str, received_at: str) -> Ma
     warnings = _version_warnings(message)
     ctx = Context(message, raw_message_id=raw_message_id, received_at=received_at)
     ctx.warnings.extend(warnings)
+    _report_nul_characters(ctx)
     handler(ctx, trigger)
     if ctx.issues:
         raise MappingError(ctx.issues + ctx.warnings)
     provenance = _provenance(ctx, message_type, trigger)
     bundle = ctx.builder.bundle(provenance, f"Provenance|{raw_message_id}|{ctx.sender_system}|{header.control_id}")
     return MappingResult(bundle=bundle, merges=ctx.merges, warnings=ctx.warnings)
+
+
+def _report_nul_characters(ctx: Context) -> None:
+    """U+0000 (sent as is or as a \\X00\\ escape) cannot be stored in FHIR strings: name each field holding it."""
+    message = ctx.message
+    esc = message.encoding.escape
+    if "\x00" not in message.text and not (esc and f"{esc}X" in message.text):
+        return
+    for segment in message.segments:
+        for n in range(1, segment.field_count + 1):
+            raw = segment.raw(n)
+            if "\x00" in raw or (esc and esc in raw and "\x00" in unescape(raw, segment.enc)):
+                ctx.issue(segment, n, DATA_TYPE_ERROR, f"{segment.name}-{n} contains the NUL character (U+0000)",
+                          fatal=True)
 
 
 def _provenance(ctx: Context, message_type: str, trigger: str) -> dict[str, Any] | None:

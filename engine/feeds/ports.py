@@ -9,10 +9,12 @@ from engine.feeds.model import FeedIssue, MessageIdentity, RawMessage, Translate
 class UnreadableMessage(Exception):
     """The bytes are not a message of the feed's format, or of a supported type (acknowledged AR)."""
 
-    def __init__(self, reason: str, identity: MessageIdentity | None = None):
+    def __init__(self, reason: str, identity: MessageIdentity | None = None, *,
+                 issue: FeedIssue | None = None):
         super().__init__(reason)
         self.reason = reason
         self.identity = identity
+        self.issue = issue or FeedIssue("MSH", 1, None, "207", reason)
 
 
 class UntranslatableMessage(Exception):

@@ -36,7 +36,7 @@ class FeedService:
             identity = self.translator.identify(raw)
         except UnreadableMessage as exc:
             message_id = self._store_raw(raw, received, peer, exc.identity, "rejected", exc.reason)
-            return FeedOutcome("AR", message_id, exc.identity, [FeedIssue("MSH", 1, None, "207", exc.reason)])
+            return FeedOutcome("AR", message_id, exc.identity, [exc.issue])
         with self.store.unit_of_work() as uow:  # one connection for both transactions of the message
             message_id, duplicate = uow.add_message_once(received_us=received, channel=self.translator.channel,
                                                          peer=peer, identity=identity, raw=raw)
@@ -83,7 +83,7 @@ class FeedService:
         except UnreadableMessage as exc:
             with self.store.unit_of_work() as uow:
                 _set_status(uow, message.message_id, "rejected", exc.reason)
-            return FeedOutcome("AR", message.message_id, None, [FeedIssue("MSH", 1, None, "207", exc.reason)])
+            return FeedOutcome("AR", message.message_id, None, [exc.issue])
         with self.store.unit_of_work() as uow:
             uow.rollback()
             return self._process(uow, message.raw, message.message_id, message.received_us, identity)
@@ -95,7 +95,7 @@ class FeedService:
             translated = self.translator.translate(raw, message_id=message_id, received=format_instant(received))
         except UnreadableMessage as exc:
             _set_status(uow, message_id, "rejected", exc.reason)
-            return FeedOutcome("AR", message_id, identity, [FeedIssue("MSH", 1, 9, "200", exc.reason)])
+            return FeedOutcome("AR", message_id, identity, [exc.issue])
         except UntranslatableMessage as exc:
             _set_status(uow, message_id, "failed", "; ".join(i.text for i in exc.issues)[:2000])
             return FeedOutcome("AE", message_id, identity, exc.issues)

@@ -102,6 +102,18 @@ def test_bad_messages_go_to_the_error_queue_with_the_reason(container):
     assert queue[missing.message_id].raw == messages.without_pid3("E1").encode()
 
 
+def test_refused_messages_name_the_hl7_error_code_and_field_at_fault(container):
+    adt = messages.adt("A01", "R1")
+    cases = {"unknown type": (adt.replace("ADT^A01^ADT_A01|R1", "ZZZ^A01^ADT_A01|R1"), (9, "200")),
+             "unknown trigger": (adt.replace("ADT^A01^ADT_A01|R1", "ADT^A99^ADT_A01|R2"), (9, "201")),
+             "unknown version": (adt.replace("|P|2.5.1", "|P|3.0"), (12, "203"))}
+    for label, (message, (field, code)) in cases.items():
+        outcome = container.feeds.receive(message.encode())
+        assert outcome.ack_code == "AR", label
+        [issue] = outcome.issues
+        assert (issue.segment, issue.field, issue.code) == ("MSH", field, code), label
+
+
 class _FlakyTranslator(MessageTranslator):
     """Fails every message until `fixed`, like a mapping bug fixed later."""
 

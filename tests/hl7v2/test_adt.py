@@ -53,6 +53,14 @@ def test_bad_birth_date_is_an_error_without_the_value():
     assert "19991345" not in issue.text
 
 
+def test_a_nul_character_is_an_error_naming_its_field():
+    for name in ("Doe\x00^Jane", "Doe\\X00\\^Jane", "Doe\\X414200\\^Jane"):
+        with pytest.raises(MappingError) as info:
+            run(adt(pid=pid(name=name)))
+        assert [(i.segment, i.field, i.code) for i in info.value.issues] == [("PID", 5, "102")], name
+    assert one(run(adt(pid=pid(name="Doe\\X41\\^Jane"))), "Patient")["name"][0]["family"] == "DoeA"
+
+
 def test_missing_pid3_is_an_error():
     with pytest.raises(MappingError) as info:
         run(adt(pid=pid(mrn="")))
