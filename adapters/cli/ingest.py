@@ -5,6 +5,7 @@ throughput, a summary, and a non-zero exit code when anything was rejected.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -13,34 +14,63 @@ from typing import Any
 
 import orjson
 
-from engine.errors import ReferenceNotResolved, TesseraError
 from engine.security.caller import Caller
+from engine.services.bulk_load import BulkLoader
 from engine.settings import load_settings
 from adapters import hl7v2
 
 SOURCE = "urn:tessera:cli-ingest"
 HL7_SUFFIXES = (".hl7", ".txt", ".er7")
 FHIR_SUFFIXES = (".json", ".ndjson")
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
-def _files(paths: list[str]) -> Iterator[Path]:
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in
-                              HL7_SUFFIXES + FHIR_SUFFIXES and not p.name.endswith(".expected.json"))
-        else:
-            yield path
+class Files:
+    """The files named on the command line, folders walked recursively (following links, each folder once)."""
+
+    def __init__(self, paths: list[str]):
+        self.paths = paths
+        self.skipped = 0  # files in folders whose extension is not one Tessera reads
+
+    def __iter__(self) -> Iterator[Path]:
+        for raw in self.paths:
+            path = Path(raw)
+            if path.is_dir():
+                yield from self._walk(path)
+            else:
+                yield path
+
+    def _walk(self, root: Path) -> Iterator[Path]:
+        seen: set[str] = set()
+        for folder, subfolders, names in os.walk(root, followlinks=True):
+            real = os.path.realpath(folder)
+            if real in seen:  # a link back into a folder already walked
+                subfolders[:] = []
+                continue
+            seen.add(real)
+            subfolders.sort()
+            for name in sorted(names):
+                path = Path(folder) / name
+                if path.suffix.lower() not in HL7_SUFFIXES + FHIR_SUFFIXES or name.endswith(".expected.json"):
+                    self.skipped += 1
+                else:
+                    yield path
 
 
 class Progress:
     """Counts and throughput on stderr, at most twice a second."""
 
-    def __init__(self) -> None:
+    def __init__(self, loader: BulkLoader) -> None:
+        self.loader = loader
         self.started = time.perf_counter()
         self.shown = 0.0
-        self.accepted = 0
-        self.rejected = 0
+        self.messages = 0  # HL7 messages accepted (FHIR records are counted by the loader)
+        self.duplicates = 0
+
+    @property
+    def accepted(self) -> int:
+        """Records and messages accepted so far."""
+        return self.loader.accepted + self.messages
 
     def tick(self, *, force: bool = False) -> None:
         """Show the progress line if enough time has passed."""
@@ -49,9 +79,10 @@ class Progress:
             return
         self.shown = now
         rate = self.accepted / max(now - self.started, 1e-9)
+        waiting = f", {self.loader.waiting} waiting for references" if self.loader.waiting else ""
         end = "\n" if force or not sys.stderr.isatty() else "\r"
-        print(f"ingest: {self.accepted} accepted, {self.rejected} rejected, {rate:,.0f} records/s",  # noqa: T201
-              end=end, file=sys.stderr, flush=True)
+        print(f"ingest: {self.accepted} accepted, {self.loader.rejected} rejected{waiting}, "  # noqa: T201
+              f"{rate:,.0f} records/s", end=end, file=sys.stderr, flush=True)
 
 
 class Ingestor:
@@ -59,77 +90,75 @@ class Ingestor:
 
     def __init__(self, container: Any):
         self.container = container
-        self.progress = Progress()
-        self.deferred: list[tuple[str, dict[str, Any]]] = []
-
-    def reject(self, location: str, reason: str) -> None:
-        """Report one rejected record."""
-        self.progress.rejected += 1
-        print(f"{location}: rejected: {reason[:300]}", file=sys.stderr)  # noqa: T201
+        caller = Caller.institution_only(container.settings.default_institution)
+        self.loader = BulkLoader(container.resources, container.bundles, on_reject=_print_rejection, caller=caller,
+                                 source=SOURCE, max_depth=container.settings.max_json_depth)
+        self.progress = Progress(self.loader)
 
     def file(self, path: Path) -> None:
         """Load every record of one file."""
         if not path.is_file():
-            self.reject(str(path), "no such file")
+            self.loader.reject(str(path), "no such file" + (" (a broken link)" if path.is_symlink() else ""))
         elif path.suffix.lower() in HL7_SUFFIXES:
             self._hl7(path)
         elif path.suffix.lower() == ".ndjson":
             with path.open("rb") as handle:
                 for number, line in enumerate(handle, start=1):
                     if line.strip():
-                        self._fhir_text(f"{path}:{number}", line)
+                        self._fhir_text(f"{path}:{number}", line.removeprefix(UTF8_BOM) if number == 1 else line)
+                        self.progress.tick()
         else:
-            self._fhir_text(str(path), path.read_bytes())
+            self._fhir_text(str(path), path.read_bytes().removeprefix(UTF8_BOM))
         self.progress.tick()
 
     def _hl7(self, path: Path) -> None:
-        found, outside = hl7v2.split_file(path.read_bytes())
+        try:
+            found, outside = hl7v2.split_file(path.read_bytes())
+        except hl7v2.Hl7ParseError as exc:
+            self.loader.reject(str(path), exc.reason)
+            return
         if not found:
-            self.reject(str(path), "no HL7 v2 message (no MSH segment) in the file")
+            self.loader.reject(str(path), "no HL7 v2 message (no MSH segment) in the file")
         elif outside:
-            self.reject(f"{path}:{outside[0]}", f"{len(outside)} line(s) before the first MSH segment are not "
-                                                 "part of any message")
+            self.loader.reject(f"{path}:{outside[0]}", f"{len(outside)} line(s) before the first MSH segment are "
+                                                        "not part of any message")
         for index, message in enumerate(found, start=1):
-            outcome = self.container.feeds.receive(message, peer=f"file:{path.name}")
-            if outcome.ack_code == "AA":
-                self.progress.accepted += 1
-            else:
-                reasons = "; ".join(f"{i.segment}-{i.field or ''} {i.text}" for i in outcome.issues) or outcome.ack_code
-                self.reject(f"{path}#message {index}", f"{outcome.ack_code}: {reasons}")
+            self._hl7_message(f"{path}#message {index}", message, path.name)
             self.progress.tick()
+
+    def _hl7_message(self, location: str, message: bytes, file_name: str) -> None:
+        try:
+            outcome = self.container.feeds.receive(message, peer=f"file:{file_name}")
+        except Exception as exc:  # noqa: BLE001 - one message must not stop the file
+            self.loader.reject(location, f"internal error ({type(exc).__name__}); the message was not loaded")
+            return
+        if outcome.duplicate:
+            self.progress.duplicates += 1
+            identity = outcome.identity
+            print(f"{location}: skipped: control id {identity.control_id if identity else '?'} from "  # noqa: T201
+                  f"{identity.sender if identity else '?'} was already processed", file=sys.stderr)
+        elif outcome.ack_code == "AA":
+            self.progress.messages += 1
+        else:
+            reasons = "; ".join(f"{i.segment}-{i.field or ''} {i.text}" for i in outcome.issues) or outcome.ack_code
+            self.loader.reject(location, f"{outcome.ack_code}: {reasons}")
 
     def _fhir_text(self, location: str, data: bytes) -> None:
         try:
             record = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
-            self.reject(location, f"not valid JSON ({str(exc)[:120]})")
+            self.loader.reject(location, f"not valid JSON ({str(exc)[:120]})")
             return
-        self.fhir_record(location, record, defer=True)
-
-    def fhir_record(self, location: str, record: Any, *, defer: bool) -> bool:
-        """Load one FHIR resource or Bundle; a reference to a not-yet-loaded resource is retried later."""
-        try:
-            self.progress.accepted += _load(self.container, record)
-            return True
-        except ReferenceNotResolved as exc:
-            if defer:
-                self.deferred.append((location, record))
-                return False
-            self.reject(location, exc.message)
-        except TesseraError as exc:
-            self.reject(location, exc.message)
-        return False
+        self.loader.load(location, record)
 
     def finish(self) -> None:
-        """Retry deferred records until no more succeed (files may come in any order)."""
-        while self.deferred:
-            pending, self.deferred = self.deferred, []
-            progress = [self.fhir_record(location, record, defer=True) for location, record in pending]
-            if not any(progress):
-                for location, record in self.deferred:
-                    self.fhir_record(location, record, defer=False)
-                self.deferred = []
+        """Load what waited for its references (files may come in any order)."""
+        self.loader.finish()
         self.progress.tick(force=True)
+
+
+def _print_rejection(location: str, reason: str) -> None:
+    print(f"{location}: rejected: {reason[:300]}", file=sys.stderr)  # noqa: T201
 
 
 def run_ingest(paths: list[str]) -> int:
@@ -138,28 +167,19 @@ def run_ingest(paths: list[str]) -> int:
 
     container = build_container(load_settings())
     ingestor = Ingestor(container)
+    files = Files(paths)
     try:
-        for path in _files(paths):
+        for path in files:
             ingestor.file(path)
         ingestor.finish()
     finally:
         container.close()
-    progress = ingestor.progress
+    progress, rejected = ingestor.progress, ingestor.loader.rejected
     seconds = time.perf_counter() - progress.started
-    print(f"ingest: {progress.accepted} accepted, {progress.rejected} rejected in {seconds:.1f}s")  # noqa: T201
-    return 1 if progress.rejected else 0
+    extra = [f"{progress.duplicates} duplicate messages skipped"] if progress.duplicates else []
+    if files.skipped:
+        extra.append(f"{files.skipped} files skipped (not {', '.join(HL7_SUFFIXES + FHIR_SUFFIXES)})")
+    print(f"ingest: {progress.accepted} accepted, {rejected} rejected in {seconds:.1f}s"  # noqa: T201
+          + "".join(f"; {item}" for item in extra))
+    return 1 if rejected else 0
 
-
-def _load(container: Any, record: Any) -> int:
-    caller = Caller.institution_only(container.settings.default_institution)
-    if isinstance(record, dict) and record.get("resourceType") == "Bundle" and record.get("type") in ("transaction", "batch"):
-        result = container.bundles.process(record, base_url="http://localhost/fhir", source=SOURCE, caller=caller)
-        failed = [e for e in result["entry"] if not str(e["response"]["status"]).startswith(("200", "201", "204"))]
-        if failed:
-            raise TesseraError(f"{len(failed)} batch entries failed; first: {failed[0]['response']['status']}")
-        return len(result["entry"])
-    if isinstance(record, dict) and isinstance(record.get("id"), str) and isinstance(record.get("resourceType"), str):
-        container.resources.update(record["resourceType"], record["id"], record, source=SOURCE, caller=caller)
-    else:
-        container.resources.create(record, source=SOURCE, caller=caller)
-    return 1

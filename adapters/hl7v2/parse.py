@@ -197,9 +197,14 @@ _BYTE_LINE_BREAK = re.compile(rb"\r\n|\n|\r")
 
 def split_file(raw: bytes) -> tuple[list[bytes], list[int]]:
     """Split a file of messages by its bytes, each message keeping its own encoding (MSH-18 decides later):
-    (messages, line numbers of content outside any message). UTF-16/32 files are split as text."""
+    (messages, line numbers of content outside any message). UTF-16 files are re-encoded as UTF-8 first;
+    raises Hl7ParseError when such a file does not decode."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return [m.encode("utf-8") for m in split_batch(raw)], []
+        try:
+            raw = raw.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise Hl7ParseError(f"the file starts with a UTF-16 byte order mark but is not UTF-16 "
+                                f"(byte {exc.start})") from None
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     messages: list[list[bytes]] = []

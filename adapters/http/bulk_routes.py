@@ -8,65 +8,98 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from engine.errors import InvalidRequest, Issue, TesseraError
+from engine.errors import Issue
+from engine.services.bulk_load import WRITE_BUNDLES, BulkLoader
 from engine.services.presentation import operation_outcome
+from adapters.http.fhir_routes import base_url, check_bundle_scopes
 from adapters.http.security import PrincipalDep, caller_of, require
-from adapters.http.wire import PayloadTooLarge, UnsupportedMediaType, fhir_response
+from adapters.http.wire import UnsupportedMediaType, fhir_response
 
 router = APIRouter(prefix="/fhir")
 NDJSON_TYPES = ("application/fhir+ndjson", "application/x-ndjson", "application/ndjson")
 MAX_REPORTED = 100
+MAX_WAITING = 10_000  # lines held in memory while they wait for resources sent later in the upload
+UTF8_BOM = b"\xef\xbb\xbf"
 
 
-def _store_line(services: Any, resource: Any, principal: Any, caller: Any) -> None:
-    if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
-        raise InvalidRequest("each line must be a FHIR resource (a JSON object with resourceType)")
-    source = services.settings.default_source
-    if isinstance(resource.get("id"), str):
-        require(principal, resource["resourceType"], "u")
-        services.resources.update(resource["resourceType"], resource["id"], resource, source=source, caller=caller)
-    else:
-        require(principal, resource["resourceType"], "c")
-        services.resources.create(resource, source=source, caller=caller)
+def _authorizer(principal: Any):
+    def authorize(record: dict[str, Any]) -> None:
+        if record.get("resourceType") == "Bundle" and record.get("type") in WRITE_BUNDLES:
+            check_bundle_scopes(principal, record)
+        else:
+            require(principal, record["resourceType"], "u" if isinstance(record.get("id"), str) else "c")
+    return authorize
+
+
+class _Rejections:
+    """The first MAX_REPORTED rejections as OperationOutcome issues, and how many there were."""
+
+    def __init__(self) -> None:
+        self.issues: list[Issue] = []
+        self.count = 0
+
+    def __call__(self, location: str, reason: str) -> None:
+        self.count += 1
+        if len(self.issues) < MAX_REPORTED:
+            self.issues.append(Issue("invalid", f"{location}: {reason[:300]}", location))
 
 
 @router.post("/$import")
 async def bulk_import(request: Request, principal: PrincipalDep) -> Response:
-    """Load NDJSON resources (one per line; with an id: update-or-create, without: create)."""
+    """Load NDJSON records (one per line; with an id: update-or-create, without: create; transaction, batch
+    and collection Bundles as their entries), each line on its own; the answer lists what was rejected."""
     services = request.app.state.container
-    caller = caller_of(request, principal)
     request.state.audit_interaction = "create"
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in NDJSON_TYPES:
         raise UnsupportedMediaType("Content-Type must be application/fhir+ndjson")
-    max_line = services.settings.max_request_bytes
-    accepted, errors, number, pending = 0, [], 0, bytearray()
+    settings = services.settings
+    rejections = _Rejections()
+    loader = BulkLoader(services.resources, services.bundles, on_reject=rejections,
+                        caller=caller_of(request, principal), source=settings.default_source,
+                        base_url=base_url(request), authorize=_authorizer(principal),
+                        max_depth=settings.max_json_depth, max_waiting=MAX_WAITING)
+    max_line = settings.max_request_bytes
+    number, pending, skipping = 0, bytearray(), False
 
-    async def handle(line: bytes) -> None:
-        nonlocal accepted, number
-        number += 1
+    def handle(line: bytes) -> None:
+        if number == 1:
+            line = line.removeprefix(UTF8_BOM)
         if not line.strip():
             return
+        if len(line) > max_line:
+            loader.reject(f"line {number}", f"longer than {max_line} bytes")
+            return
         try:
-            await run_in_threadpool(_store_line, services, orjson.loads(line), principal, caller)
-            accepted += 1
-        except orjson.JSONDecodeError:
-            errors.append(Issue("structure", f"line {number}: not valid JSON", f"line {number}"))
-        except TesseraError as exc:
-            where = exc.issues[0].expression if exc.issues and exc.issues[0].expression else ""
-            errors.append(Issue(exc.issue_code, f"line {number}: {exc.message[:200]}",
-                                f"line {number}" + (f" {where}" if where else "")))
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            loader.reject(f"line {number}", f"not valid JSON ({str(exc)[:120]})")
+            return
+        loader.load(f"line {number}", record)
 
     async for chunk in request.stream():
         pending += chunk
         while (cut := pending.find(b"\n")) >= 0:
             line = bytes(pending[:cut])
             del pending[:cut + 1]
-            await handle(line)
-        if len(pending) > max_line:
-            raise PayloadTooLarge(f"line {number + 1} exceeds {max_line} bytes")
-    if pending:
-        await handle(bytes(pending))
-    summary = Issue("informational", f"{accepted} resources stored, {len(errors)} lines rejected",
-                    severity="information")
-    return fhir_response(operation_outcome([summary, *errors[:MAX_REPORTED]]), 200)
+            if skipping:  # the rest of an over-long line, already counted and rejected
+                skipping = False
+                continue
+            number += 1
+            await run_in_threadpool(handle, line)
+        if len(pending) > max_line and not skipping:
+            number += 1
+            loader.reject(f"line {number}", f"longer than {max_line} bytes")
+            skipping = True
+        if skipping:
+            pending.clear()
+    if pending and not skipping:
+        number += 1
+        await run_in_threadpool(handle, bytes(pending))
+    await run_in_threadpool(loader.finish)
+    summary = [Issue("informational", f"{loader.accepted} resources stored, {rejections.count} records rejected",
+                     severity="information")]
+    if rejections.count > len(rejections.issues):
+        summary.append(Issue("informational", f"only the first {len(rejections.issues)} rejections are listed",
+                             severity="information"))
+    return fhir_response(operation_outcome([*summary, *rejections.issues]), 200)

@@ -102,7 +102,7 @@ async def transaction_or_batch(request: Request, services: ContainerDep, princip
     """Process a batch or transaction Bundle (each entry checked against the caller's scopes)."""
     check_accept(request)
     bundle = await _body(request, services)
-    _check_bundle_scopes(principal, bundle)
+    check_bundle_scopes(principal, bundle)
     source = bundle.get("meta", {}).get("source") if isinstance(bundle.get("meta"), dict) else None
     result = services.bundles.process(bundle, base_url=base_url(request),
                                       source=source or services.settings.default_source,
@@ -115,7 +115,8 @@ async def transaction_or_batch(request: Request, services: ContainerDep, princip
 _METHOD_PERMISSION = {"GET": "r", "POST": "c", "PUT": "u", "DELETE": "d"}
 
 
-def _check_bundle_scopes(principal, bundle: dict) -> None:
+def check_bundle_scopes(principal, bundle: dict) -> None:
+    """Refuse (403) a batch or transaction holding an entry the caller's scopes do not allow."""
     for index, entry in enumerate(bundle.get("entry") or []):
         request = entry.get("request") if isinstance(entry, dict) else None
         if not isinstance(request, dict) or not isinstance(request.get("url"), str):

@@ -122,3 +122,34 @@ def test_ingest_keeps_each_hl7_files_encoding_and_reports_what_is_not_hl7(tmp_pa
     with running_server(store_url, tmp_path / "served") as url:
         found = httpx.get(f"{url}/Patient", params={"identifier": "MRNLATIN"}, headers=url.headers, timeout=30).json()
         assert found["entry"][0]["resource"]["name"][0]["family"] == "Müller"
+
+
+def test_ingest_retries_bundles_follows_links_and_reports_duplicates_and_skipped_files(tmp_path: Path,
+                                                                                         store_url: str) -> None:
+    folder, elsewhere = tmp_path / "feed", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "linked.json").write_text(json.dumps({"resourceType": "Patient", "id": "cli-linked"}))
+    (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
+    (folder / "loop").symlink_to(folder, target_is_directory=True)
+    (folder / "bom.json").write_bytes(b"\xef\xbb\xbf" + json.dumps({"resourceType": "Patient", "id": "cli-bom"}).encode())
+    (folder / "a_tx.json").write_text(json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": [{
+        "resource": {"resourceType": "Observation", "id": "cli-obs", "status": "final", "code": {"text": "pulse"},
+                     "subject": {"reference": "Patient/cli-p2"}},
+        "request": {"method": "PUT", "url": "Observation/cli-obs"}}]}))
+    (folder / "b_pat.json").write_text(json.dumps({"resourceType": "Patient", "id": "cli-p2"}))
+    message = ("MSH|^~\\&|LAB|GENHOSP|TESSERA|HUB|20260101120000||ADT^A04|DUP1|P|2.5.1\r"
+               "EVN|A04|20260101120000\rPID|1||MRNDUP^^^GENHOSP^MR||Twice^Sent||19700101|M\r")
+    (folder / "dup.hl7").write_text(message + message.replace("Twice", "Other"))
+    (folder / "bad16.hl7").write_bytes(b"\xff\xfe" + message.encode("utf-16-le") + b"A")
+    (folder / "notes.md").write_text("not data")
+    done = run_cli("ingest", str(folder), env=cli_env(tmp_path / "data", store_url), cwd=tmp_path)
+    assert done.returncode != 0, done.stderr
+    assert f"{folder / 'bad16.hl7'}: rejected: the file starts with a UTF-16 byte order mark" in done.stderr
+    assert f"{folder / 'dup.hl7'}#message 2: skipped: control id DUP1" in done.stderr, done.stderr
+    summary = done.stdout.strip().splitlines()[-1]
+    assert summary.startswith("ingest: 5 accepted, 1 rejected"), summary
+    assert "1 duplicate messages skipped" in summary and "1 files skipped" in summary, summary
+    with running_server(store_url, tmp_path / "served") as url:
+        for path in ("Patient/cli-linked", "Patient/cli-bom", "Observation/cli-obs"):
+            assert httpx.get(f"{url}/{path}", headers=url.headers, timeout=30).status_code == 200, path
