@@ -125,7 +125,7 @@ class FeedService:
             count = len(writes)
             for survivor, merged in translated.merges:
                 count += merge_patients(uow, survivor_query=survivor, merged_query=merged, clock=self.clock,
-                                        source=source)
+                                        source=source, owner=identity.institution)
             uow.set_message_status(message_id, "processed")
             uow.commit()
         except VersionConflict:

@@ -125,10 +125,10 @@ class BundleService:
 
     def _write_transaction(self, uow: UnitOfWork, entries: list[_Entry], source: str | None,
                            caller: Caller) -> list[PendingWrite]:
-        known = self._lock_and_prefetch(uow, entries)
-        id_map = self._assign_ids(uow, entries, known)
+        known = self._lock_and_prefetch(uow, entries, caller.institution)
+        id_map = self._assign_ids(uow, entries, known, caller.institution)
         pending = _PendingIndex(entries)
-        references = ConditionalReferences(uow, pending.find, known)
+        references = ConditionalReferences(uow, pending.find, known, owner=caller.institution)
         currents = uow.current_many([(e.resource_type, e.resource_id) for e in entries  # locked, in one query
                                      if e.method in ("PUT", "DELETE") and e.resource_id and not e.skip_write],
                                     for_update=True)
@@ -157,7 +157,7 @@ class BundleService:
         return writes
 
     @staticmethod
-    def _lock_and_prefetch(uow: UnitOfWork, entries: list[_Entry]) -> Prefetched:
+    def _lock_and_prefetch(uow: UnitOfWork, entries: list[_Entry], owner: str | None) -> Prefetched:
         """Lock the Bundle's conditional criteria, then look up all of them and its conditional references."""
         uow.lock_keys(_conditional_keys(entries))  # the store locks them in one global order: no deadlock
         criteria = []
@@ -173,13 +173,14 @@ class BundleService:
                     text = reference["reference"]
                     if "?" in text and (parts := conditional_parts(text)) is not None:
                         criteria.append(parts)
-        return prefetch_conditional(uow, criteria)
+        return prefetch_conditional(uow, criteria, owner=owner)
 
-    def _assign_ids(self, uow: UnitOfWork, entries: list[_Entry], known: Prefetched) -> dict[str, str]:
+    def _assign_ids(self, uow: UnitOfWork, entries: list[_Entry], known: Prefetched,
+                    owner: str | None) -> dict[str, str]:
         id_map: dict[str, str] = {}
         for entry in entries:
             try:
-                self._resolve_target(uow, entry, known)
+                self._resolve_target(uow, entry, known, owner)
             except TesseraError as exc:
                 raise BundleEntryError(entry.index, exc) from exc
             if entry.full_url and entry.resource_id and entry.method in ("POST", "PUT"):
@@ -191,7 +192,7 @@ class BundleService:
                     id_map.setdefault(parsed.relative, target)
         return id_map
 
-    def _resolve_target(self, uow: UnitOfWork, entry: _Entry, known: Prefetched) -> None:
+    def _resolve_target(self, uow: UnitOfWork, entry: _Entry, known: Prefetched, owner: str | None) -> None:
         path, _, query_text = entry.url.partition("?")
         parts = path.split("/")
         entry.resource_type = parts[0]
@@ -206,14 +207,15 @@ class BundleService:
             entry.resource_id = new_id()
             condition = entry.request.get("ifNoneExist")
             if condition:
-                matches = match_conditional(uow, entry.resource_type, condition, known=known)
+                matches = match_conditional(uow, entry.resource_type, condition, known=known, owner=owner,
+                                            others_if_none_owned=True)
                 if len(matches) > 1:
                     raise PreconditionFailed("ifNoneExist matched more than one resource")
                 if matches:
                     entry.resource_id, entry.skip_write, entry.status = matches[0].resource_id, True, "200 OK"
         elif entry.method in ("PUT", "DELETE"):
             if query_text:
-                matches = match_conditional(uow, entry.resource_type, query_text, known=known)
+                matches = match_conditional(uow, entry.resource_type, query_text, known=known, owner=owner)
                 if len(matches) > 1:
                     raise PreconditionFailed(f"Conditional {entry.method} matched more than one resource")
                 if matches:

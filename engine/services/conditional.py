@@ -14,6 +14,7 @@ from engine.store.ports import UnitOfWork
 
 
 Prefetched = dict[TokenLookup, list[StoredResource]]
+OWNER_WINDOW = 16  # institutions that may share one identifier (e.g. an MRN authority) before a match is missed
 
 
 def token_lookup(resource_type: str, params: Sequence[tuple[str, str]]) -> TokenLookup | None:
@@ -26,24 +27,44 @@ def token_lookup(resource_type: str, params: Sequence[tuple[str, str]]) -> Token
     return None
 
 
-def prefetch_conditional(uow: UnitOfWork, criteria: Iterable[tuple[str, str]]) -> Prefetched:
+def prefetch_conditional(uow: UnitOfWork, criteria: Iterable[tuple[str, str]], *,
+                         owner: str | None = None) -> Prefetched:
     """Look up every simple criterion `(type, query)` at once (one round trip where the store can)."""
     lookups = []
     for resource_type, query_text in criteria:
         lookup = token_lookup(resource_type, parse_qsl(query_text, keep_blank_values=True))
         if lookup is not None and lookup not in lookups:
             lookups.append(lookup)
-    return dict(zip(lookups, uow.find_by_tokens(lookups, limit=2))) if lookups else {}
+    return dict(zip(lookups, uow.find_by_tokens(lookups, limit=_window(owner)))) if lookups else {}
+
+
+def _window(owner: str | None) -> int:
+    """How many matches to fetch: two detect ambiguity; with an owner, others' resources are filtered out after."""
+    return 2 if owner is None else OWNER_WINDOW
 
 
 def match_conditional(uow: UnitOfWork, resource_type: str, query_text: str | Sequence[tuple[str, str]], *,
-                      for_write: bool = False, known: Prefetched | None = None) -> list[StoredResource]:
+                      for_write: bool = False, known: Prefetched | None = None, owner: str | None = None,
+                      others_if_none_owned: bool = False) -> list[StoredResource]:
     """Resources matching a conditional query (`identifier=x|y`), at most two (enough to detect >1).
 
     With `for_write`, concurrent transactions using the same criteria wait for each other, so two
     conditional creates of the same patient cannot both create one. `known` holds lookups already
-    made in this transaction (prefetch_conditional).
+    made in this transaction (prefetch_conditional). With `owner`, only that institution's (and unowned)
+    resources match, as another's resource is absent to its writes; `others_if_none_owned` falls back to
+    other institutions' matches when it owns none (a reference, or a create that finds the resource exists).
     """
+    matches = _matches(uow, resource_type, query_text, for_write=for_write, known=known, owner=owner)
+    if owner is None or not matches:
+        return matches[:2]
+    currents = uow.current_many([(m.resource_type, m.resource_id) for m in matches])
+    owned = [m for m in matches if (current := currents.get((m.resource_type, m.resource_id))) is None
+             or current.institution in (None, owner)]
+    return owned[:2] if owned or not others_if_none_owned else matches[:2]
+
+
+def _matches(uow: UnitOfWork, resource_type: str, query_text: str | Sequence[tuple[str, str]], *,
+             for_write: bool, known: Prefetched | None, owner: str | None) -> list[StoredResource]:
     params = parse_qsl(query_text, keep_blank_values=True) if isinstance(query_text, str) else list(query_text)
     if not params:
         raise InvalidRequest("A conditional interaction needs search criteria")
@@ -54,9 +75,9 @@ def match_conditional(uow: UnitOfWork, resource_type: str, query_text: str | Seq
         if known is not None and lookup in known:
             return known[lookup]
         return uow.find_by_token(resource_type, lookup.parameter, lookup.system, lookup.code,
-                                 any_system=lookup.any_system, limit=2)
+                                 any_system=lookup.any_system, limit=_window(owner))
     query = parse_search(resource_type, params, strict=True)
-    query.count, query.total = 2, "none"
+    query.count, query.total = _window(owner), "none"
     return uow.search(query).items
 
 
@@ -64,10 +85,11 @@ class ConditionalReferences:
     """Resolves conditional references (`Organization?identifier=sys|val`) against the store, cached."""
 
     def __init__(self, uow: UnitOfWork, pending: Callable[[str, str], str | None] | None = None,
-                 known: Prefetched | None = None):
+                 known: Prefetched | None = None, owner: str | None = None):
         self.uow = uow
         self.pending = pending
         self.known = known
+        self.owner = owner  # the writer's institution: its own resources are preferred
         self.cache: dict[str, str] = {}
 
     def resolve_in(self, resource: dict[str, Any], resource_type: str,
@@ -96,7 +118,8 @@ class ConditionalReferences:
         if text in self.cache:
             return self.cache[text]
         target_type, query_text = parts
-        matches = match_conditional(self.uow, target_type, query_text, known=self.known)
+        matches = match_conditional(self.uow, target_type, query_text, known=self.known, owner=self.owner,
+                                    others_if_none_owned=True)
         if len(matches) > 1:
             path = where()
             raise ReferenceNotResolved(f"{path}: '{text[:120]}' matches more than one resource", issues=[

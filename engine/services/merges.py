@@ -17,14 +17,14 @@ class UnknownMergeTarget(InvalidResource):
 
 
 def merge_patients(uow: UnitOfWork, *, survivor_query: str, merged_query: str, clock: Clock,
-                   source: str | None) -> int:
+                   source: str | None, owner: str | None = None) -> int:
     """Merge the patient matching `merged_query` into the one matching `survivor_query`; return versions written.
 
-    The merged Patient stays readable, inactive, with `link` type `replaced-by`; the survivor gets a
+    With `owner`, only that institution's patients are merged. The merged Patient stays readable, inactive, with `link` type `replaced-by`; the survivor gets a
     `replaces` link; every indexed reference to the merged Patient is rewritten to the survivor.
     """
-    survivors = match_conditional(uow, "Patient", survivor_query)
-    merged = match_conditional(uow, "Patient", merged_query)
+    survivors = match_conditional(uow, "Patient", survivor_query, owner=owner)
+    merged = match_conditional(uow, "Patient", merged_query, owner=owner)
     if len(survivors) != 1:
         raise UnknownMergeTarget("The surviving patient is not known uniquely",
                                  issues=[Issue("not-found", "surviving patient not found (PID-3)", "PID-3")])

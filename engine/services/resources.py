@@ -62,13 +62,14 @@ class ResourceService:
         resource_type = check_resource_type(resource)
         with self.store.unit_of_work(visibility=caller.visibility) as uow:
             if if_none_exist:
-                matches = match_conditional(uow, resource_type, if_none_exist, for_write=True)
+                matches = match_conditional(uow, resource_type, if_none_exist, for_write=True,
+                                            owner=caller.institution, others_if_none_owned=True)
                 if len(matches) > 1:
                     raise PreconditionFailed("If-None-Exist matched more than one resource")
                 if matches:
                     return WriteOutcome(matches[0], created=False, changed=False)
             resource = copy_resource(resource)
-            found = ConditionalReferences(uow).resolve_in(resource, resource_type)
+            found = ConditionalReferences(uow, owner=caller.institution).resolve_in(resource, resource_type)
             write = prepare_write(resource, resource_id=new_id(), current=None, now_us=self.clock(),
                                   source=source, institution=caller.institution,
                                     patient_context=caller.visibility.patient)
@@ -110,7 +111,7 @@ class ResourceService:
                     f"({current.version if current else 'none'}) of {resource_type}/{resource_id}",
                     issues=[Issue("conflict", "version conflict", "If-Match")])
         resource = copy_resource(resource)
-        found = ConditionalReferences(uow).resolve_in(resource, resource_type)
+        found = ConditionalReferences(uow, owner=caller.institution).resolve_in(resource, resource_type)
         write = prepare_write(resource, resource_id=resource_id, current=current, now_us=self.clock(),
                               source=source, institution=caller.institution,
                                     patient_context=caller.visibility.patient)
@@ -127,7 +128,7 @@ class ResourceService:
         if body_type != resource_type:
             raise InvalidRequest(f"Body is a {body_type}, the URL names {resource_type}")
         with self.store.unit_of_work(visibility=caller.visibility) as uow:
-            matches = match_conditional(uow, resource_type, query_text, for_write=True)
+            matches = match_conditional(uow, resource_type, query_text, for_write=True, owner=caller.institution)
             if len(matches) > 1:
                 raise PreconditionFailed("The conditional update matched more than one resource")
             if matches:
@@ -159,7 +160,7 @@ class ResourceService:
         """DELETE Type?criteria: delete the single match; 412 when several match."""
         check_resource_type({"resourceType": resource_type})
         with self.store.unit_of_work(visibility=caller.visibility) as uow:
-            matches = match_conditional(uow, resource_type, query_text)
+            matches = match_conditional(uow, resource_type, query_text, owner=caller.institution)
         if len(matches) > 1:
             raise PreconditionFailed("The conditional delete matched more than one resource")
         if not matches:

@@ -114,6 +114,28 @@ def test_refused_messages_name_the_hl7_error_code_and_field_at_fault(container):
         assert (issue.segment, issue.field, issue.code) == ("MSH", field, code), label
 
 
+def _from_other_facility(message: str) -> bytes:
+    return message.replace("|GENHOSP|TESSERA|", "|OTHERHOSP|TESSERA|", 1).encode()
+
+
+def test_facilities_sharing_an_mrn_authority_each_keep_their_own_patient_record(container):
+    """Each sending facility is an institution: another's Patient is absent to its writes, not an error."""
+    assert container.feeds.receive(messages.adt("A08", "F1", family="Doe").encode()).ack_code == "AA"
+    other = container.feeds.receive(_from_other_facility(messages.adt("A08", "F2", family="Roe")))
+    assert other.ack_code == "AA", other.issues
+    patients = _patients(container, "MRN001")
+    assert sorted((p["name"][0]["family"], p["meta"]["source"].rsplit(":", 1)[1]) for p in patients) == [
+        ("Doe", "GENHOSP"), ("Roe", "OTHERHOSP")]
+    result = container.feeds.receive(_from_other_facility(messages.oru("F3")))
+    assert result.ack_code == "AA", result.issues  # its own patient, not two ambiguous matches
+    roe = next(p for p in patients if p["name"][0]["family"] == "Roe")
+    observations = _search(container, "Observation", subject=f"Patient/{roe['id']}")
+    assert observations["total"] == 1
+    again = container.feeds.receive(_from_other_facility(messages.adt("A08", "F4", family="Roe-Smith")))
+    assert again.ack_code == "AA"
+    assert sorted(p["name"][0]["family"] for p in _patients(container, "MRN001")) == ["Doe", "Roe-Smith"]
+
+
 class _FlakyTranslator(MessageTranslator):
     """Fails every message until `fixed`, like a mapping bug fixed later."""
 

@@ -104,3 +104,23 @@ def test_writes_go_only_to_the_callers_institution(app_client, as_client):
     body = {"resourceType": "Patient", "id": pid, "name": [{"family": "Hijacked"}]}
     assert app_client.put(f"/fhir/Patient/{pid}", json=body, headers=b).status_code == 404
     assert app_client.get(f"/fhir/Patient/{pid}", headers=a).json()["name"][0]["family"] == "Consenting"
+
+
+def test_a_conditional_update_matching_only_another_institutions_resource_creates_the_callers_own(app_client,
+                                                                                                  as_client):
+    a, b = as_client("hospital-a"), as_client("hospital-b")
+    shared = "urn:shared-mrn|77"
+    body = {"resourceType": "Patient", "identifier": [{"system": "urn:shared-mrn", "value": "77"}]}
+    first = app_client.put(f"/fhir/Patient?identifier={shared}", json={**body, "name": [{"family": "A"}]}, headers=a)
+    assert first.status_code == 201, first.text
+    second = app_client.put(f"/fhir/Patient?identifier={shared}", json={**body, "name": [{"family": "B"}]}, headers=b)
+    assert second.status_code == 201, second.text  # hospital-a's patient is absent to hospital-b's writes
+    assert second.json()["id"] != first.json()["id"]
+    assert app_client.get(f"/fhir/Patient/{first.json()['id']}", headers=a).json()["name"][0]["family"] == "A"
+    again = app_client.put(f"/fhir/Patient?identifier={shared}", json={**body, "name": [{"family": "A2"}]}, headers=a)
+    assert again.status_code == 200 and again.json()["id"] == first.json()["id"], again.text
+    observation = {"resourceType": "Observation", "status": "final", "code": {"text": "pulse"},
+                   "subject": {"reference": f"Patient?identifier={shared}"}}
+    created = app_client.post("/fhir/Observation", json=observation, headers=b)
+    assert created.status_code == 201, created.text  # the caller's own patient, not two ambiguous matches
+    assert created.json()["subject"]["reference"] == f"Patient/{second.json()['id']}"
