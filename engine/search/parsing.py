@@ -33,11 +33,11 @@ ESCAPED_PIPE = "\x1f"  # stands for an escaped `|` until a token or quantity is 
 
 def split_values(text: str) -> list[str]:
     """Split an OR list at unescaped commas and unescape `\\,` `\\|` `\\$` `\\\\`."""
-    return [value.replace(ESCAPED_PIPE, "|") for value in _split_or(text)]
+    return [value.replace(ESCAPED_PIPE, "|") for value in split_token_values(text)]
 
 
-def _split_or(text: str) -> list[str]:
-    """Like split_values, but an escaped `|` stays marked so token and quantity values split correctly."""
+def split_token_values(text: str) -> list[str]:
+    """Like split_values, but an escaped `|` stays ESCAPED_PIPE so token and quantity values split correctly."""
     values, current, escaped = [], [], False
     for char in text:
         if escaped:
@@ -153,7 +153,7 @@ def parse_clause(resource_type: str, name: str, value: str, base_url: str | None
             raise InvalidRequest(f"'{code}:missing' takes true or false",
                                  issues=[Issue("invalid", "expected true or false", f"{code}:missing")])
         return q.Clause(parameter, "missing", missing=value == "true")
-    values = tuple(_value(parameter, modifier_value, item, base_url) for item in _split_or(value))
+    values = tuple(_value(parameter, modifier_value, item, base_url) for item in split_token_values(value))
     return q.Clause(parameter, modifier_value, values)
 
 

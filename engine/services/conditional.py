@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl
 
 from engine.errors import InvalidRequest, Issue, ReferenceNotResolved
 from engine.fhir.references import conditional_parts, is_placeholder
-from engine.search.parsing import parse_search
+from engine.search.parsing import ESCAPED_PIPE, parse_search, split_token_values
 from engine.services.writes import path_to, references_in
 from engine.store.model import StoredResource, TokenLookup
 from engine.store.ports import UnitOfWork
@@ -19,11 +19,16 @@ OWNER_WINDOW = 16  # institutions that may share one identifier (e.g. an MRN aut
 
 def token_lookup(resource_type: str, params: Sequence[tuple[str, str]]) -> TokenLookup | None:
     """The common feed criterion, one `identifier=system|value`, as a direct token lookup (else None)."""
-    if len(params) == 1 and params[0][0] == "identifier" and "," not in params[0][1]:
-        system, sep, value = params[0][1].partition("|")
-        if value or not sep:
-            return TokenLookup(resource_type, "identifier", system if sep else None, value if sep else system,
-                               any_system=not sep)
+    if len(params) != 1 or params[0][0] != "identifier":
+        return None
+    values = split_token_values(params[0][1])
+    if len(values) != 1:  # an OR list: the general search
+        return None
+    system, sep, value = values[0].partition("|")
+    system, value = system.replace(ESCAPED_PIPE, "|"), value.replace(ESCAPED_PIPE, "|")
+    if value or not sep:
+        return TokenLookup(resource_type, "identifier", system if sep else None, value if sep else system,
+                           any_system=not sep)
     return None
 
 

@@ -114,6 +114,15 @@ def test_refused_messages_name_the_hl7_error_code_and_field_at_fault(container):
         assert (issue.segment, issue.field, issue.code) == ("MSH", field, code), label
 
 
+def test_identifiers_holding_search_special_characters_still_name_one_patient(container):
+    mrn = "B$2\\F\\x\\E\\y"  # B$2|x\y once the HL7 escapes are read
+    for control_id in ("S1", "S2"):
+        assert container.feeds.receive(messages.adt("A08", control_id, mrn=mrn).encode()).ack_code == "AA"
+    bundle = _search(container, "Patient", identifier="urn:tessera:hl7v2:authority:GENHOSP|B$2\\|x\\\\y")
+    assert bundle["total"] == 1
+    assert bundle["entry"][0]["resource"]["identifier"][0]["value"] == "B$2|x\\y"
+
+
 def _from_other_facility(message: str) -> bytes:
     return message.replace("|GENHOSP|TESSERA|", "|OTHERHOSP|TESSERA|", 1).encode()
 
