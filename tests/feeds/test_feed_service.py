@@ -123,6 +123,25 @@ def test_identifiers_holding_search_special_characters_still_name_one_patient(co
     assert bundle["entry"][0]["resource"]["identifier"][0]["value"] == "B$2|x\\y"
 
 
+def test_a_final_result_replaces_its_preliminary_whatever_order_the_segments_come_in(container):
+    header = "MSH|^~\\&|LAB|GENHOSP|TESSERA|TESSERA|20260101130000||ORU^R01^ORU_R01|{}|P|2.5.1"
+    pid = "PID|1||MRN001^^^GENHOSP^MR||Doe^Jane||19800101|F"
+    obr = "OBR|1||ACC9^LAB|24323-8^Metabolic panel^LN|||20260101125500|||||||||||||||20260101130000|||{}"
+    glucose = "OBX|{}|NM|2345-7^Glucose^LN||{}|mg/dL^mg/dL^UCUM|70-99|{}|||{}"
+    sodium = "OBX|1|NM|2951-2^Sodium^LN||140|mmol/L^mmol/L^UCUM|135-145|N|||F"
+    comments = ["OBX|{}|TX|8251-1^Comment^LN||line {}||||||F".format(n, n) for n in (3, 4)]
+    preliminary = [header.format("P1"), pid, obr.format("P"), glucose.format(1, 250, "H", "P")]
+    final = [header.format("F1"), pid, obr.format("F"), sodium, glucose.format(2, 95, "N", "F"), *comments]
+    for message in (preliminary, final):
+        outcome = container.feeds.receive(("\r".join(message) + "\r").encode())
+        assert outcome.ack_code == "AA", outcome.issues
+    found = [e["resource"] for e in _search(container, "Observation", _count="50")["entry"]]
+    glucoses = [o for o in found if o["code"]["coding"][0]["code"] == "2345-7"]
+    assert [(o["status"], o["valueQuantity"]["value"]) for o in glucoses] == [("final", 95)]
+    assert sorted(o["valueString"] for o in found if o["code"]["coding"][0]["code"] == "8251-1") == [
+        "line 3", "line 4"]
+
+
 def _from_other_facility(message: str) -> bytes:
     return message.replace("|GENHOSP|TESSERA|", "|OTHERHOSP|TESSERA|", 1).encode()
 

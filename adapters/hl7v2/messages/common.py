@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from adapters.hl7v2.context import Context
+from adapters.hl7v2.datatypes.codes import cwe_code
 from adapters.hl7v2.errors import SEGMENT_SEQUENCE_ERROR, MappingIssue
 from adapters.hl7v2.segments.obx import map_observation
 from adapters.hl7v2.tree import Segment
@@ -34,8 +35,13 @@ def require_segment(ctx: Context, segment: Segment | None, name: str) -> bool:
 def map_results(ctx: Context, results: list[Result], scope: tuple[str, str], **options: object) -> list[str]:
     """Map OBX (+NTE) results to Observations; returns their fullUrls."""
     urls = []
-    for position, result in enumerate(results, start=1):
-        url = map_observation(ctx, result.obx, scope=scope, position=position, notes=result.notes,
+    seen: dict[tuple[str, str], int] = {}
+    for result in results:
+        # OBX-1 only numbers the segments of one message: a result is the n-th of its code (and sub-id) in
+        # its report, so a corrected result replaces the one it corrects whatever order the sender lists
+        what = (cwe_code(result.obx.rep(3)), result.obx.text(4))
+        seen[what] = occurrence = seen.get(what, 0) + 1
+        url = map_observation(ctx, result.obx, scope=scope, occurrence=occurrence, notes=result.notes,
                               **options)  # type: ignore[arg-type]
         if url:
             urls.append(url)

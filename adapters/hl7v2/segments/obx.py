@@ -112,10 +112,11 @@ def _status(ctx: Context, obx: Segment) -> str:
     return "unknown"
 
 
-def map_observation(ctx: Context, obx: Segment, *, scope: tuple[str, str], position: int,
+def map_observation(ctx: Context, obx: Segment, *, scope: tuple[str, str], occurrence: int,
                     default_code: dict[str, Any] | None = None, effective: str | None = None,
                     notes: list[str] | None = None, links: dict[str, Any] | None = None) -> str | None:
-    """Upsert the Observation of one OBX; keyed by `scope` (report system, value) + OBX-1/OBX-4 + OBX-3."""
+    """Upsert the Observation of one OBX; keyed by `scope` (report system, value), OBX-3 and OBX-4, and the
+    `occurrence` of that code and sub-id in the report."""
     if ctx.subject is None:
         return None
     code = cwe_concept(obx.rep(3))
@@ -126,9 +127,8 @@ def map_observation(ctx: Context, obx: Segment, *, scope: tuple[str, str], posit
     kind = obx.get(2).upper()
     units = unit_fields(obx.rep(6))
     values = _values(ctx, obx, kind, units)
-    set_id = obx.get(1) or str(position)
     key = synthetic_key("Observation", "observation", scope[0], scope[1],
-                        join_key(set_id, obx.text(4)), cwe_code(obx.rep(3)))
+                        join_key(str(occurrence), obx.text(4)), cwe_code(obx.rep(3)))
     observation: dict[str, Any] = {"status": _status(ctx, obx), "code": code, "subject": ctx.patient_ref(),
                                    "encounter": ctx.encounter_ref()}
     if values:
