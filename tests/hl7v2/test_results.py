@@ -27,7 +27,12 @@ def test_numeric_value_with_ucum_unit_range_interpretation():
 @pytest.mark.parametrize("units, expected", [
     ("mg/dL", {"unit": "mg/dL", "system": UCUM, "code": "mg/dL"}),
     ("10*3/uL^thousand per microliter", {"unit": "thousand per microliter", "system": UCUM, "code": "10*3/uL"}),
-    ("beats/min", {"unit": "beats/min"}), ("tera.l-1", {"unit": "tera.l-1"}), ("", {}),
+    ("beats/min", {"unit": "beats/min", "system": UCUM, "code": "/min"}), ("tera.l-1", {"unit": "tera.l-1"}),
+    ("", {}), ("K/uL", {"unit": "K/uL", "system": UCUM, "code": "10*3/uL"}),
+    ("F", {"unit": "F", "system": UCUM, "code": "[degF]"}), ("C^degrees C", {"unit": "degrees C", "system": UCUM,
+                                                                           "code": "Cel"}),
+    ("mL/min/{1.73_m2}", {"unit": "mL/min/{1.73_m2}", "system": UCUM, "code": "mL/min/{1.73_m2}"}),
+    ("K^kelvin^UCUM", {"unit": "kelvin", "system": UCUM, "code": "K"}),
 ])
 def test_units_get_ucum_only_when_they_look_like_ucum(units, expected):
     quantity = _obs(f"OBX|1|NM|1^X^L||7|{units}||||||F")["valueQuantity"]

@@ -26,6 +26,17 @@ _ATOMS = {
     "[cup_us]", "[pi]", "[ppth]", "[pptr]", "[todd'U]", "[Ch]", "[diop]", "[hp'_X]", "[hp'_C]", "[mclg'U]",
     "[knk'U]", "[tb'U]", "[PFU]", "[Lf]", "[D'ag'U]", "[FFU]", "[bdsk'U]", "[ka'U]", "[hnsf'U]", "[smgy'U]",
     "10*", "mg", "gf", "[car_m]", "[crd_us]", "st", "[sft_i]", "[sin_i]", "[cin_i]", "[cft_i]"}
+# Lab shorthands that are not UCUM, or are UCUM for something else (K is kelvin, F farad, C coulomb), with the
+# UCUM code they stand for in result feeds; the text sent stays in Quantity.unit
+LAB_UNITS = {
+    "K/uL": "10*3/uL", "K/mm3": "10*3/mm3", "K/cumm": "10*3/uL", "x10E3/uL": "10*3/uL", "10^3/uL": "10*3/uL",
+    "M/uL": "10*6/uL", "M/mm3": "10*6/mm3", "x10E6/uL": "10*6/uL", "10^6/uL": "10*6/uL",
+    "F": "[degF]", "degF": "[degF]", "\u00b0F": "[degF]", "C": "Cel", "degC": "Cel", "\u00b0C": "Cel",
+    "mcg": "ug", "mcg/dL": "ug/dL", "mcg/L": "ug/L", "mcg/mL": "ug/mL", "mEq/L": "meq/L", "mEq": "meq",
+    "IU/L": "[IU]/L", "IU/mL": "[IU]/mL", "mIU/mL": "m[IU]/mL", "uIU/mL": "u[IU]/mL", "mmHg": "mm[Hg]",
+    "bpm": "/min", "beats/min": "/min", "breaths/min": "/min", "sec": "s", "hr": "h", "hrs": "h",
+    "lb": "[lb_av]", "lbs": "[lb_av]", "in": "[in_i]", "cc": "mL",
+}
 _ANNOTATION = re.compile(r"\{[^{}]*\}")
 _EXPONENT = re.compile(r"(.*?)([+-]?\d+)$")
 
@@ -74,12 +85,12 @@ def looks_like_ucum(code: str) -> bool:
     if _ANNOTATION.fullmatch(code):
         return True
     body = code[1:] if code.startswith("/") else code
-    terms = re.split(r"[./]", body)
+    terms = re.split(r"[./]", _ANNOTATION.sub("{}", body))  # a `.` inside an annotation ({1.73_m2}) is text
     for term in terms:
-        stripped = _ANNOTATION.sub("", term)
+        stripped = term.replace("{}", "")
         if not stripped and term:
             continue
-        if term.count("(") or not _simple_unit(stripped):
+        if term.count("(") or "{" in term or "}" in term or not _simple_unit(stripped):
             return False
     return True
 
@@ -89,6 +100,8 @@ def unit_fields(units: Value) -> dict[str, Any]:
     code, text, system_name = units.c(1), units.c(2), units.c(3).upper()
     if not code and not text:
         return {}
+    if code in LAB_UNITS and system_name not in ("UCUM", "ANS+"):
+        return {"unit": text or code, "system": UCUM, "code": LAB_UNITS[code]}
     if code and (system_name in ("UCUM", "ANS+") or (system_name in ("", "L", "ISO+", "99UCUM")
                                                       and looks_like_ucum(code))):
         return {"unit": text or code, "system": UCUM, "code": code}
