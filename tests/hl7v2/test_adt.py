@@ -118,6 +118,15 @@ def test_encounter_details():
     assert {r["name"] for r in resources(result, "Location")} == {"GENHOSP", "ICU", "101", "A"}
 
 
+def test_expected_admit_and_discharge_dates_are_plans_not_the_period():
+    message = adt("A01") + "\rPV2||||||||20260101100000|20260110"
+    encounter = one(run(message), "Encounter")
+    assert encounter["status"] == "in-progress"
+    assert encounter["period"] == {"start": "2026-01-01T11:00:00+01:00"}
+    assert {e["url"].rsplit(".", 1)[1]: e["valueDateTime"] for e in encounter["extension"]} == {
+        "plannedStartDate": "2026-01-01T10:00:00+01:00", "plannedEndDate": "2026-01-10"}
+
+
 def test_transfer_keeps_the_prior_location_as_completed():
     visit = pv1().split("|")
     visit[6] = "WARD^7^B^GENHOSP"

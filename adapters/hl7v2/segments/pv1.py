@@ -4,8 +4,8 @@ HL7 v2-to-FHIR IG: "Segment PV1 to Encounter Map" (http://hl7.org/fhir/uv/v2mapp
 "Segment PV2 to Encounter Map", "Table HL70004 to Encounter Class" and "Table HL70003 to Encounter Status"
 (A01/A02/A13 in-progress, A03 finished, A05/A14 planned, A11 cancelled). Deviations: A04 gives `arrived`
 (the IG says planned, but a registered outpatient is present), A08/A28/A31 derive the status from PV1-44/45
-instead of `unknown` so an update never regresses a known status. Period: PV1-44/45; when absent, the expected
-PV2-8/9 (a Tessera choice, as FHIR-Converter does). Locations: the most granular Location, chained by partOf;
+instead of `unknown` so an update never regresses a known status. Period: PV1-44/45 only; the expected admit and
+discharge dates PV2-8/9 are plans (R5 plannedStartDate/plannedEndDate extensions, per the IG), never the period. Locations: the most granular Location, chained by partOf;
 PV1-3 is planned for a pre-admit (PV1-2 = P, per the IG) or planned visit, completed once the visit ended.
 """
 from __future__ import annotations
@@ -25,6 +25,9 @@ from adapters.hl7v2.tree import Segment
 STATUS_BY_TRIGGER = {"A01": "in-progress", "A02": "in-progress", "A06": "in-progress", "A07": "in-progress",
                      "A13": "in-progress", "A03": "finished", "A04": "arrived", "A05": "planned",
                      "A14": "planned", "A11": "cancelled"}
+# R5 Encounter.plannedStartDate / plannedEndDate as R4 cross-version extensions
+PLANNED_START = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.plannedStartDate"
+PLANNED_END = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.plannedEndDate"
 PARTICIPANTS = ((7, "ATND", "attender"), (8, "REF", "referrer"), (9, "CON", "consultant"), (17, "ADM", "admitter"))
 
 
@@ -118,12 +121,16 @@ def map_encounter(ctx: Context, pv1: Segment, pv2: Segment | None = None, *, tri
     if key is None:
         return None
     period: dict[str, str] = {}
-    for field, expected, name in ((44, 8, "start"), (45, 9, "end")):
-        when = ctx.datetime(pv1, field) or (ctx.datetime(pv2, expected) if pv2 is not None else None)
+    for field, name in ((44, "start"), (45, "end")):
+        when = ctx.datetime(pv1, field)
         if when:
             period[name] = when
     status = _status(pv1, trigger)
     encounter: dict[str, Any] = {"status": status, "class": _class(ctx, pv1), "subject": ctx.patient_ref()}
+    planned = [{"url": url, "valueDateTime": when} for field, url in ((8, PLANNED_START), (9, PLANNED_END))
+               if pv2 is not None and (when := ctx.datetime(pv2, field))]
+    if planned:  # expected admit / discharge dates are plans, not the period (IG PV2 map)
+        encounter["extension"] = planned
     visit = cx_identifier(pv1.rep(19), default_system=key.system) if pv1.has(19) else None
     if visit:
         visit.setdefault("type", {"coding": [{"system": f"{V2}0203", "code": "VN"}]})
