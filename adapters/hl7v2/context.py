@@ -43,6 +43,7 @@ class Context:
         self.issues: list[MappingIssue] = []
         self.warnings: list[MappingIssue] = list(message.warnings)
         self.merges: list[Merge] = []
+        self.attached: set[int] = set()  # ids of OBX segments whose ED value a report carries as presentedForm
         self.subject: Subject | None = None
         self.encounter: str | None = None
         self.owns_patient = False  # True for ADT: Patient/Encounter are PUT, else created only if missing

@@ -128,3 +128,10 @@ def test_report_specimen_and_order():
 def test_obx_without_code_takes_the_report_code():
     obs = _obs("OBX|1|TX|||report line||||||F")
     assert obs["code"]["coding"][0]["code"] == "24323-8"
+
+
+def test_an_encapsulated_pdf_becomes_the_reports_presented_form():
+    result = run(oru(["OBX|1|ED|11526-1^Pathology report^LN||^AP^PDF^Base64^JVBERi0xLjQK||||||F"]))
+    report = one(result, "DiagnosticReport")
+    assert report["presentedForm"] == [{"contentType": "application/pdf", "data": "JVBERi0xLjQK"}]
+    assert not [w for w in result.warnings if w.segment == "OBX"]

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.hl7v2.context import Context
+from adapters.hl7v2.datatypes.encapsulated import ed_attachment
 from adapters.hl7v2.messages.common import Result, map_results, note_text, require_segment
 from adapters.hl7v2.segments.orders import map_service_request, order_ids, request_key
 from adapters.hl7v2.segments.pid import map_patient
@@ -95,6 +96,12 @@ def _map_group(ctx: Context, group: OrderGroup, position: int) -> None:
     if specimens:
         links["specimen"] = {"reference": specimens[0]}
     default_code = report_code(ctx, obr) if obr is not None and obr.has(4) else None
+    forms = []  # encapsulated documents (e.g. the PDF of a pathology report) are the report as issued
+    for result in group.results if obr is not None else []:
+        if result.obx.get(2).upper() == "ED" and (attachment := ed_attachment(ctx, result.obx)) is not None:
+            forms.append(attachment)
+            ctx.attached.add(id(result.obx))
     results = map_results(ctx, group.results, scope, default_code=default_code, effective=effective, links=links)
     if obr is not None:
-        map_report(ctx, obr, key, ids, results=results, specimens=specimens, based_on=based_on)
+        map_report(ctx, obr, key, ids, results=results, specimens=specimens, based_on=based_on,
+                   presented_form=forms)

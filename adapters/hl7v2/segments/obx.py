@@ -70,6 +70,8 @@ def _values(ctx: Context, obx: Segment, kind: str, units: dict[str, Any]) -> lis
         if not kind:
             ctx.issue(obx, 2, REQUIRED_FIELD_MISSING, "OBX-2 (value type) is missing; OBX-5 kept as text", fatal=False)
         return [("valueString", "\n".join(rep.text() for rep in reps))]
+    if kind == "ED" and id(obx) in ctx.attached:
+        return []  # the document is the report's presentedForm
     if kind in SKIPPED_TYPES:
         ctx.issue(obx, 5, TABLE_VALUE_NOT_FOUND, f"OBX-2 value type {kind} has no FHIR R4 Observation value; "
                   "the value was not mapped", fatal=False)

@@ -34,8 +34,10 @@ def report_code(ctx: Context, obr: Segment) -> dict[str, Any]:
 
 
 def map_report(ctx: Context, obr: Segment, key: Key, ids: OrderIds, *, results: list[str],
-               specimens: list[str], based_on: str | None) -> str | None:
-    """Upsert the DiagnosticReport of an OBR with references to its results, specimens and order."""
+               specimens: list[str], based_on: str | None,
+               presented_form: list[dict[str, Any]] | None = None) -> str | None:
+    """Upsert the DiagnosticReport of an OBR with references to its results, specimens and order, and the
+    documents its OBX carried (ED) as `presentedForm`."""
     if ctx.subject is None:
         return None
     status_code = obr.get(25).upper()
@@ -57,4 +59,6 @@ def map_report(ctx: Context, obr: Segment, key: Key, ids: OrderIds, *, results: 
     report["specimen"] = [{"reference": url} for url in specimens]
     if based_on:
         report["basedOn"] = [{"reference": based_on}]
+    if presented_form:
+        report["presentedForm"] = presented_form
     return ctx.upsert(key, report)

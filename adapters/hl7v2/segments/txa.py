@@ -7,55 +7,18 @@ lines joined into a text/plain attachment, ED as attachment) and table 0271 (TXA
 from __future__ import annotations
 
 import base64
-import binascii
-import re
 from typing import Any
 
 from adapters.hl7v2.context import Context
+from adapters.hl7v2.datatypes.encapsulated import ed_attachment
 from adapters.hl7v2.datatypes.codes import cwe_concept
 from adapters.hl7v2.datatypes.identifiers import ei_identifier
-from adapters.hl7v2.errors import DATA_TYPE_ERROR
 from adapters.hl7v2.identity import Key, synthetic_key
 from adapters.hl7v2.segments.practitioners import practitioner
 from adapters.hl7v2.terminology import DOC_AVAILABILITY, DOC_STATUS
 from adapters.hl7v2.tree import Segment
 
 TEXT_TYPES = {"TX", "FT", "ST", "TEXT"}
-MEDIA_TYPES = {"PDF": "application/pdf", "RTF": "application/rtf", "JPEG": "image/jpeg", "JPG": "image/jpeg",
-               "PNG": "image/png", "GIF": "image/gif", "TIFF": "image/tiff", "HTML": "text/html",
-               "XML": "application/xml", "TEXT": "text/plain", "OCTET-STREAM": "application/octet-stream"}
-_TOP_TYPES = {"application", "image", "text", "audio", "video", "multipart", "model"}
-_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
-
-
-def _media_type(kind: str, subtype: str) -> str:
-    if kind.lower() in _TOP_TYPES and subtype and re.fullmatch(r"[A-Za-z0-9.+-]+", subtype):
-        return f"{kind.lower()}/{subtype.lower()}"
-    return MEDIA_TYPES.get(subtype.upper()) or MEDIA_TYPES.get(kind.upper()) or "application/octet-stream"
-
-
-def _ed_attachment(ctx: Context, obx: Segment) -> dict[str, Any] | None:
-    ed = obx.rep(5)
-    encoding, data = ed.c(4).upper(), "".join(ed.c(5).split())
-    if not data:
-        return None
-    try:
-        if encoding in ("BASE64", "B64"):
-            if not _BASE64.fullmatch(data) or len(data) % 4:
-                raise ValueError("not base64")
-            base64.b64decode(data, validate=True)
-            payload = data
-        elif encoding == "HEX":
-            payload = base64.b64encode(bytes.fromhex(data)).decode("ascii")
-        else:
-            payload = base64.b64encode(ed.c(5).encode("utf-8")).decode("ascii")
-    except (ValueError, binascii.Error):
-        ctx.issue(obx, 5, DATA_TYPE_ERROR, "OBX-5 encapsulated data is not valid for its encoding; not attached",
-                  fatal=False)
-        return None
-    return {"contentType": _media_type(ed.c(2), ed.c(3)), "data": payload}
-
-
 def document_text(segments: list[Segment]) -> str:
     """The text of the TX/FT/ST OBX lines (repetitions are lines), joined with newlines."""
     lines: list[str] = []
@@ -101,7 +64,7 @@ def map_document(ctx: Context, txa: Segment, observations: list[Segment], *, tri
                                        "data": base64.b64encode(text.encode("utf-8")).decode("ascii")}})
     for obx in observations:
         if obx.get(2).upper() == "ED":
-            attachment = _ed_attachment(ctx, obx)
+            attachment = ed_attachment(ctx, obx)
             if attachment:
                 content.append({"attachment": attachment})
     if not content:
