@@ -202,3 +202,12 @@ def test_an_internal_defect_becomes_a_207_error_and_logs_no_message_content(monk
         run(adt())
     assert [(i.segment, i.code) for i in info.value.issues] == [("MSH", "207")]
     assert "KeyError" in caplog.text and "Doe" not in caplog.text
+
+
+def test_pid40_telecom_of_newer_versions_is_kept_once():
+    pid40 = "^PRN^CP^^1^555^1234567~^NET^Internet^jane@example.org~^PRN^PH^^1^555^7654321"
+    patient = one(run(adt(pid=pid(extra="||^PRN^PH^^1^555^7654321" + "|" * 27 + pid40))), "Patient")
+    assert patient["telecom"] == [
+        {"system": "phone", "value": "+1 (555) 7654321", "use": "home"},
+        {"system": "phone", "value": "+1 (555) 1234567", "use": "mobile"},
+        {"system": "email", "value": "jane@example.org"}]

@@ -2,7 +2,7 @@
 
 HL7 v2-to-FHIR IG: "Segment PID to Patient Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-pid-to-patient.html),
 "Segment PD1 to Patient Map" and "Segment MRG to Patient Map"; identifiers use "CX to Identifier", names
-"XPN to HumanName", addresses "XAD to Address", telecom "XTN to ContactPoint".
+"XPN to HumanName", addresses "XAD to Address", telecom "XTN to ContactPoint" (PID-13, PID-14 and the v2.7+ PID-40, each number once).
 """
 from __future__ import annotations
 
@@ -138,7 +138,12 @@ def patient_resource(ctx: Context, pid: Segment, key_identifier: dict[str, Any],
     _deceased(ctx, pid, patient)
     patient["address"] = [a for a in (xad_address(rep) for rep in pid.reps(11)) if a]
     telecom = [xtn_contact(rep, "home") for rep in pid.reps(13)] + [xtn_contact(rep, "work") for rep in pid.reps(14)]
-    patient["telecom"] = [t for t in telecom if t]
+    telecom += [xtn_contact(rep) for rep in pid.reps(40)]  # v2.7+: PID-13/14 are withdrawn in favour of PID-40
+    unique = {}
+    for contact in telecom:
+        if contact:
+            unique.setdefault((contact["system"], contact["value"]), contact)
+    patient["telecom"] = list(unique.values())
     patient["maritalStatus"] = _marital(pid)
     language = cwe_concept(pid.rep(15), "0296")
     if language:
