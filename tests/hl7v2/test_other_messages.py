@@ -106,6 +106,14 @@ def test_appointment(trigger, status):
     assert ("PUT", "Appointment?identifier=urn:tessera:hl7v2:authority:SCHED|F-1", None) in requests(result)
 
 
+@pytest.mark.parametrize("filler_status, status", [("Noshow", "noshow"), ("Complete", "fulfilled"),
+                                                   ("Pending", "pending"), ("Started", "arrived")])
+def test_appointment_status_follows_the_filler_status(filler_status, status):
+    sch = "SCH|P-1^EHR|F-1^SCHED||||Routine|CHECKUP^Checkup|NORMAL^Normal^HL70276|30|MIN" + "|" * 15 + filler_status
+    text = siu("S14").replace("SCH|P-1^EHR|F-1^SCHED||||Routine|CHECKUP^Checkup|NORMAL^Normal^HL70276|30|MIN", sch)
+    assert one(run(text), "Appointment")["status"] == status
+
+
 def test_appointment_end_from_duration():
     text = siu("S12").replace("TQ1|||||||20260105090000|20260105093000\r", "").replace(
         "AIS|1||99213^Office visit^C4", "AIS|1||99213^Office visit^C4|20260105090000|||45|min")

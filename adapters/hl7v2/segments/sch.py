@@ -2,6 +2,7 @@
 
 HL7 v2-to-FHIR IG: "Segment SCH to Appointment Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-sch-to-appointment.html),
 "Segment AIS/AIL/AIP to Appointment Map" (participants), "PL to Location", "XCN to Practitioner".
+Status: SCH-25 (table 0278) when valued, else the trigger (S15 cancelled, others booked).
 Start/end come from TQ1-7/8, else SCH-11 (TQ.4/TQ.5), else the AIS/AIL/AIP start plus their duration.
 """
 from __future__ import annotations
@@ -14,13 +15,17 @@ from adapters.hl7v2.datatypes.codes import cwe_concept
 from adapters.hl7v2.datatypes.identifiers import ei_identifier
 from adapters.hl7v2.datatypes.quantity import parse_number
 from adapters.hl7v2.datatypes.time import DEFAULT_UTC_OFFSET, Dtm, fhir_instant, parse_dtm
-from adapters.hl7v2.errors import REQUIRED_FIELD_MISSING
+from adapters.hl7v2.errors import REQUIRED_FIELD_MISSING, TABLE_VALUE_NOT_FOUND
 from adapters.hl7v2.identity import Key, synthetic_key
 from adapters.hl7v2.segments.locations import location
 from adapters.hl7v2.segments.practitioners import practitioner
 from adapters.hl7v2.tree import Segment
 
 STATUS_BY_TRIGGER = {"S12": "booked", "S13": "booked", "S14": "booked", "S15": "cancelled"}
+# HL7 table 0278 (filler status, SCH-25) to Appointment.status
+FILLER_STATUS = {"PENDING": "pending", "WAITLIST": "waitlist", "BOOKED": "booked", "OVERBOOK": "booked",
+                 "STARTED": "arrived", "COMPLETE": "fulfilled", "CANCELLED": "cancelled", "DC": "cancelled",
+                 "DELETED": "entered-in-error", "NOSHOW": "noshow", "BLOCKED": "booked"}
 UNIT_SECONDS = {"S": 1, "SEC": 1, "SECOND": 1, "SECONDS": 1, "M": 60, "MIN": 60, "MINUTE": 60, "MINUTES": 60,
                 "H": 3600, "HR": 3600, "HOUR": 3600, "HOURS": 3600, "D": 86400, "DAY": 86400, "DAYS": 86400}
 MAX_DURATION_SECONDS = 366 * 86400
@@ -91,7 +96,10 @@ def map_appointment(ctx: Context, sch: Segment, *, trigger: str, tq1: Segment | 
         return None
     placer = ei_identifier(sch.rep(1), type_code="PLAC", default_system=ctx.assigner("placer"))
     filler = ei_identifier(sch.rep(2), type_code="FILL", default_system=ctx.assigner("filler"))
-    status = STATUS_BY_TRIGGER.get(trigger, "booked")
+    filler_status = sch.get(25).upper()
+    status = FILLER_STATUS.get(filler_status) or STATUS_BY_TRIGGER.get(trigger, "booked")
+    if filler_status and filler_status not in FILLER_STATUS:
+        ctx.issue(sch, 25, TABLE_VALUE_NOT_FOUND, "SCH-25 is not an HL7 table 0278 filler status", fatal=False)
     timing = _timing(ctx, sch, tq1, resources)
     chosen = filler or placer
     if chosen:
