@@ -211,3 +211,13 @@ def test_pid40_telecom_of_newer_versions_is_kept_once():
         {"system": "phone", "value": "+1 (555) 7654321", "use": "home"},
         {"system": "phone", "value": "+1 (555) 1234567", "use": "mobile"},
         {"system": "email", "value": "jane@example.org"}]
+
+
+def test_street_name_and_house_number_are_parts_of_the_street_line():
+    def lines(xad: str) -> list[str]:
+        patient_segment = pid().split("|")
+        patient_segment[11] = xad
+        return one(run(adt(pid="|".join(patient_segment))), "Patient")["address"][0]["line"]
+
+    assert lines("Verkade 743&Verkade&743^^Den Haag^^2511 LZ^NL^H") == ["Verkade 743"]
+    assert lines("&Verkade&743^Bus 2^Den Haag^^2511 LZ^NL^H") == ["Verkade 743", "Bus 2"]

@@ -16,8 +16,11 @@ from adapters.hl7v2.tree import Value
 
 
 def xad_address(xad: Value) -> dict[str, Any] | None:
-    """XAD -> Address (lines SAD.1-3 and XAD.2, city, state, postal code, country, use/type, period)."""
-    lines = [xad.s(1, 1), xad.s(1, 2), xad.s(1, 3), xad.c(2)]
+    """XAD -> Address (lines SAD.1, else SAD.2 + SAD.3, and XAD.2; city, state, postal code, country, use/type,
+    period)."""
+    # SAD.2 (street name) and SAD.3 (dwelling number) are parts of SAD.1, not further lines
+    street = xad.s(1, 1) or " ".join(part for part in (xad.s(1, 2), xad.s(1, 3)) if part)
+    lines = [street, xad.c(2)]
     address: dict[str, Any] = {}
     lines = [line for line in lines if line]
     if lines:
