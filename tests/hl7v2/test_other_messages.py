@@ -142,3 +142,9 @@ def test_service_request(control, status, expected):
 def test_oml_is_mapped_like_orm():
     text = orm("NW").replace("ORM^O01^ORM_O01", "OML^O21^OML_O21")
     assert one(run(text), "ServiceRequest")["status"] == "active"
+
+
+def test_older_orders_take_priority_and_start_from_the_quantity_timing_field():
+    text = orm("NW").replace("|NW|PL-5^EHR||GRP-1^EHR|||", "|NW|PL-5^EHR||GRP-1^EHR|||^^^20260102070000^^S", 1)
+    request = one(run(text.replace("2.5.1", "2.3")), "ServiceRequest")
+    assert request["priority"] == "stat" and request["occurrenceDateTime"] == "2026-01-02T07:00:00+01:00"

@@ -96,13 +96,18 @@ def map_service_request(ctx: Context, orc: Segment | None, obr: Segment | None, 
         ref = practitioner(ctx, requester)
         if ref:
             request["requester"] = ref
-    priority = (tq1.get(9) if tq1 is not None else "") or (obr.get(5) if obr is not None else "")
+    # before v2.5 the timing is the TQ of ORC-7 / OBR-27: TQ.4 start, TQ.6 priority (IG "TQ to ServiceRequest")
+    timing = [(segment, field) for segment, field in ((orc, 7), (obr, 27)) if segment is not None and segment.has(field)]
+    priority = ((tq1.get(9) if tq1 is not None else "") or (obr.get(5) if obr is not None else "")
+                or next((segment.get(field, 6) for segment, field in timing if segment.get(field, 6)), ""))
     if priority.upper() in PRIORITY:
         request["priority"] = PRIORITY[priority.upper()]
-    if tq1 is not None and tq1.get(7):
-        when = ctx.datetime(tq1, 7)
-        if when:
-            request["occurrenceDateTime"] = when
+    when = ctx.datetime(tq1, 7) if tq1 is not None and tq1.get(7) else None
+    for segment, field in timing:
+        if when is None and segment.get(field, 4):
+            when = ctx.datetime(segment, field, 4)
+    if when:
+        request["occurrenceDateTime"] = when
     if notes:
         request["note"] = [{"text": text} for text in notes]
     if links:
