@@ -20,8 +20,9 @@ def merge_patients(uow: UnitOfWork, *, survivor_query: str, merged_query: str, c
                    source: str | None, owner: str | None = None) -> int:
     """Merge the patient matching `merged_query` into the one matching `survivor_query`; return versions written.
 
-    With `owner`, only that institution's patients are merged. The merged Patient stays readable, inactive, with `link` type `replaced-by`; the survivor gets a
-    `replaces` link; every indexed reference to the merged Patient is rewritten to the survivor.
+    With `owner`, only that institution's patients are merged. The merged Patient stays readable, inactive,
+    with `link` type `replaced-by`; the survivor gets a `replaces` link; every indexed reference to the merged
+    Patient is rewritten to the survivor.
     """
     survivors = match_conditional(uow, "Patient", survivor_query, owner=owner)
     merged = match_conditional(uow, "Patient", merged_query, owner=owner)

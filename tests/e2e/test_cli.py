@@ -132,7 +132,8 @@ def test_ingest_retries_bundles_follows_links_and_reports_duplicates_and_skipped
     (elsewhere / "linked.json").write_text(json.dumps({"resourceType": "Patient", "id": "cli-linked"}))
     (folder / "linked").symlink_to(elsewhere, target_is_directory=True)
     (folder / "loop").symlink_to(folder, target_is_directory=True)
-    (folder / "bom.json").write_bytes(b"\xef\xbb\xbf" + json.dumps({"resourceType": "Patient", "id": "cli-bom"}).encode())
+    bom_patient = json.dumps({"resourceType": "Patient", "id": "cli-bom"}).encode()
+    (folder / "bom.json").write_bytes(b"\xef\xbb\xbf" + bom_patient)
     (folder / "a_tx.json").write_text(json.dumps({"resourceType": "Bundle", "type": "transaction", "entry": [{
         "resource": {"resourceType": "Observation", "id": "cli-obs", "status": "final", "code": {"text": "pulse"},
                      "subject": {"reference": "Patient/cli-p2"}},

@@ -97,7 +97,8 @@ def map_service_request(ctx: Context, orc: Segment | None, obr: Segment | None, 
         if ref:
             request["requester"] = ref
     # before v2.5 the timing is the TQ of ORC-7 / OBR-27: TQ.4 start, TQ.6 priority (IG "TQ to ServiceRequest")
-    timing = [(segment, field) for segment, field in ((orc, 7), (obr, 27)) if segment is not None and segment.has(field)]
+    timing = [(segment, field) for segment, field in ((orc, 7), (obr, 27))
+              if segment is not None and segment.has(field)]
     priority = ((tq1.get(9) if tq1 is not None else "") or (obr.get(5) if obr is not None else "")
                 or next((segment.get(field, 6) for segment, field in timing if segment.get(field, 6)), ""))
     if priority.upper() in PRIORITY:

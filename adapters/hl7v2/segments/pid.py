@@ -2,7 +2,8 @@
 
 HL7 v2-to-FHIR IG: "Segment PID to Patient Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-pid-to-patient.html),
 "Segment PD1 to Patient Map" and "Segment MRG to Patient Map"; identifiers use "CX to Identifier", names
-"XPN to HumanName", addresses "XAD to Address", telecom "XTN to ContactPoint" (PID-13, PID-14 and the v2.7+ PID-40, each number once).
+"XPN to HumanName", addresses "XAD to Address", telecom "XTN to ContactPoint" (PID-13, PID-14 and the
+v2.7+ PID-40, each number once).
 """
 from __future__ import annotations
 

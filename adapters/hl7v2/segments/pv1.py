@@ -4,8 +4,9 @@ HL7 v2-to-FHIR IG: "Segment PV1 to Encounter Map" (http://hl7.org/fhir/uv/v2mapp
 "Segment PV2 to Encounter Map", "Table HL70004 to Encounter Class" and "Table HL70003 to Encounter Status"
 (A01/A02/A13 in-progress, A03 finished, A05/A14 planned, A11 cancelled). Deviations: A04 gives `arrived`
 (the IG says planned, but a registered outpatient is present), A08/A28/A31 derive the status from PV1-44/45
-instead of `unknown` so an update never regresses a known status. Period: PV1-44/45 only; the expected admit and
-discharge dates PV2-8/9 are plans (R5 plannedStartDate/plannedEndDate extensions, per the IG), never the period. Locations: the most granular Location, chained by partOf;
+instead of `unknown` so an update never regresses a known status. Period: PV1-44/45 only; the expected admit
+and discharge dates PV2-8/9 are plans (R5 plannedStartDate/plannedEndDate extensions, per the IG), never the
+period. Locations: the most granular Location, chained by partOf;
 PV1-3 is planned for a pre-admit (PV1-2 = P, per the IG) or planned visit, completed once the visit ended.
 """
 from __future__ import annotations
