@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -13,7 +14,15 @@ from engine.store.model import StoredResource, TokenLookup
 from engine.store.ports import UnitOfWork
 
 
-Prefetched = dict[TokenLookup, list[StoredResource]]
+Key = tuple[str, str]
+
+
+@dataclass
+class Prefetched:
+    """Lookups already made in a transaction, and the owning institution of what they found."""
+
+    matches: dict[TokenLookup, list[StoredResource]] = field(default_factory=dict)
+    owners: dict[Key, str | None] = field(default_factory=dict)
 OWNER_WINDOW = 16  # institutions that may share one identifier (e.g. an MRN authority) before a match is missed
 
 
@@ -40,7 +49,11 @@ def prefetch_conditional(uow: UnitOfWork, criteria: Iterable[tuple[str, str]], *
         lookup = token_lookup(resource_type, parse_qsl(query_text, keep_blank_values=True))
         if lookup is not None and lookup not in lookups:
             lookups.append(lookup)
-    return dict(zip(lookups, uow.find_by_tokens(lookups, limit=_window(owner)))) if lookups else {}
+    known = Prefetched(dict(zip(lookups, uow.find_by_tokens(lookups, limit=_window(owner)))) if lookups else {})
+    if owner is not None:
+        found = {(m.resource_type, m.resource_id) for matches in known.matches.values() for m in matches}
+        known.owners = {key: current.institution for key, current in uow.current_many(found).items()}
+    return known
 
 
 def _window(owner: str | None) -> int:
@@ -62,9 +75,11 @@ def match_conditional(uow: UnitOfWork, resource_type: str, query_text: str | Seq
     matches = _matches(uow, resource_type, query_text, for_write=for_write, known=known, owner=owner)
     if owner is None or not matches:
         return matches[:2]
-    currents = uow.current_many([(m.resource_type, m.resource_id) for m in matches])
-    owned = [m for m in matches if (current := currents.get((m.resource_type, m.resource_id))) is None
-             or current.institution in (None, owner)]
+    owners = known.owners if known is not None else {}
+    unknown = [(m.resource_type, m.resource_id) for m in matches if (m.resource_type, m.resource_id) not in owners]
+    if unknown:
+        owners = {**owners, **{key: current.institution for key, current in uow.current_many(unknown).items()}}
+    owned = [m for m in matches if owners.get((m.resource_type, m.resource_id)) in (None, owner)]
     return owned[:2] if owned or not others_if_none_owned else matches[:2]
 
 
@@ -77,8 +92,8 @@ def _matches(uow: UnitOfWork, resource_type: str, query_text: str | Sequence[tup
         uow.lock_key(f"{resource_type}?{sorted(params)}")
     lookup = token_lookup(resource_type, params)
     if lookup is not None:
-        if known is not None and lookup in known:
-            return known[lookup]
+        if known is not None and lookup in known.matches:
+            return known.matches[lookup]
         return uow.find_by_token(resource_type, lookup.parameter, lookup.system, lookup.code,
                                  any_system=lookup.any_system, limit=_window(owner))
     query = parse_search(resource_type, params, strict=True)
