@@ -138,6 +138,15 @@ class Segment:
         """The first non-empty repetition of field `n` as text (see Value.text)."""
         return self.rep(n).text()
 
+    def lines(self, n: int) -> list[str]:
+        """Field `n` as lines of text (TX/FT): every repetition, blank ones and indentation kept."""
+        enc = self.enc
+        lines = []
+        for parts in self._reps(n):
+            text = enc.component.join(enc.subcomponent.join(unescape(s, enc) for s in subs) for subs in parts)
+            lines.append("" if text.strip() == HL7_NULL else text.rstrip(enc.component + enc.subcomponent + " "))
+        return lines
+
     def has(self, n: int) -> bool:
         """True when field `n` holds a value."""
         return any(not Value(parts, self.enc).empty for parts in self._reps(n))

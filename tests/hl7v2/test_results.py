@@ -135,3 +135,8 @@ def test_an_encapsulated_pdf_becomes_the_reports_presented_form():
     report = one(result, "DiagnosticReport")
     assert report["presentedForm"] == [{"contentType": "application/pdf", "data": "JVBERi0xLjQK"}]
     assert not [w for w in result.warnings if w.segment == "OBX"]
+
+
+def test_text_results_keep_blank_lines_and_indentation():
+    observation = one(run(oru(["OBX|1|TX|8251-1^Comment^LN||para one~~  indented~para three||||||F"])), "Observation")
+    assert observation["valueString"] == "para one\n\n  indented\npara three"

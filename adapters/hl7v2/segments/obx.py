@@ -69,7 +69,7 @@ def _values(ctx: Context, obx: Segment, kind: str, units: dict[str, Any]) -> lis
     if kind in TEXT_TYPES or not kind:
         if not kind:
             ctx.issue(obx, 2, REQUIRED_FIELD_MISSING, "OBX-2 (value type) is missing; OBX-5 kept as text", fatal=False)
-        return [("valueString", "\n".join(rep.text() for rep in reps))]
+        return [("valueString", "\n".join(obx.lines(5)).strip("\n"))]
     if kind == "ED" and id(obx) in ctx.attached:
         return []  # the document is the report's presentedForm
     if kind in SKIPPED_TYPES:

@@ -24,7 +24,7 @@ def document_text(segments: list[Segment]) -> str:
     lines: list[str] = []
     for obx in segments:
         if obx.get(2).upper() in TEXT_TYPES or not obx.get(2):
-            lines.extend(rep.text() for rep in obx.reps(5)) if obx.reps(5) else lines.append("")
+            lines.extend(obx.lines(5) or [""])
     return "\n".join(lines).strip("\n")
 
 
