@@ -112,13 +112,14 @@ def test_report_specimen_and_order():
     assert report["status"] == "final" and report["code"]["coding"][0]["code"] == "24323-8"
     assert report["effectiveDateTime"] == "2026-01-01T10:00:00+01:00"
     assert report["issued"] == "2026-01-01T11:00:00+01:00"
-    assert [i["type"]["coding"][0]["code"] for i in report["identifier"]] == ["PLAC", "FILL"]
+    assert [i["type"]["coding"][0]["code"] for i in report["identifier"] if "type" in i] == ["PLAC", "FILL"]
     assert len(report["result"]) == 2 and len(report["specimen"]) == 1
     specimen = one(result, "Specimen")
     assert specimen["type"]["coding"][0]["code"] == "119297000"
     assert specimen["collection"]["collectedDateTime"] == "2026-01-01T09:00:00+01:00"
     urls = [url for method, url, _ in requests(result) if method == "PUT"]
-    assert "DiagnosticReport?identifier=urn:tessera:hl7v2:authority:LAB|FIL1" in urls
+    assert ("DiagnosticReport?identifier=urn:tessera:hl7v2:key:report-order|"
+            "urn:tessera:hl7v2:authority:LAB^FIL1^24323-8") in urls
     assert ("POST", "ServiceRequest", "identifier=urn:tessera:hl7v2:authority:EHR|ORD1") in requests(result)
     assert ("POST", "Patient", "identifier=urn:tessera:hl7v2:authority:GENHOSP|MRN1") in requests(result)
     for obs in resources(result, "Observation"):
@@ -140,3 +141,14 @@ def test_an_encapsulated_pdf_becomes_the_reports_presented_form():
 def test_text_results_keep_blank_lines_and_indentation():
     observation = one(run(oru(["OBX|1|TX|8251-1^Comment^LN||para one~~  indented~para three||||||F"])), "Observation")
     assert observation["valueString"] == "para one\n\n  indented\npara three"
+
+
+def test_two_reports_under_one_accession_number_stay_two_reports():
+    def obr(number: str, service: str, status: str) -> str:
+        return "|".join(["OBR", number, "", "ACC1^LAB", service] + [""] * 20 + [status])
+
+    text = "\r".join([oru(["OBX|1|NM|718-7^Hemoglobin^LN||13.5|g/dL|12-16||||F"], obr=obr("1", "58410-2^CBC^LN", "F")),
+                      obr("2", "24323-8^CMP^LN", "P"), "OBX|1|NM|2345-7^Glucose^LN||250|mg/dL|70-99|H|||P"])
+    reports = resources(run(text), "DiagnosticReport")
+    assert sorted((r["code"]["coding"][0]["code"], r["status"], len(r["result"])) for r in reports) == [
+        ("24323-8", "preliminary", 1), ("58410-2", "final", 1)]

@@ -80,7 +80,7 @@ def map_oru(ctx: Context, trigger: str) -> None:
 def _map_group(ctx: Context, group: OrderGroup, position: int) -> None:
     obr = group.obr
     ids = order_ids(ctx, group.orc, obr)
-    key = report_key(ctx, ids, position)
+    key = report_key(ctx, obr, ids, position)
     scope = (key.system, key.value)
     based_on = None
     if obr is not None and (ids.placer or ids.filler):

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.hl7v2.context import Context
-from adapters.hl7v2.datatypes.codes import cwe_concept
+from adapters.hl7v2.datatypes.codes import cwe_code, cwe_concept
 from adapters.hl7v2.errors import REQUIRED_FIELD_MISSING, TABLE_VALUE_NOT_FOUND
 from adapters.hl7v2.identity import Key, synthetic_key
 from adapters.hl7v2.segments.orders import OrderIds, identifier_key
@@ -17,11 +17,14 @@ from adapters.hl7v2.terminology import REPORT_STATUS
 from adapters.hl7v2.tree import Segment
 
 
-def report_key(ctx: Context, ids: OrderIds, position: int) -> Key:
-    """DiagnosticReport key: filler number, else placer number, else this message and OBR position."""
-    return (identifier_key("DiagnosticReport", ids.filler) or identifier_key("DiagnosticReport", ids.placer)
-            or synthetic_key("DiagnosticReport", "report", ctx.sender_system, ctx.header.control_id,
-                             str(position)))
+def report_key(ctx: Context, obr: Segment | None, ids: OrderIds, position: int) -> Key:
+    """DiagnosticReport key: filler number, else placer number, with the OBR-4 service (one accession number
+    often covers several reports of one specimen); else this message and OBR position."""
+    order = identifier_key("DiagnosticReport", ids.filler) or identifier_key("DiagnosticReport", ids.placer)
+    if order is not None:
+        service = cwe_code(obr.rep(4)) if obr is not None else ""
+        return synthetic_key("DiagnosticReport", "report-order", order.system, order.value, service)
+    return synthetic_key("DiagnosticReport", "report", ctx.sender_system, ctx.header.control_id, str(position))
 
 
 def report_code(ctx: Context, obr: Segment) -> dict[str, Any]:
