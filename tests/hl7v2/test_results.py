@@ -152,3 +152,12 @@ def test_two_reports_under_one_accession_number_stay_two_reports():
     reports = resources(run(text), "DiagnosticReport")
     assert sorted((r["code"]["coding"][0]["code"], r["status"], len(r["result"])) for r in reports) == [
         ("24323-8", "preliminary", 1), ("58410-2", "final", 1)]
+
+
+def test_a_date_range_value_is_a_period_and_obr8_ends_the_report_period():
+    obr = "|".join(["OBR", "1", "", "ACC2^LAB", "2345-7^Glucose^LN", "", "", "20260101080000", "20260102080000"]
+                   + [""] * 16 + ["F"])
+    result = run(oru(["OBX|1|DR|1^Window^L||20260101^20260131||||||F"], obr=obr))
+    assert one(result, "Observation")["valuePeriod"] == {"start": "2026-01-01", "end": "2026-01-31"}
+    assert one(result, "DiagnosticReport")["effectivePeriod"] == {"start": "2026-01-01T08:00:00+01:00",
+                                                                   "end": "2026-01-02T08:00:00+01:00"}

@@ -46,6 +46,13 @@ def _one_value(kind: str, rep: Value, units: dict[str, Any], offset: str | None)
     if kind in ("ID", "IS"):
         code = fhir_code(rep.c(1))
         return ("valueCodeableConcept", {"coding": [{"code": code}]}) if code else None
+    if kind == "DR":
+        try:
+            period = {name: fhir_datetime(parse_dtm(rep.s(comp, 1)), offset)
+                      for comp, name in ((1, "start"), (2, "end")) if rep.s(comp, 1)}
+        except ValueError as exc:
+            raise BadValue("not a date/time range") from exc
+        return ("valuePeriod", period) if period else None
     if kind in DATE_TYPES:
         try:
             return "valueDateTime", fhir_datetime(parse_dtm(rep.c(1)), offset)

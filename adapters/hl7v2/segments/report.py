@@ -49,8 +49,10 @@ def map_report(ctx: Context, obr: Segment, key: Key, ids: OrderIds, *, results: 
         ctx.issue(obr, 25, TABLE_VALUE_NOT_FOUND, "OBR-25 is not an HL7 table 0123 result status", fatal=False)
     report: dict[str, Any] = {"status": status, "code": report_code(ctx, obr), "subject": ctx.patient_ref(),
                               "encounter": ctx.encounter_ref(), "identifier": ids.listed()}
-    effective = ctx.datetime(obr, 7)
-    if effective:
+    effective, ended = ctx.datetime(obr, 7), ctx.datetime(obr, 8)
+    if effective and ended:  # OBR-8: the end of a collection over time (e.g. a 24-hour urine)
+        report["effectivePeriod"] = {"start": effective, "end": ended}
+    elif effective:
         report["effectiveDateTime"] = effective
     issued = ctx.instant(obr, 22)
     if issued:
