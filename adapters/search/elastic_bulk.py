@@ -49,10 +49,21 @@ def delete_action(deletion: Deletion) -> BulkAction:
     return BulkAction(deletion.key, deletion.version, (orjson.dumps(action),))
 
 
+INDEX_WIDE_ERRORS = frozenset({"cluster_block_exception", "index_closed_exception", "index_not_found_exception",
+                               "unavailable_shards_exception", "no_shard_available_action_exception"})
+
+
 def outcome(item: dict) -> str:
-    """What one bulk item did: indexed, deleted, ignored (nothing to delete), stale, transient or rejected."""
+    """What one bulk item did: indexed, deleted, ignored (nothing to delete), stale, transient or rejected.
+
+    Errors about the whole index (a write block, a closed or missing index) are transient: the document is
+    fine and must be retried once the index takes writes again, never dead-lettered.
+    """
     (kind, body), = item.items()
     status = body.get("status", 500)
+    error = body.get("error")
+    if isinstance(error, dict) and error.get("type") in INDEX_WIDE_ERRORS:
+        return "transient"
     if status in (200, 201):
         return "indexed" if kind == "index" else "deleted"
     if status == 404 and kind == "delete" and "error" not in body:

@@ -191,7 +191,7 @@ class ElasticsearchIndex(SearchIndex):
             answer = self.client.bulk(index=self.index_name, operations=lines)
         results = [outcome(item) for item in answer["items"]]
         if "transient" in results:
-            raise SearchUnavailable("Elasticsearch refused part of a bulk request for now (429/5xx)")
+            raise SearchUnavailable("Elasticsearch refused part of a bulk request for now (busy, blocked or closed)")
         for action, item, result in zip(actions, answer["items"], results):
             if result == "indexed":
                 report.indexed += 1

@@ -127,3 +127,22 @@ def test_apply_creates_the_index_when_nobody_ensured_it() -> None:
     finally:
         index.drop()
         index.close()
+
+
+def test_a_blocked_or_closed_index_is_unavailable_not_a_refusal_of_the_documents(elastic: ElasticsearchIndex) -> None:
+    elastic.apply([indexed("Condition/a", text="Gout.")], [])
+    client, name = elastic.client, elastic.index_name
+    client.indices.put_settings(index=name, settings={"index.blocks.write": True})
+    try:
+        with pytest.raises(SearchUnavailable):
+            elastic.apply([indexed("Condition/b", text="Gout.")], [Deletion("Condition", "a", 2)])
+    finally:
+        client.indices.put_settings(index=name, settings={"index.blocks.write": False})
+    client.indices.close(index=name)
+    try:
+        with pytest.raises(SearchUnavailable):
+            elastic.apply([indexed("Condition/b", text="Gout.")], [])
+    finally:
+        client.indices.open(index=name, wait_for_active_shards="1")
+    report = elastic.apply([indexed("Condition/b", text="Gout.")], [Deletion("Condition", "a", 2)])
+    assert (report.indexed, report.deleted, report.rejected) == (1, 1, [])

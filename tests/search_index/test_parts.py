@@ -104,7 +104,9 @@ def test_the_vector_matrix_matches_a_brute_force_scan() -> None:
     ({"index": {"status": 429, "error": {"type": "es_rejected_execution_exception"}}}, "transient"),
     ({"index": {"status": 503, "error": {"type": "unavailable_shards_exception"}}}, "transient"),
     ({"index": {"status": 400, "error": {"type": "document_parsing_exception"}}}, "rejected"),
-    ({"index": {"status": 404, "error": {"type": "index_not_found_exception"}}}, "rejected"),
+    ({"index": {"status": 404, "error": {"type": "index_not_found_exception"}}}, "transient"),
+    ({"index": {"status": 403, "error": {"type": "cluster_block_exception"}}}, "transient"),
+    ({"delete": {"status": 400, "error": {"type": "index_closed_exception"}}}, "transient"),
 ])
 def test_bulk_item_outcomes(item: dict, result: str) -> None:
     assert outcome(item) == result
