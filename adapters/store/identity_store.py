@@ -77,10 +77,17 @@ class SqlIdentityStore(IdentityRepository):
     def changes(self, after_seq: int, limit: int) -> list[tuple[int, str, str, int]]:
         o = s.outbox
         statement = (sa.select(o.c.seq, o.c.res_type, o.c.res_id, o.c.version)
-                     .where(o.c.seq > after_seq, o.c.res_type.in_(("Patient", "Consent")))
-                     .order_by(o.c.seq).limit(limit))
+                     .where(o.c.seq > after_seq).order_by(o.c.seq).limit(limit))
         with self._read() as connection:
             return [(row.seq, row.res_type, row.res_id, row.version) for row in connection.execute(statement)]
+
+    def changes_at(self, seqs: list[int]) -> list[tuple[int, str, str, int]]:
+        o, found = s.outbox, []
+        with self._read() as connection:
+            for chunk in _chunks(sorted(seqs)):
+                statement = sa.select(o.c.seq, o.c.res_type, o.c.res_id, o.c.version).where(o.c.seq.in_(chunk))
+                found.extend((row.seq, row.res_type, row.res_id, row.version) for row in connection.execute(statement))
+        return sorted(found)
 
     def _patient_column(self, patient_ids: list[str], column: sa.Column) -> dict[str, Any]:
         r, out = s.resources, {}

@@ -84,7 +84,11 @@ class IdentityRepository(abc.ABC):
 
     @abc.abstractmethod
     def changes(self, after_seq: int, limit: int) -> list[tuple[int, str, str, int]]:
-        """(seq, type, id, version) of Patient and Consent changes after `after_seq`, oldest first."""
+        """(seq, type, id, version) of every change after `after_seq`, oldest first."""
+
+    @abc.abstractmethod
+    def changes_at(self, seqs: list[int]) -> list[tuple[int, str, str, int]]:
+        """(seq, type, id, version) of the changes with these numbers that exist, oldest first."""
 
     @abc.abstractmethod
     def institutions(self, patient_ids: list[str]) -> dict[str, str | None]:

@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.errors import InvalidRequest, ResourceNotFound, VersionConflict
 from engine.fhir.references import parse_reference
+from engine.identity.change_feed import ChangeFeed
 from engine.identity.access import Member, golden_rules
 from engine.identity.golden import assign_golden_ids, cluster, golden_patient, match_components, member_links
 from engine.identity.golden_writes import golden_writes
@@ -65,7 +66,7 @@ class IdentityService:
         self.lock = threading.RLock()
         self.index: MatchIndex | None = None
         self.model_stamp: int | None = None  # when the model the index uses was saved
-        self.cursor = 0
+        self.feed = ChangeFeed(repo)  # where sync() continues in the store's change log
 
     # -- loading -------------------------------------------------------------------------------------------
     def patients(self) -> Iterator[tuple[StoredResource, str | None]]:
@@ -115,7 +116,8 @@ class IdentityService:
             return 0
         cursor = self.repo.latest_change()
         index, stored = self._indexed()
-        self.index, self.cursor = index, cursor
+        self.index = index
+        self.feed.reset(cursor)
         known = set(self.repo.links())
         present = {s.resource_id for s in stored}
         todo = sorted((present - known) | (known - present))
@@ -134,15 +136,11 @@ class IdentityService:
             processed = self._ensure_index()
             changed: list[str] = []
             consents: list[tuple[str, int]] = []
-            while batch := self.repo.changes(self.cursor, CHANGES_PAGE):
-                self.cursor = batch[-1][0]
-                for _, resource_type, resource_id, version in batch:
-                    if resource_type == "Patient":
-                        changed.append(resource_id)
-                    else:
-                        consents.append((resource_id, version))
-                if len(batch) < CHANGES_PAGE:
-                    break
+            for _, resource_type, resource_id, version in self.feed.read(CHANGES_PAGE):
+                if resource_type == "Patient":
+                    changed.append(resource_id)
+                elif resource_type == "Consent":
+                    consents.append((resource_id, version))
             ids = list(dict.fromkeys(changed))
             if ids:
                 processed += self._process(ids)
@@ -332,7 +330,8 @@ class IdentityService:
             pairs = [Pair(*pair_key(p.left_id, p.right_id), probability=p.probability, decision=p.decision,
                           explanation=explanation(p), updated_us=now) for p in scored]
             self.repo.replace_all_auto_pairs(pairs)
-            self.index, self.cursor = index, cursor
+            self.index = index
+            self.feed.reset(cursor)
             for s in stored:
                 self._merge_links(s.resource_id, s.body or {})
             nodes = {r.record_id for r in records}
