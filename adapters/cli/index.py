@@ -16,11 +16,15 @@ def _reindex(args: argparse.Namespace) -> int:
         if args.verify:
             result = service.verify(args.type)
             print(json.dumps({"checked": result.checked, "missing": len(result.missing),  # noqa: T201
-                              "stale": len(result.stale), "orphans": len(result.orphans),
+                              "stale": len(result.stale), "ahead": len(result.ahead),
+                              "orphans": len(result.orphans),
                               "pending_events": container.indexing.outbox.pending(), "clean": result.clean}))
-            for label, keys in (("missing", result.missing), ("stale", result.stale), ("orphan", result.orphans)):
+            for label, keys in (("missing", result.missing), ("stale", result.stale), ("ahead", result.ahead),
+                                ("orphan", result.orphans)):
                 for key in keys[:args.show]:
                     print(f"{label} {key}")  # noqa: T201 - resource keys only, no content
+            if result.ahead:
+                print("documents newer than the store (a restored store?): run `tessera reindex --clear`")  # noqa: T201
             return 0 if result.clean else 1
         report = service.reindex(args.type, clear=args.clear)
         print(json.dumps({"resources": report.events, "indexed": report.indexed, "unchanged": report.stale,  # noqa: T201

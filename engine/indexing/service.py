@@ -44,18 +44,20 @@ class DrainReport:
 
 @dataclass
 class Verification:
-    """How the index differs from the store: documents missing, older than the store, or orphaned."""
+    """How the index differs from the store: documents missing, older than the store, newer than the store
+    (the store was restored from a backup: only `reindex --clear` repairs them), or orphaned."""
 
     checked: int = 0
     missing: list[str] = field(default_factory=list)
     stale: list[str] = field(default_factory=list)
+    ahead: list[str] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)
     orphan_versions: dict[str, int] = field(default_factory=dict)
 
     @property
     def clean(self) -> bool:
         """True when the index holds exactly the store's current versions."""
-        return not (self.missing or self.stale or self.orphans)
+        return not (self.missing or self.stale or self.ahead or self.orphans)
 
 
 def latest_per_resource(events: Sequence[OutboxEvent]) -> list[tuple[str, str]]:
@@ -154,6 +156,8 @@ class IndexingService:
                 result.missing.append(item.key)
             elif held < item.version:
                 result.stale.append(item.key)
+            elif held > item.version:
+                result.ahead.append(item.key)
         result.orphans = sorted(indexed)
         result.orphan_versions = indexed
         return result

@@ -129,6 +129,19 @@ def test_an_old_version_arriving_late_does_not_win(stack, charted):
     assert f"Condition/{created['id']}" in _keys(stack.search(q="polyp colon", patient=patient_id, mode="words"))
 
 
+def test_verify_reports_documents_newer_than_the_store(stack, charted):
+    patient_id, _ = charted
+    created = stack.post(records.condition(patient_id, "40055000", "Chronic sinusitis (disorder)"))
+    stack.settle()
+    service = stack.container.indexing
+    future = service.documents([_source(created, 7)])[0]  # as if the store had been restored to an older backup
+    stack.container.search_index.apply([IndexedDocument(future, service.embedder.embed([future.embed_text])[0])], [])
+    result = service.verify("Condition")
+    assert result.ahead == [f"Condition/{created['id']}"] and not result.clean
+    service.reindex("Condition", clear=True)
+    assert service.verify("Condition").clean
+
+
 def _source(body: dict, version: int):
     from engine.indexing.model import SourceVersion
 
