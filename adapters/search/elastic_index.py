@@ -55,6 +55,7 @@ class ElasticsearchIndex(SearchIndex):
     """
 
     name = "elasticsearch"
+    parallel_reads = True  # the client's connection pool serves concurrent queries
 
     def __init__(self, url: str, index_name: str, dimensions: int, *, timeout_s: float = 10.0):
         self.index_name = index_name

@@ -16,6 +16,7 @@ class SearchIndex(abc.ABC):
     """A relevance index of search documents: words (BM25) and meaning (vector nearest neighbours)."""
 
     name: str  # "elasticsearch" | "embedded"
+    parallel_reads: bool = False  # words, meaning and count queries may run at the same time from threads
 
     @abc.abstractmethod
     def ensure(self) -> None:

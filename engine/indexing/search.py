@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from typing import Any
 
 from engine.errors import InvalidSearchRequest, Issue
 from engine.fhir.dates import format_instant, parse_range
@@ -12,6 +14,7 @@ from engine.indexing.model import Hit, IndexFilter
 from engine.indexing.ports import Embedder, SearchIndex
 from engine.indexing.synonyms import Synonyms
 
+_QUERIES = ThreadPoolExecutor(max_workers=8, thread_name_prefix="search-query")
 MODES = ("hybrid", "words", "meaning")
 MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 100
@@ -163,17 +166,23 @@ class ClinicalSearch:
         """The query with the clinical abbreviations and lay terms it contains spelled out."""
         return self.synonyms.expand(text) if self.synonyms else text
 
-    def rankings(self, request: SearchRequest, window: int) -> dict[str, list[Hit]]:
-        """The words and/or meaning rankings the mode asks for, `window` deep each."""
+    def rankings(self, request: SearchRequest, window: int, *, with_count: bool = False) -> dict[str, Any]:
+        """The words and/or meaning rankings the mode asks for, `window` deep each (and, `with_count`, the
+        number of matches under "count"); on an index that allows it the queries run at the same time."""
         text = self.expand(request.q)
         filters = clinical(request.filters)
-        rankings: dict[str, list[Hit]] = {}
+        calls: dict[str, Callable[[], Any]] = {}
         if request.mode in ("hybrid", "words"):
-            rankings["words"] = self.index.words(text, filters, window)
+            calls["words"] = lambda: self.index.words(text, filters, window)
         if request.mode in ("hybrid", "meaning"):
-            vector = self.embedder.embed([text])[0]
-            rankings["meaning"] = self.index.meaning(vector, filters, window)
-        return rankings
+            calls["meaning"] = lambda: self.index.meaning(self.embedder.embed([text])[0], filters, window)
+        if with_count:
+            calls["count"] = ((lambda: self.index.count_words(text, filters)) if request.mode == "words"
+                              else (lambda: self.index.count(filters)))
+        if not self.index.parallel_reads or len(calls) == 1:
+            return {name: call() for name, call in calls.items()}
+        futures = {name: _QUERIES.submit(call) for name, call in calls.items()}
+        return {name: future.result() for name, future in futures.items()}
 
     def search(self, request: SearchRequest, visible: Visible | None = None) -> SearchResponse:
         """One page of results; `visible` drops what the caller may not see (checked against the store).
@@ -183,7 +192,10 @@ class ClinicalSearch:
         by meaning), less those the caller was found not to see.
         """
         window = min(MAX_WINDOW, max(MIN_WINDOW, 2 * (request.offset + request.limit)))
-        rankings = self.rankings(request, window)
+        # where queries run side by side, the count of what ranks by meaning (nearly always needed) runs with
+        # the rankings; a words count only when the words ranking fills its window
+        rankings = self.rankings(request, window, with_count=self.index.parallel_reads and request.mode != "words")
+        counted: int | None = rankings.pop("count", None)
         fused = reciprocal_rank_fusion(rankings, weights=FUSION_WEIGHTS, k=FUSION_K)
         hidden = 0
         if visible is not None and fused:
@@ -200,9 +212,10 @@ class ClinicalSearch:
                                         hit.snippet, matched))
         total = len(fused)
         if any(len(hits) >= window for hits in rankings.values()):  # more matches than were ranked
-            filters = clinical(request.filters)
-            counted = (self.index.count_words(self.expand(request.q), filters) if request.mode == "words"
-                       else self.index.count(filters))
+            if counted is None:
+                filters = clinical(request.filters)
+                counted = (self.index.count_words(self.expand(request.q), filters) if request.mode == "words"
+                           else self.index.count(filters))
             total = max(total, counted - hidden)
         return SearchResponse(results, total)
 
