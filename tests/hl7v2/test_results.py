@@ -161,3 +161,10 @@ def test_a_date_range_value_is_a_period_and_obr8_ends_the_report_period():
     assert one(result, "Observation")["valuePeriod"] == {"start": "2026-01-01", "end": "2026-01-31"}
     assert one(result, "DiagnosticReport")["effectivePeriod"] == {"start": "2026-01-01T08:00:00+01:00",
                                                                    "end": "2026-01-02T08:00:00+01:00"}
+
+
+def test_the_analysis_time_is_an_extension_not_the_issue_time():
+    observation = one(run(oru(["OBX|1|NM|2345-7^Glucose^LN||95|mg/dL|||||F||||||||20260101103000"])), "Observation")
+    assert "issued" not in observation
+    assert observation["extension"] == [{"url": "http://hl7.org/fhir/StructureDefinition/observation-analysis-date-time",
+                                         "valueDateTime": "2026-01-01T10:30:00+01:00"}]

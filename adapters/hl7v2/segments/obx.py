@@ -19,6 +19,7 @@ from adapters.hl7v2.segments.practitioners import organization_xon, practitioner
 from adapters.hl7v2.terminology import INTERPRETATION, INTERPRETATION_ALIASES, OBSERVATION_STATUS, V2, V3_INTERPRETATION
 from adapters.hl7v2.tree import Segment, Value
 
+ANALYSIS_DATE_TIME = "http://hl7.org/fhir/StructureDefinition/observation-analysis-date-time"
 TEXT_TYPES = {"ST", "TX", "FT", "TEXT"}
 CODED_TYPES = {"CE", "CWE", "CNE", "CF", "CD"}
 DATE_TYPES = {"DT", "DTM", "TS", "DR"}
@@ -153,9 +154,9 @@ def map_observation(ctx: Context, obx: Segment, *, scope: tuple[str, str], occur
     when = ctx.datetime(obx, 14, fatal=True) if obx.get(14) else effective
     if when:
         observation["effectiveDateTime"] = when
-    issued = ctx.instant(obx, 19) if obx.get(19) else None
-    if issued:
-        observation["issued"] = issued
+    analysed = ctx.datetime(obx, 19) if obx.get(19) else None
+    if analysed:  # when the analysis ran, not when the result was issued (IG OBX map)
+        observation["extension"] = [{"url": ANALYSIS_DATE_TIME, "valueDateTime": analysed}]
     performers = [practitioner(ctx, rep) for rep in obx.reps(16)]
     performers.append(organization_xon(ctx, obx.rep(23)) if obx.has(23) else None)
     observation["performer"] = [p for p in performers if p]
