@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from engine.errors import Issue
+from engine.errors import Issue, MethodNotAllowed
 from engine.services.bulk_load import WRITE_BUNDLES, BulkLoader
 from engine.services.presentation import operation_outcome
-from adapters.http.fhir_routes import base_url, check_bundle_scopes
+from adapters.http.fhir_routes import APPEND_ONLY, base_url, check_bundle_scopes
 from adapters.http.security import PrincipalDep, caller_of, require
 from adapters.http.wire import UnsupportedMediaType, fhir_response
 
@@ -19,6 +19,7 @@ router = APIRouter(prefix="/fhir")
 NDJSON_TYPES = ("application/fhir+ndjson", "application/x-ndjson", "application/ndjson")
 MAX_REPORTED = 100
 MAX_WAITING = 10_000  # lines held in memory while they wait for resources sent later in the upload
+MAX_WAITING_BYTES = 64 * 1024 * 1024
 UTF8_BOM = b"\xef\xbb\xbf"
 
 
@@ -26,6 +27,8 @@ def _authorizer(principal: Any):
     def authorize(record: dict[str, Any]) -> None:
         if record.get("resourceType") == "Bundle" and record.get("type") in WRITE_BUNDLES:
             check_bundle_scopes(principal, record)
+        elif record["resourceType"] in APPEND_ONLY:
+            raise MethodNotAllowed(f"{record['resourceType']} is append-only and written by the server")
         else:
             require(principal, record["resourceType"], "u" if isinstance(record.get("id"), str) else "c")
     return authorize
@@ -58,7 +61,8 @@ async def bulk_import(request: Request, principal: PrincipalDep) -> Response:
     loader = BulkLoader(services.resources, services.bundles, on_reject=rejections,
                         caller=caller_of(request, principal), source=settings.default_source,
                         base_url=base_url(request), authorize=_authorizer(principal),
-                        max_depth=settings.max_json_depth, max_waiting=MAX_WAITING)
+                        max_depth=settings.max_json_depth, max_waiting=MAX_WAITING,
+                        max_waiting_bytes=MAX_WAITING_BYTES)
     max_line = settings.max_request_bytes
     number, pending, skipping = 0, bytearray(), False
 
@@ -75,7 +79,7 @@ async def bulk_import(request: Request, principal: PrincipalDep) -> Response:
         except orjson.JSONDecodeError as exc:
             loader.reject(f"line {number}", f"not valid JSON ({str(exc)[:120]})")
             return
-        loader.load(f"line {number}", record)
+        loader.load(f"line {number}", record, size=len(line))
 
     async for chunk in request.stream():
         pending += chunk

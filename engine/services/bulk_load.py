@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str]
 ENTRY_BUNDLES = ("collection", "searchset", "history")  # containers: their entries are loaded one by one
 WRITE_BUNDLES = ("transaction", "batch")
-MAX_TOGETHER_ROUNDS = 50
+MAX_TOGETHER_ROUNDS = 50  # transactions tried over the waiting records before each gets a last attempt alone
+MAX_TOGETHER = 2000  # waiting records loaded together in one transaction at most
+RETRY_ID = "tessera-bulk-entry-retry"  # marks a one-entry batch retrying an entry of a batch in the input
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class _Record:
     location: str
     body: dict[str, Any]
     keys: frozenset[Key]
+    order: int  # position in the input: repeated ids are applied in this order
+    size: int = 0  # bytes the record took in the input, when known
 
     @property
     def is_bundle_request(self) -> bool:
@@ -42,7 +46,7 @@ class BulkLoader:
     def __init__(self, resources: ResourceService, bundles: BundleService, *, on_reject: Callable[[str, str], None],
                  caller: Caller = SYSTEM, source: str | None = None, base_url: str = "http://localhost/fhir",
                  authorize: Callable[[dict[str, Any]], None] | None = None, max_depth: int = 64,
-                 max_waiting: int = 100_000):
+                 max_waiting: int = 100_000, max_waiting_bytes: int | None = None):
         self.resources = resources
         self.bundles = bundles
         self.on_reject = on_reject
@@ -52,10 +56,13 @@ class BulkLoader:
         self.authorize = authorize or (lambda record: None)
         self.max_depth = max_depth
         self.max_waiting = max_waiting
+        self.max_waiting_bytes = max_waiting_bytes
         self.accepted = 0
         self.rejected = 0
+        self._order = 0
         self._waiting: list[_Record] = []
         self._waiting_keys: set[Key] = set()
+        self._waiting_bytes = 0
 
     @property
     def waiting(self) -> int:
@@ -67,58 +74,86 @@ class BulkLoader:
         self.rejected += 1
         self.on_reject(location, reason)
 
-    def load(self, location: str, record: Any) -> None:
-        """Load one parsed record: a resource, a transaction or batch Bundle, or a Bundle of entries."""
-        if not isinstance(record, dict) or not isinstance(record.get("resourceType"), str):
-            self.reject(location, "not a FHIR resource (a JSON object with a resourceType)")
-            return
-        if _too_deep(record, self.max_depth):
-            self.reject(location, f"JSON nesting deeper than {self.max_depth} levels")
-            return
-        if record["resourceType"] == "Bundle" and record.get("type") in ENTRY_BUNDLES:
-            self._entries(location, record)
-            return
-        self._attempt(_Record(location, record, _keys(record)))
+    def load(self, location: str, record: Any, *, size: int = 0) -> None:
+        """Load one parsed record: a resource, a transaction or batch Bundle, or a Bundle of entries; `size`
+        is what it took in the input (bounds the memory held by records waiting for their references)."""
+        try:
+            if not isinstance(record, dict) or not isinstance(record.get("resourceType"), str):
+                self.reject(location, "not a FHIR resource (a JSON object with a resourceType)")
+            elif _too_deep(record, self.max_depth):
+                self.reject(location, f"JSON nesting deeper than {self.max_depth} levels")
+            elif record["resourceType"] == "Bundle" and record.get("type") in ENTRY_BUNDLES:
+                self._entries(location, record)
+            else:
+                self._order += 1
+                self._attempt(_Record(location, record, _keys(record), self._order, size))
+        except Exception as exc:  # noqa: BLE001 - one malformed record must not stop the load
+            log.error("bulk load: unexpected %s reading one record", type(exc).__name__)
+            self.reject(location, f"unreadable record ({type(exc).__name__}); it was not loaded")
 
     def finish(self) -> None:
-        """Retry waiting records until no more succeed, then load the rest together or reject each one."""
+        """Retry waiting records (latest first, so chains of forward references resolve in one round) until
+        no more succeed; then load what refers to each other together, and reject what points at nothing."""
+        stuck_rounds = 0
         while self._waiting:
-            round_, before = self._take_waiting(), self.accepted
-            for record in round_:
-                self._attempt(record)
-            if self.accepted == before:
-                self._load_together(self._take_waiting())
+            round_ = sorted(self._take_waiting(), key=lambda r: r.order)
+            before = (self.accepted, self.rejected)
+            first: dict[Key, int] = {}
+            for index, record in enumerate(round_):
+                for key in record.keys:
+                    first.setdefault(key, index)
+            for index in reversed(range(len(round_))):
+                record = round_[index]
+                if any(first[key] < index for key in record.keys):  # an earlier version goes first
+                    self._wait(record, "an earlier record with the same id could not be loaded")
+                else:
+                    self._attempt(record, in_order=False)
+            if (self.accepted, self.rejected) == before:
+                stuck_rounds += 1
+                self._resolve_stuck(final=stuck_rounds > MAX_TOGETHER_ROUNDS)
 
     def _entries(self, location: str, bundle: dict[str, Any]) -> None:
         entries = bundle.get("entry") or []
         if not isinstance(entries, list):
             self.reject(location, f"Bundle.entry of a {bundle['type']} Bundle must be a list")
             return
-        for index, entry in enumerate(entries):
+        indexed = list(enumerate(entries))
+        if bundle["type"] == "history":  # newest first: replay oldest first so the newest ends current
+            indexed.reverse()
+        for index, entry in indexed:
             where = f"{location} entry[{index}]"
-            resource = entry.get("resource") if isinstance(entry, dict) else None
-            if isinstance(entry, dict) and (entry.get("search") or {}).get("mode") == "outcome":
-                continue  # a searchset's OperationOutcome describes the search, not data
-            if not isinstance(resource, dict):
-                method = ((entry.get("request") or {}).get("method") if isinstance(entry, dict) else None) or ""
-                self.reject(where, "a history entry without a resource (a delete) is not applied"
-                            if str(method).upper() == "DELETE" else "the entry holds no resource")
+            if not isinstance(entry, dict):
+                self.reject(where, "the entry is not a JSON object")
                 continue
-            self.load(where, resource)
+            search = entry.get("search")
+            if isinstance(search, dict) and search.get("mode") == "outcome":
+                continue  # a searchset's OperationOutcome describes the search, not data
+            request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
+            resource = entry.get("resource")
+            if str(request.get("method", "")).upper() == "DELETE" and bundle["type"] == "history":
+                self._order += 1
+                delete = {"resourceType": "Bundle", "type": "transaction", "entry": [{"request": request}]}
+                self._attempt(_Record(where, delete, _keys(delete), self._order))
+            elif not isinstance(resource, dict):
+                self.reject(where, "the entry holds no resource")
+            else:
+                self.load(where, resource)
 
     def _take_waiting(self) -> list[_Record]:
-        waiting, self._waiting, self._waiting_keys = self._waiting, [], set()
+        waiting, self._waiting, self._waiting_keys, self._waiting_bytes = self._waiting, [], set(), 0
         return waiting
 
     def _wait(self, record: _Record, reason: str) -> None:
-        if len(self._waiting) >= self.max_waiting:
+        too_big = self.max_waiting_bytes is not None and self._waiting_bytes + record.size > self.max_waiting_bytes
+        if len(self._waiting) >= self.max_waiting or too_big:
             self.reject(record.location, f"{reason} (too many records already wait for their references)")
             return
         self._waiting.append(record)
         self._waiting_keys |= record.keys
+        self._waiting_bytes += record.size
 
-    def _attempt(self, record: _Record, *, final: bool = False) -> None:
-        if not final and record.keys & self._waiting_keys:
+    def _attempt(self, record: _Record, *, final: bool = False, in_order: bool = True) -> None:
+        if in_order and not final and record.keys & self._waiting_keys:
             self._wait(record, "an earlier record with the same id could not be loaded")
             return
         try:
@@ -154,25 +189,28 @@ class BulkLoader:
             return
         entries = body.get("entry") if isinstance(body.get("entry"), list) else []
         result = self.bundles.process(_copy(body), base_url=self.base_url, source=self.source, caller=self.caller)
+        retried_entry = len(entries) == 1 and body.get("id") == RETRY_ID
         for index, answer in enumerate(result["entry"]):
             response = answer.get("response") or {}
             status = str(response.get("status", ""))
             if status.startswith("2"):
                 self.accepted += 1
                 continue
-            where = f"{record.location} entry[{index}]"
+            where = record.location if retried_entry else f"{record.location} entry[{index}]"
             issues = (response.get("outcome") or {}).get("issue") or [{}]
             where_in = (issues[0].get("expression") or [""])[0]
             reason = f"{status}: {issues[0].get('diagnostics') or 'failed'}" + (f" (at {where_in})" if where_in else "")
             if not final and _unresolved(status, issues) and index < len(entries):
-                retry = {"resourceType": "Bundle", "type": "batch", "entry": [entries[index]]}
-                self._wait(_Record(where, retry, _keys(retry)), reason)
+                retry = {"resourceType": "Bundle", "id": RETRY_ID, "type": "batch", "entry": [entries[index]]}
+                self._wait(_Record(where, retry, _keys(retry), record.order), reason)
             else:
                 self.reject(where, reason)
 
-    def _load_together(self, records: list[_Record]) -> None:
-        """Records that still wait refer to each other or to nothing: one transaction for the first version of
-        each resource (an entry that fails is rejected and the rest tried again), then the others in order."""
+    def _resolve_stuck(self, *, final: bool) -> None:
+        """Nothing waiting could be loaded alone: load the first version of each waiting resource in one
+        transaction (references among them then resolve); an entry that fails is rejected and the rest wait
+        again. Once that is no longer possible, or `final`, each record gets a last attempt."""
+        records = sorted(self._take_waiting(), key=lambda r: r.order)
         together: list[_Record] = []
         later: list[_Record] = []
         seen: set[Key] = set()
@@ -180,22 +218,24 @@ class BulkLoader:
             alone = record.is_bundle_request or not record.keys or record.keys & seen
             (later if alone else together).append(record)
             seen |= record.keys
-        for _ in range(MAX_TOGETHER_ROUNDS):
-            if len(together) < 2:
-                break
+        if not final and 2 <= len(together) <= MAX_TOGETHER:
             bundle = {"resourceType": "Bundle", "type": "transaction", "entry": [_as_entry(r.body) for r in together]}
             try:
                 self.bundles.process(bundle, base_url=self.base_url, source=self.source, caller=self.caller)
             except BundleEntryError as exc:
-                if not 0 <= exc.index < len(together):
-                    break
-                self.reject(together.pop(exc.index).location, exc.cause.message)
-                continue
+                if 0 <= exc.index < len(together):
+                    self.reject(together.pop(exc.index).location, exc.cause.message)
+                    for record in together + later:
+                        self._wait(record, "waits for the records it refers to")
+                    return
             except Exception:  # noqa: BLE001 - fall back to one by one, each with its own reason
-                break
-            self.accepted += len(together)
-            together = []
-        for record in together + later:
+                log.info("bulk load: loading waiting records together failed; trying each on its own")
+            else:
+                self.accepted += len(together)
+                for record in later:
+                    self._wait(record, "waits for the records it refers to")
+                return
+        for record in records:
             self._attempt(record, final=True)
 
 
@@ -216,7 +256,8 @@ def _keys(record: dict[str, Any]) -> frozenset[Key]:
         if not isinstance(entry, dict):
             continue
         resource = entry.get("resource") if isinstance(entry.get("resource"), dict) else {}
-        url = str((entry.get("request") or {}).get("url", "")).lstrip("/").split("?")[0]
+        request = entry.get("request") if isinstance(entry.get("request"), dict) else {}
+        url = str(request.get("url", "")).lstrip("/").split("?")[0]
         parts = url.split("/")
         if isinstance(resource.get("id"), str) and isinstance(resource.get("resourceType"), str):
             keys.add((resource["resourceType"], resource["id"]))

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from engine.errors import ResourceNotFound
+from engine.errors import ResourceGone, ResourceNotFound
 from engine.services.bulk_load import BulkLoader
 
 
@@ -113,3 +113,53 @@ def test_records_that_are_not_resources_or_too_deep_are_rejected_and_the_rest_lo
     assert [where for where, _ in rejected] == ["n:1", "n:2"]
     assert "nesting deeper than 64" in rejected[1][1]
     assert loader.accepted == 1 and _current(container, "Patient", "fine")["id"] == "fine"
+
+
+def test_a_chain_of_forward_references_resolves_in_one_round_and_keeps_the_input_order(container):
+    loader, rejected = _loader(container)
+    calls = 0
+    update = container.resources.update
+
+    def counting_update(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        return update(*args, **kwargs)
+
+    container.resources.update = counting_update
+    chain = 40
+    for i in range(chain):  # each links to the next, which comes later in the input
+        loader.load(f"c:{i}", _patient(f"ch{i}", link=[{"other": {"reference": f"Patient/ch{i + 1}"},
+                                                         "type": "seealso"}]))
+    loader.load(f"c:{chain}", _patient(f"ch{chain}"))
+    loader.finish()
+    assert rejected == [] and loader.accepted == chain + 1
+    assert calls <= 3 * (chain + 1)  # not one round per link
+
+
+def test_a_version_whose_reference_fails_does_not_reject_records_a_later_version_satisfies(container):
+    loader, rejected = _loader(container)
+    loader.load("f:1", _observation("ox", "x"))
+    loader.load("f:2", _patient("x", managingOrganization={"reference": "Organization/missing"}))
+    loader.load("f:3", _patient("x"))
+    loader.finish()
+    assert [where for where, _ in rejected] == ["f:2"]
+    assert _current(container, "Observation", "ox")["subject"]["reference"] == "Patient/x"
+
+
+def test_malformed_entries_and_history_bundles(container):
+    loader, rejected = _loader(container)
+    loader.load("bad.json", {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"resource": _patient("m1"), "search": "match"}, "not an entry", {"resource": _patient("m2")}]})
+    loader.load("tx.json", {"resourceType": "Bundle", "type": "transaction", "entry": [{"request": "POST"}]})
+    history = {"resourceType": "Bundle", "type": "history", "entry": [  # newest first, as _history answers
+        {"request": {"method": "DELETE", "url": "Patient/h2"}},
+        {"resource": _patient("h1", name=[{"family": "New"}]), "request": {"method": "PUT", "url": "Patient/h1"}},
+        {"resource": _patient("h2"), "request": {"method": "POST", "url": "Patient"}},
+        {"resource": _patient("h1", name=[{"family": "Old"}]), "request": {"method": "POST", "url": "Patient"}}]}
+    loader.load("history.json", history)
+    loader.finish()
+    assert [where for where, _ in rejected] == ["bad.json entry[1]", "tx.json"]
+    assert _current(container, "Patient", "m1")["id"] == "m1" and _current(container, "Patient", "m2")["id"] == "m2"
+    assert _current(container, "Patient", "h1")["name"] == [{"family": "New"}]
+    with pytest.raises(ResourceGone):
+        container.resources.read("Patient", "h2")
