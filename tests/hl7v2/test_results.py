@@ -33,6 +33,7 @@ def test_numeric_value_with_ucum_unit_range_interpretation():
                                                                            "code": "Cel"}),
     ("mL/min/{1.73_m2}", {"unit": "mL/min/{1.73_m2}", "system": UCUM, "code": "mL/min/{1.73_m2}"}),
     ("K^kelvin^UCUM", {"unit": "kelvin", "system": UCUM, "code": "K"}),
+    ("mg/g{creat}", {"unit": "mg/g{creat}", "system": UCUM, "code": "mg/g{creat}"}),
 ])
 def test_units_get_ucum_only_when_they_look_like_ucum(units, expected):
     quantity = _obs(f"OBX|1|NM|1^X^L||7|{units}||||||F")["valueQuantity"]

@@ -90,7 +90,7 @@ def looks_like_ucum(code: str) -> bool:
         stripped = term.replace("{}", "")
         if not stripped and term:
             continue
-        if term.count("(") or "{" in term or "}" in term or not _simple_unit(stripped):
+        if term.count("(") or "{" in stripped or "}" in stripped or not _simple_unit(stripped):
             return False
     return True
 
