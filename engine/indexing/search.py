@@ -14,7 +14,7 @@ from engine.indexing.model import Hit, IndexFilter
 from engine.indexing.ports import Embedder, SearchIndex
 from engine.indexing.synonyms import Synonyms
 
-_QUERIES = ThreadPoolExecutor(max_workers=8, thread_name_prefix="search-query")
+_QUERIES = ThreadPoolExecutor(max_workers=32, thread_name_prefix="search-query")
 MODES = ("hybrid", "words", "meaning")
 MAX_QUERY_CHARS = 1000
 MAX_LIMIT = 100
@@ -181,8 +181,11 @@ class ClinicalSearch:
                               else (lambda: self.index.count(filters)))
         if not self.index.parallel_reads or len(calls) == 1:
             return {name: call() for name, call in calls.items()}
-        futures = {name: _QUERIES.submit(call) for name, call in calls.items()}
-        return {name: future.result() for name, future in futures.items()}
+        names = list(calls)  # the first query runs in this thread, the others beside it
+        futures = {name: _QUERIES.submit(calls[name]) for name in names[1:]}
+        results = {names[0]: calls[names[0]]()}
+        results.update({name: future.result() for name, future in futures.items()})
+        return results
 
     def search(self, request: SearchRequest, visible: Visible | None = None) -> SearchResponse:
         """One page of results; `visible` drops what the caller may not see (checked against the store).
@@ -192,9 +195,10 @@ class ClinicalSearch:
         by meaning), less those the caller was found not to see.
         """
         window = min(MAX_WINDOW, max(MIN_WINDOW, 2 * (request.offset + request.limit)))
-        # where queries run side by side, the count of what ranks by meaning (nearly always needed) runs with
-        # the rankings; a words count only when the words ranking fills its window
-        rankings = self.rankings(request, window, with_count=self.index.parallel_reads and request.mode != "words")
+        # where queries run side by side, the count of what ranks by meaning runs with the rankings when it
+        # is likely needed (no patient filter: the meaning ranking fills its window); otherwise only if needed
+        speculate = self.index.parallel_reads and request.mode != "words" and not request.filters.patients
+        rankings = self.rankings(request, window, with_count=speculate)
         counted: int | None = rankings.pop("count", None)
         fused = reciprocal_rank_fusion(rankings, weights=FUSION_WEIGHTS, k=FUSION_K)
         hidden = 0
