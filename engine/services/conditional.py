@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from engine.errors import InvalidRequest, Issue, ReferenceNotResolved
+from engine.errors import InvalidRequest, Issue, PreconditionFailed, ReferenceNotResolved
 from engine.fhir.references import conditional_parts, is_placeholder
 from engine.search.parsing import ESCAPED_PIPE, parse_search, split_token_values
 from engine.services.writes import path_to, references_in
@@ -23,7 +23,8 @@ class Prefetched:
 
     matches: dict[TokenLookup, list[StoredResource]] = field(default_factory=dict)
     owners: dict[Key, str | None] = field(default_factory=dict)
-OWNER_WINDOW = 16  # institutions that may share one identifier (e.g. an MRN authority) before a match is missed
+OWNER_WINDOW = 16  # matches fetched first when filtering by owner; more are looked up only when needed
+MAX_OWNER_SCAN = 1000
 
 
 def token_lookup(resource_type: str, params: Sequence[tuple[str, str]]) -> TokenLookup | None:
@@ -72,19 +73,32 @@ def match_conditional(uow: UnitOfWork, resource_type: str, query_text: str | Seq
     resources match, as another's resource is absent to its writes; `others_if_none_owned` falls back to
     other institutions' matches when it owns none (a reference, or a create that finds the resource exists).
     """
-    matches = _matches(uow, resource_type, query_text, for_write=for_write, known=known, owner=owner)
+    window = _window(owner)
+    matches = _matches(uow, resource_type, query_text, for_write=for_write, known=known, limit=window)
     if owner is None or not matches:
         return matches[:2]
+    owned = _owned(uow, matches, owner, known)
+    if not owned and len(matches) >= window:  # other institutions' matches may hide the owner's: look wider
+        matches = _matches(uow, resource_type, query_text, for_write=False, known=None, limit=MAX_OWNER_SCAN)
+        owned = _owned(uow, matches, owner, known)
+        if not owned and len(matches) >= MAX_OWNER_SCAN:
+            raise PreconditionFailed(f"More than {MAX_OWNER_SCAN} resources of other institutions match "
+                                     "these criteria; use criteria that name fewer")
+    return owned[:2] if owned or not others_if_none_owned else matches[:2]
+
+
+def _owned(uow: UnitOfWork, matches: list[StoredResource], owner: str,
+           known: Prefetched | None) -> list[StoredResource]:
+    """The matches the owner may write: its own and unowned ones."""
     owners = known.owners if known is not None else {}
     unknown = [(m.resource_type, m.resource_id) for m in matches if (m.resource_type, m.resource_id) not in owners]
     if unknown:
         owners = {**owners, **{key: current.institution for key, current in uow.current_many(unknown).items()}}
-    owned = [m for m in matches if owners.get((m.resource_type, m.resource_id)) in (None, owner)]
-    return owned[:2] if owned or not others_if_none_owned else matches[:2]
+    return [m for m in matches if owners.get((m.resource_type, m.resource_id)) in (None, owner)]
 
 
 def _matches(uow: UnitOfWork, resource_type: str, query_text: str | Sequence[tuple[str, str]], *,
-             for_write: bool, known: Prefetched | None, owner: str | None) -> list[StoredResource]:
+             for_write: bool, known: Prefetched | None, limit: int) -> list[StoredResource]:
     params = parse_qsl(query_text, keep_blank_values=True) if isinstance(query_text, str) else list(query_text)
     if not params:
         raise InvalidRequest("A conditional interaction needs search criteria")
@@ -95,9 +109,9 @@ def _matches(uow: UnitOfWork, resource_type: str, query_text: str | Sequence[tup
         if known is not None and lookup in known.matches:
             return known.matches[lookup]
         return uow.find_by_token(resource_type, lookup.parameter, lookup.system, lookup.code,
-                                 any_system=lookup.any_system, limit=_window(owner))
+                                 any_system=lookup.any_system, limit=limit)
     query = parse_search(resource_type, params, strict=True)
-    query.count, query.total = _window(owner), "none"
+    query.count, query.total = limit, "none"
     return uow.search(query).items
 
 

@@ -124,3 +124,14 @@ def test_a_conditional_update_matching_only_another_institutions_resource_create
     created = app_client.post("/fhir/Observation", json=observation, headers=b)
     assert created.status_code == 201, created.text  # the caller's own patient, not two ambiguous matches
     assert created.json()["subject"]["reference"] == f"Patient/{second.json()['id']}"
+
+
+def test_a_conditional_update_finds_the_callers_resource_among_many_of_other_institutions(app_client, as_client):
+    body = {"resourceType": "Patient", "identifier": [{"system": "urn:crowded-mrn", "value": "7"}]}
+    for number in range(20):
+        created = app_client.post("/fhir/Patient", json=body, headers=as_client(f"hospital-{number:02d}"))
+        assert created.status_code == 201, created.text
+    mine = as_client("hospital-zz")
+    ids = {app_client.put("/fhir/Patient?identifier=urn:crowded-mrn|7", json={**body, "name": [{"family": f"V{n}"}]},
+                          headers=mine).json()["id"] for n in range(3)}
+    assert len(ids) == 1
