@@ -31,20 +31,20 @@ class ChangeFeed:
         self.cursor = cursor
         self.gaps.clear()
 
-    def read(self, page: int) -> list[Change]:
-        """Every change committed since the last read, the late ones included."""
+    def read(self, page: int, types: tuple[str, ...] | None = None) -> list[Change]:
+        """Every change (of `types`, when given) committed since the last read, the late ones included."""
         changes: list[Change] = []
         while batch := self.repo.changes(self.cursor, page):
             self._note_gaps(batch)
             self.cursor = batch[-1][0]
-            changes.extend(batch)
+            changes.extend(c for c in batch if types is None or c[1] in types)
             if len(batch) < page:
                 break
         if self.gaps:
             late = self.repo.changes_at(sorted(self.gaps))
             for change in late:
                 self.gaps.pop(change[0], None)
-            changes.extend(late)
+            changes.extend(c for c in late if types is None or c[1] in types)
             now = self.clock()
             for seq in [seq for seq, missed in self.gaps.items() if now - missed > GAP_HORIZON_S]:
                 del self.gaps[seq]

@@ -136,7 +136,7 @@ class IdentityService:
             processed = self._ensure_index()
             changed: list[str] = []
             consents: list[tuple[str, int]] = []
-            for _, resource_type, resource_id, version in self.feed.read(CHANGES_PAGE):
+            for _, resource_type, resource_id, version in self.feed.read(CHANGES_PAGE, ("Patient", "Consent")):
                 if resource_type == "Patient":
                     changed.append(resource_id)
                 elif resource_type == "Consent":

@@ -206,9 +206,11 @@ def test_an_internal_defect_becomes_a_207_error_and_logs_no_message_content(monk
 
 def test_pid40_telecom_of_newer_versions_is_kept_once():
     pid40 = "^PRN^CP^^1^555^1234567~^NET^Internet^jane@example.org~^PRN^PH^^1^555^7654321"
-    patient = one(run(adt(pid=pid(extra="||^PRN^PH^^1^555^7654321" + "|" * 27 + pid40))), "Patient")
+    patient = one(run(adt(pid=pid(extra="||^PRN^PH^^1^555^7654321|^WPN^PH^^1^555^7654321" + "|" * 26 + pid40))),
+                  "Patient")
     assert patient["telecom"] == [
         {"system": "phone", "value": "+1 (555) 7654321", "use": "home"},
+        {"system": "phone", "value": "+1 (555) 7654321", "use": "work"},
         {"system": "phone", "value": "+1 (555) 1234567", "use": "mobile"},
         {"system": "email", "value": "jane@example.org"}]
 

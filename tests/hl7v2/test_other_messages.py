@@ -106,11 +106,12 @@ def test_appointment(trigger, status):
     assert ("PUT", "Appointment?identifier=urn:tessera:hl7v2:authority:SCHED|F-1", None) in requests(result)
 
 
-@pytest.mark.parametrize("filler_status, status", [("Noshow", "noshow"), ("Complete", "fulfilled"),
-                                                   ("Pending", "pending"), ("Started", "arrived")])
-def test_appointment_status_follows_the_filler_status(filler_status, status):
+@pytest.mark.parametrize("trigger, filler_status, status", [
+    ("S14", "Noshow", "noshow"), ("S14", "Complete", "fulfilled"), ("S12", "Pending", "pending"),
+    ("S14", "Started", "arrived"), ("S15", "Booked", "cancelled")])
+def test_appointment_status_follows_the_filler_status(trigger, filler_status, status):
     sch = "SCH|P-1^EHR|F-1^SCHED||||Routine|CHECKUP^Checkup|NORMAL^Normal^HL70276|30|MIN" + "|" * 15 + filler_status
-    text = siu("S14").replace("SCH|P-1^EHR|F-1^SCHED||||Routine|CHECKUP^Checkup|NORMAL^Normal^HL70276|30|MIN", sch)
+    text = siu(trigger).replace("SCH|P-1^EHR|F-1^SCHED||||Routine|CHECKUP^Checkup|NORMAL^Normal^HL70276|30|MIN", sch)
     assert one(run(text), "Appointment")["status"] == status
 
 

@@ -3,7 +3,7 @@
 HL7 v2-to-FHIR IG: "Segment PID to Patient Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-pid-to-patient.html),
 "Segment PD1 to Patient Map" and "Segment MRG to Patient Map"; identifiers use "CX to Identifier", names
 "XPN to HumanName", addresses "XAD to Address", telecom "XTN to ContactPoint" (PID-13, PID-14 and the
-v2.7+ PID-40, each number once).
+v2.7+ PID-40, each number once per use).
 """
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def patient_resource(ctx: Context, pid: Segment, key_identifier: dict[str, Any],
     unique = {}
     for contact in telecom:
         if contact:
-            unique.setdefault((contact["system"], contact["value"]), contact)
+            unique.setdefault((contact["system"], contact["value"], contact.get("use")), contact)
     patient["telecom"] = list(unique.values())
     patient["maritalStatus"] = _marital(pid)
     language = cwe_concept(pid.rep(15), "0296")

@@ -97,7 +97,8 @@ def map_appointment(ctx: Context, sch: Segment, *, trigger: str, tq1: Segment | 
     placer = ei_identifier(sch.rep(1), type_code="PLAC", default_system=ctx.assigner("placer"))
     filler = ei_identifier(sch.rep(2), type_code="FILL", default_system=ctx.assigner("filler"))
     filler_status = sch.get(25).upper()
-    status = FILLER_STATUS.get(filler_status) or STATUS_BY_TRIGGER.get(trigger, "booked")
+    status = ("cancelled" if trigger == "S15"  # a cancellation notice wins over a stale filler status
+              else FILLER_STATUS.get(filler_status) or STATUS_BY_TRIGGER.get(trigger, "booked"))
     if filler_status and filler_status not in FILLER_STATUS:
         ctx.issue(sch, 25, TABLE_VALUE_NOT_FOUND, "SCH-25 is not an HL7 table 0278 filler status", fatal=False)
     timing = _timing(ctx, sch, tq1, resources)
