@@ -5,6 +5,7 @@ throughput, a summary, and a non-zero exit code when anything was rejected.
 """
 from __future__ import annotations
 
+import codecs
 import os
 import sys
 import time
@@ -22,7 +23,6 @@ from adapters import hl7v2
 SOURCE = "urn:tessera:cli-ingest"
 HL7_SUFFIXES = (".hl7", ".txt", ".er7")
 FHIR_SUFFIXES = (".json", ".ndjson")
-UTF8_BOM = b"\xef\xbb\xbf"
 
 
 class Files:
@@ -105,10 +105,10 @@ class Ingestor:
             with path.open("rb") as handle:
                 for number, line in enumerate(handle, start=1):
                     if line.strip():
-                        self._fhir_text(f"{path}:{number}", line.removeprefix(UTF8_BOM) if number == 1 else line)
+                        self._fhir_text(f"{path}:{number}", line.removeprefix(codecs.BOM_UTF8) if number == 1 else line)
                         self.progress.tick()
         else:
-            self._fhir_text(str(path), path.read_bytes().removeprefix(UTF8_BOM))
+            self._fhir_text(str(path), path.read_bytes().removeprefix(codecs.BOM_UTF8))
         self.progress.tick()
 
     def _hl7(self, path: Path) -> None:

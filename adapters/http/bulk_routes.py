@@ -1,6 +1,7 @@
 """`POST /fhir/$import`: bulk NDJSON upload, streamed line by line (never held whole in memory)."""
 from __future__ import annotations
 
+import codecs
 from typing import Any
 
 import orjson
@@ -20,7 +21,6 @@ NDJSON_TYPES = ("application/fhir+ndjson", "application/x-ndjson", "application/
 MAX_REPORTED = 100
 MAX_WAITING = 10_000  # lines held in memory while they wait for resources sent later in the upload
 MAX_WAITING_BYTES = 64 * 1024 * 1024
-UTF8_BOM = b"\xef\xbb\xbf"
 
 
 def _authorizer(principal: Any):
@@ -68,7 +68,7 @@ async def bulk_import(request: Request, principal: PrincipalDep) -> Response:
 
     def handle(line: bytes) -> None:
         if number == 1:
-            line = line.removeprefix(UTF8_BOM)
+            line = line.removeprefix(codecs.BOM_UTF8)
         if not line.strip():
             return
         if len(line) > max_line:

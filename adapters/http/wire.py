@@ -8,6 +8,7 @@ from fastapi import Request
 from fastapi.responses import Response
 
 from engine.errors import InvalidRequest, Issue
+from engine.fhir.json_depth import nesting_exceeds
 from engine.fhir.release import MIME_TYPE
 from engine.services.presentation import etag, last_modified
 from engine.store.model import StoredResource
@@ -83,13 +84,6 @@ async def read_json(request: Request, *, max_bytes: int, max_depth: int) -> Any:
 
 
 def _check_depth(body: Any, max_depth: int) -> None:
-    stack = [(body, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > max_depth:
-            raise InvalidRequest(f"JSON nesting deeper than {max_depth} levels",
-                                 issues=[Issue("structure", f"JSON nesting deeper than {max_depth} levels")])
-        if isinstance(value, dict):
-            stack.extend((v, depth + 1) for v in value.values() if isinstance(v, (dict, list)))
-        elif isinstance(value, list):
-            stack.extend((v, depth + 1) for v in value if isinstance(v, (dict, list)))
+    if nesting_exceeds(body, max_depth):
+        raise InvalidRequest(f"JSON nesting deeper than {max_depth} levels",
+                             issues=[Issue("structure", f"JSON nesting deeper than {max_depth} levels")])

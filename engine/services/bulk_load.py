@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from engine.errors import BundleEntryError, ReferenceNotResolved, TesseraError
+from engine.fhir.json_depth import nesting_exceeds
 from engine.security.caller import SYSTEM, Caller
 from engine.services.bundles import BundleService
 from engine.services.resources import ResourceService
@@ -80,7 +81,7 @@ class BulkLoader:
         try:
             if not isinstance(record, dict) or not isinstance(record.get("resourceType"), str):
                 self.reject(location, "not a FHIR resource (a JSON object with a resourceType)")
-            elif _too_deep(record, self.max_depth):
+            elif nesting_exceeds(record, self.max_depth):
                 self.reject(location, f"JSON nesting deeper than {self.max_depth} levels")
             elif record["resourceType"] == "Bundle" and record.get("type") in ENTRY_BUNDLES:
                 self._entries(location, record)
@@ -274,17 +275,3 @@ def _unresolved(status: str, issues: list[dict[str, Any]]) -> bool:
 def _copy(body: dict[str, Any]) -> dict[str, Any]:
     """A deep copy (Bundle processing rewrites its input in place)."""
     return orjson.loads(orjson.dumps(body))
-
-
-def _too_deep(value: Any, limit: int) -> bool:
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > limit:
-            return True
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, (dict, list)))
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item if isinstance(v, (dict, list)))
-    return False
-
