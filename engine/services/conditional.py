@@ -15,6 +15,8 @@ from engine.store.ports import UnitOfWork
 
 
 Key = tuple[str, str]
+OWNER_WINDOW = 16  # matches fetched first when filtering by owner; more are looked up only when needed
+MAX_OWNER_SCAN = 1000
 
 
 @dataclass
@@ -23,8 +25,6 @@ class Prefetched:
 
     matches: dict[TokenLookup, list[StoredResource]] = field(default_factory=dict)
     owners: dict[Key, str | None] = field(default_factory=dict)
-OWNER_WINDOW = 16  # matches fetched first when filtering by owner; more are looked up only when needed
-MAX_OWNER_SCAN = 1000
 
 
 def token_lookup(resource_type: str, params: Sequence[tuple[str, str]]) -> TokenLookup | None:
