@@ -168,7 +168,8 @@ class ClinicalSearch:
 
     def rankings(self, request: SearchRequest, window: int, *, with_count: bool = False) -> dict[str, Any]:
         """The words and/or meaning rankings the mode asks for, `window` deep each (and, `with_count`, the
-        number of matches under "count"); on an index that allows it the queries run at the same time."""
+        number of documents passing the filters under "count"); on an index that allows it the queries run
+        at the same time."""
         text = self.expand(request.q)
         filters = clinical(request.filters)
         calls: dict[str, Callable[[], Any]] = {}
@@ -177,8 +178,7 @@ class ClinicalSearch:
         if request.mode in ("hybrid", "meaning"):
             calls["meaning"] = lambda: self.index.meaning(self.embedder.embed([text])[0], filters, window)
         if with_count:
-            calls["count"] = ((lambda: self.index.count_words(text, filters)) if request.mode == "words"
-                              else (lambda: self.index.count(filters)))
+            calls["count"] = lambda: self.index.count(filters)
         if not self.index.parallel_reads or len(calls) == 1:
             return {name: call() for name, call in calls.items()}
         names = list(calls)  # the first query runs in this thread, the others beside it
