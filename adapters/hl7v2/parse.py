@@ -173,25 +173,6 @@ def _parse(raw: bytes | str) -> ParsedMessage:
     return ParsedMessage(header=header, text=text, encoding=enc, segments=segments, warnings=warnings)
 
 
-def split_batch(raw: bytes | str) -> list[str]:
-    """Split a file of many messages (one per MSH; FHS/BHS/BTS/FTS wrappers dropped) into message texts."""
-    try:
-        text = decode(raw)
-    except Hl7ParseError:
-        raise
-    except Exception as exc:
-        raise Hl7ParseError(f"the batch could not be decoded ({type(exc).__name__})") from exc
-    messages: list[list[str]] = []
-    for line in _lines(text):
-        if line[:3] in _WRAPPERS:
-            continue
-        if line.startswith("MSH"):
-            messages.append([line])
-        elif messages:
-            messages[-1].append(line)
-    return ["\r".join(lines) for lines in messages]
-
-
 _BYTE_LINE_BREAK = re.compile(rb"\r\n|\n|\r")
 
 

@@ -1,9 +1,9 @@
-"""parse_message / split_batch: segment endings, BOM, delimiters, escapes, repetitions, versions, errors."""
+"""parse_message / split_file: segment endings, BOM, delimiters, escapes, repetitions, versions, errors."""
 from __future__ import annotations
 
 import pytest
 
-from adapters.hl7v2 import Hl7ParseError, parse_message, split_batch
+from adapters.hl7v2 import Hl7ParseError, parse_message, split_file
 from adapters.hl7v2.escape import escape, unescape
 from adapters.hl7v2.model import Encoding
 from tests.hl7v2.builders import adt, msh, pid, run
@@ -129,12 +129,12 @@ def test_unreadable_input_raises_hl7parseerror_with_a_reason(raw, reason):
     assert reason in info.value.reason
 
 
-def test_split_batch_drops_wrappers_and_splits_on_msh():
+def test_split_file_drops_wrappers_and_splits_on_msh():
     first, second = adt(control_id="B1"), adt(control_id="B2")
     batch = "\n".join(["FHS|^~\\&|X", "BHS|^~\\&|X", first, second, "BTS|2", "FTS|1"])
-    parts = split_batch(batch.encode())
-    assert [parse_message(p).header.control_id for p in parts] == ["B1", "B2"]
-    assert split_batch(b"") == [] and split_batch("junk\nmore junk") == []
+    parts, outside = split_file(batch.encode())
+    assert [parse_message(p).header.control_id for p in parts] == ["B1", "B2"] and outside == []
+    assert split_file(b"") == ([], []) and split_file(b"junk\nmore junk") == ([], [1, 2])
 
 
 def test_a_single_message_in_batch_wrappers_parses():

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from adapters.hl7v2 import Hl7ParseError, MappingError, UnsupportedMessage, map_message, parse_message, split_batch
+from adapters.hl7v2 import Hl7ParseError, MappingError, UnsupportedMessage, map_message, parse_message, split_file
 from adapters.hl7v2.errors import INTERNAL_ERROR
 from adapters.hl7v2.parse import decode
 from engine.fhir.validation import validate_resource
@@ -108,7 +108,7 @@ def test_random_bytes(raw):
                  .map(lambda parts: "MSH|^~\\&|A|B|C|D|20200101||ADT^A01|1|P|2.5\r" + "".join(parts))))
 def test_random_text(text):
     check(text)
-    split_batch(text)
+    split_file(text.encode("utf-8", "replace"))
 
 
 @SETTINGS
