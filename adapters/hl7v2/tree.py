@@ -46,9 +46,19 @@ class Value:
     def text(self) -> str:
         """The whole repetition as text: unescaped, delimiters that were not escaped put back."""
         enc = self.enc
-        text = enc.component.join(enc.subcomponent.join(unescape(s, enc) for s in subs) for subs in self.parts)
+        text = self.joined()
         stripped = text.strip(enc.component + enc.subcomponent + " ")
         return "" if stripped in ("", HL7_NULL) else text.rstrip(enc.component + enc.subcomponent).strip()
+
+    def line(self) -> str:
+        """The repetition as one line of text (TX/FT): leading spaces kept, trailing delimiters dropped."""
+        text = self.joined()
+        return "" if text.strip() == HL7_NULL else text.rstrip(self.enc.component + self.enc.subcomponent + " ")
+
+    def joined(self) -> str:
+        """Components and subcomponents unescaped and joined with their delimiters, nothing trimmed."""
+        enc = self.enc
+        return enc.component.join(enc.subcomponent.join(unescape(s, enc) for s in subs) for subs in self.parts)
 
     @property
     def empty(self) -> bool:
@@ -140,12 +150,7 @@ class Segment:
 
     def lines(self, n: int) -> list[str]:
         """Field `n` as lines of text (TX/FT): every repetition, blank ones and indentation kept."""
-        enc = self.enc
-        lines = []
-        for parts in self._reps(n):
-            text = enc.component.join(enc.subcomponent.join(unescape(s, enc) for s in subs) for subs in parts)
-            lines.append("" if text.strip() == HL7_NULL else text.rstrip(enc.component + enc.subcomponent + " "))
-        return lines
+        return [Value(parts, self.enc).line() for parts in self._reps(n)]
 
     def has(self, n: int) -> bool:
         """True when field `n` holds a value."""

@@ -161,7 +161,6 @@ class FeedService:
         return message_id
 
 
-
 def _already_processed(uow: UnitOfWork, message_id: int, identity: MessageIdentity) -> FeedOutcome | None:
     """Inside the message's transaction, after waiting for any copy of it in flight: the answer when this
     sender's control id was processed already (by another copy, or by this one), else None."""
