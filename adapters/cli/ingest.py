@@ -5,15 +5,12 @@ throughput, a summary, and a non-zero exit code when anything was rejected.
 """
 from __future__ import annotations
 
-import codecs
 import os
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 from engine.security.caller import Caller
 from engine.services.bulk_load import BulkLoader
@@ -105,10 +102,10 @@ class Ingestor:
             with path.open("rb") as handle:
                 for number, line in enumerate(handle, start=1):
                     if line.strip():
-                        self._fhir_text(f"{path}:{number}", line.removeprefix(codecs.BOM_UTF8) if number == 1 else line)
+                        self.loader.load_json(f"{path}:{number}", line)
                         self.progress.tick()
         else:
-            self._fhir_text(str(path), path.read_bytes().removeprefix(codecs.BOM_UTF8))
+            self.loader.load_json(str(path), path.read_bytes())
         self.progress.tick()
 
     def _hl7(self, path: Path) -> None:
@@ -142,14 +139,6 @@ class Ingestor:
         else:
             reasons = "; ".join(f"{i.segment}-{i.field or ''} {i.text}" for i in outcome.issues) or outcome.ack_code
             self.loader.reject(location, f"{outcome.ack_code}: {reasons}")
-
-    def _fhir_text(self, location: str, data: bytes) -> None:
-        try:
-            record = orjson.loads(data)
-        except orjson.JSONDecodeError as exc:
-            self.loader.reject(location, f"not valid JSON ({str(exc)[:120]})")
-            return
-        self.loader.load(location, record)
 
     def finish(self) -> None:
         """Load what waited for its references (files may come in any order)."""

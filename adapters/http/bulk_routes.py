@@ -1,10 +1,8 @@
 """`POST /fhir/$import`: bulk NDJSON upload, streamed line by line (never held whole in memory)."""
 from __future__ import annotations
 
-import codecs
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
@@ -67,19 +65,12 @@ async def bulk_import(request: Request, principal: PrincipalDep) -> Response:
     number, pending, skipping = 0, bytearray(), False
 
     def handle(line: bytes) -> None:
-        if number == 1:
-            line = line.removeprefix(codecs.BOM_UTF8)
         if not line.strip():
             return
         if len(line) > max_line:
             loader.reject(f"line {number}", f"longer than {max_line} bytes")
             return
-        try:
-            record = orjson.loads(line)
-        except orjson.JSONDecodeError as exc:
-            loader.reject(f"line {number}", f"not valid JSON ({str(exc)[:120]})")
-            return
-        loader.load(f"line {number}", record, size=len(line))
+        loader.load_json(f"line {number}", line)
 
     async for chunk in request.stream():
         pending += chunk

@@ -6,6 +6,7 @@ the id of a waiting one waits behind it, so the input's order decides which vers
 """
 from __future__ import annotations
 
+import codecs
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,6 +92,15 @@ class BulkLoader:
         except Exception as exc:  # noqa: BLE001 - one malformed record must not stop the load
             log.error("bulk load: unexpected %s reading one record", type(exc).__name__)
             self.reject(location, f"unreadable record ({type(exc).__name__}); it was not loaded")
+
+    def load_json(self, location: str, data: bytes) -> None:
+        """Load one record from its JSON text (a UTF-8 byte order mark is ignored)."""
+        try:
+            record = orjson.loads(data.removeprefix(codecs.BOM_UTF8))
+        except orjson.JSONDecodeError as exc:
+            self.reject(location, f"not valid JSON ({str(exc)[:120]})")
+            return
+        self.load(location, record, size=len(data))
 
     def finish(self) -> None:
         """Retry waiting records (latest first, so chains of forward references resolve in one round) until
