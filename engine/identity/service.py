@@ -16,8 +16,8 @@ from typing import Any
 
 from engine.errors import InvalidRequest, ResourceNotFound, VersionConflict
 from engine.fhir.references import parse_reference
-from engine.identity.change_feed import ChangeFeed
 from engine.identity.access import Member, golden_rules
+from engine.identity.change_feed import ChangeFeed
 from engine.identity.golden import assign_golden_ids, cluster, golden_patient, match_components, member_links
 from engine.identity.golden_writes import golden_writes
 from engine.identity.features import normalise
@@ -139,7 +139,7 @@ class IdentityService:
             for _, resource_type, resource_id, version in self.feed.read(CHANGES_PAGE, ("Patient", "Consent")):
                 if resource_type == "Patient":
                     changed.append(resource_id)
-                elif resource_type == "Consent":
+                else:
                     consents.append((resource_id, version))
             ids = list(dict.fromkeys(changed))
             if ids:
