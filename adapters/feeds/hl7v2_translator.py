@@ -5,6 +5,7 @@ from functools import lru_cache
 
 from engine.feeds.model import FeedIssue, FeedOutcome, MessageIdentity, TranslatedMessage
 from engine.feeds.ports import MessageTranslator, UnreadableMessage, UntranslatableMessage
+from engine.services.feed_updates import EntryUpdate
 from adapters import hl7v2
 
 
@@ -45,8 +46,9 @@ class Hl7v2Translator(MessageTranslator):
             raise UnreadableMessage(exc.reason, issue=FeedIssue("MSH", 1, exc.field, exc.code, exc.reason)) from exc
         except hl7v2.MappingError as exc:
             raise UntranslatableMessage([_issue(i) for i in exc.issues]) from exc
+        updates = {url: EntryUpdate(rule.cleared, rule.reopens) for url, rule in result.updates.items()}
         return TranslatedMessage(result.bundle, [(m.survivor, m.merged) for m in result.merges],
-                                 [_issue(w) for w in result.warnings])
+                                 [_issue(w) for w in result.warnings], updates)
 
 
 def acknowledgement(raw: bytes, outcome: FeedOutcome, control_id: str) -> bytes:

@@ -9,8 +9,8 @@ from adapters.hl7v2.datatypes.identifiers import hd_label, hd_system
 from adapters.hl7v2.datatypes.time import Dtm, fhir_date, fhir_datetime, fhir_instant, offset_of, parse_dtm
 from adapters.hl7v2.errors import DATA_TYPE_ERROR, REQUIRED_FIELD_MISSING, MappingIssue
 from adapters.hl7v2.identity import Key, authority_system, source_uri
-from adapters.hl7v2.model import Merge, ParsedMessage
-from adapters.hl7v2.tree import Segment
+from adapters.hl7v2.model import Merge, ParsedMessage, UpdateRule
+from adapters.hl7v2.tree import HL7_NULL, Segment
 
 
 @dataclass
@@ -43,6 +43,7 @@ class Context:
         self.issues: list[MappingIssue] = []
         self.warnings: list[MappingIssue] = list(message.warnings)
         self.merges: list[Merge] = []
+        self.updates: dict[str, UpdateRule] = {}
         self.attached: set[int] = set()  # ids of OBX segments whose ED value a report carries as presentedForm
         self.subject: Subject | None = None
         self.encounter: str | None = None
@@ -96,6 +97,15 @@ class Context:
     def upsert(self, key: Key, resource: dict[str, Any], *, create_only: bool = False) -> str:
         """Add a keyed resource to the Bundle; returns its fullUrl."""
         return self.builder.upsert(key, resource, create_only=create_only)
+
+    def note_update(self, full_url: str, segment: Segment, elements: dict[int, tuple[str, ...]], *,
+                    reopens: frozenset[str] = frozenset()) -> None:
+        """Record which elements the message deletes (fields sent as `""`) and what it may reopen."""
+        cleared = frozenset(name for n, names in elements.items() if segment.raw(n).strip() == HL7_NULL
+                            for name in names)
+        if cleared or reopens:
+            known = self.updates.get(full_url, UpdateRule())
+            self.updates[full_url] = UpdateRule(known.cleared | cleared, known.reopens | reopens)
 
     def assigner(self, role: str) -> str:
         """Default identifier system for placer/filler numbers without an assigning authority.

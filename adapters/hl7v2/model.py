@@ -84,10 +84,19 @@ class Merge:
     merged: str
 
 
+@dataclass(frozen=True)
+class UpdateRule:
+    """How an upserted resource changes the stored one beyond its content (HL7 v2 `""` deletes a value)."""
+
+    cleared: frozenset[str] = frozenset()  # FHIR elements the message deleted, e.g. `address`, `period.end`
+    reopens: frozenset[str] = frozenset()  # closed Encounter statuses the message may reopen
+
+
 @dataclass
 class MappingResult:
-    """A message as FHIR: one transaction Bundle, patient merges to perform, non-fatal issues."""
+    """A message as FHIR: one transaction Bundle, patient merges to perform, non-fatal issues, update rules."""
 
     bundle: dict[str, Any]
     merges: list[Merge] = field(default_factory=list)
     warnings: list[MappingIssue] = field(default_factory=list)
+    updates: dict[str, UpdateRule] = field(default_factory=dict)  # per Bundle entry fullUrl

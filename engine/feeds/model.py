@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.services.feed_updates import EntryUpdate
+
 
 @dataclass(frozen=True)
 class FeedIssue:
@@ -29,11 +31,12 @@ class MessageIdentity:
 
 @dataclass
 class TranslatedMessage:
-    """A message as FHIR: one transaction Bundle plus patient merges to perform."""
+    """A message as FHIR: one transaction Bundle, patient merges to perform, and how it updates what exists."""
 
     bundle: dict[str, Any]
     merges: list[tuple[str, str]] = field(default_factory=list)  # (survivor query, merged query)
     warnings: list[FeedIssue] = field(default_factory=list)
+    updates: dict[str, EntryUpdate] = field(default_factory=dict)  # per entry fullUrl: deletions, reopening
 
 
 @dataclass(frozen=True)

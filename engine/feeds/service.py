@@ -10,6 +10,7 @@ from engine.feeds.ports import MessageTranslator, UnreadableMessage, Untranslata
 from engine.fhir.dates import format_instant
 from engine.security.caller import Caller
 from engine.services.bundles import BundleService
+from engine.services.feed_updates import FeedUpdates
 from engine.services.merges import merge_patients
 from engine.services.writes import Clock
 from engine.store.ports import ResourceStore, UnitOfWork
@@ -121,11 +122,13 @@ class FeedService:
                 return done
         try:
             writes = self.bundles.apply_transaction(uow, bundle, source=source,
-                                                    caller=Caller.institution_only(identity.institution))
+                                                    caller=Caller.institution_only(identity.institution),
+                                                    updates=FeedUpdates(translated.updates))
             count = len(writes)
+            provenance = _provenance_of(bundle)
             for survivor, merged in translated.merges:
                 count += merge_patients(uow, survivor_query=survivor, merged_query=merged, clock=self.clock,
-                                        source=source, owner=identity.institution)
+                                        source=source, owner=identity.institution, provenance=provenance)
             uow.set_message_status(message_id, "processed")
             uow.commit()
         except VersionConflict:
@@ -202,3 +205,12 @@ def _issues_from(exc: TesseraError) -> list[FeedIssue]:
     if isinstance(exc, BundleEntryError) and not issues:
         issues.append(FeedIssue("MSH", 1, None, "207", exc.message[:200]))
     return issues
+
+
+def _provenance_of(bundle: dict[str, Any]) -> dict[str, Any] | None:
+    """The Provenance a translated Bundle records its message with, if any."""
+    for entry in bundle.get("entry") or []:
+        resource = entry.get("resource") or {}
+        if resource.get("resourceType") == "Provenance":
+            return resource
+    return None

@@ -11,6 +11,7 @@ from engine.fhir.references import conditional_parts, parse_reference
 from engine.fhir.validation import check_resource_type
 from engine.services.conditional import (ConditionalReferences, Prefetched, match_conditional,
                                          prefetch_conditional)
+from engine.services.feed_updates import FeedUpdates, follow_merges
 from engine.services.presentation import etag, last_modified, operation_outcome
 from engine.services.resources import ResourceService, WriteOutcome, parse_etag
 from engine.services.search import SearchService
@@ -111,22 +112,24 @@ class BundleService:
                 entry.response = _write_response(entry)
 
     def apply_transaction(self, uow: UnitOfWork, bundle: dict[str, Any], *, source: str | None,
-                          caller: Caller = SYSTEM) -> list[PendingWrite]:
+                          caller: Caller = SYSTEM, updates: FeedUpdates | None = None) -> list[PendingWrite]:
         """Write a transaction Bundle inside the caller's unit of work (no commit); return the writes.
 
-        Used by feeds, which must record the inbound message in the same database transaction.
+        Used by feeds, which must record the inbound message in the same database transaction. With
+        `updates` (a feed's rules), Patient criteria follow merges to the survivor and updates of Patients
+        and Encounters keep what the message leaves unmentioned.
         """
         if bundle.get("type") != "transaction":
             raise InvalidRequest("Expected a transaction Bundle")
         entries = _entries(bundle)
         if any(entry.method == "GET" for entry in entries):
             raise InvalidRequest("GET entries cannot be applied inside another transaction")
-        return self._write_transaction(uow, entries, source, caller)
+        return self._write_transaction(uow, entries, source, caller, updates)
 
     def _write_transaction(self, uow: UnitOfWork, entries: list[_Entry], source: str | None,
-                           caller: Caller) -> list[PendingWrite]:
+                           caller: Caller, updates: FeedUpdates | None = None) -> list[PendingWrite]:
         known = self._lock_and_prefetch(uow, entries, caller.institution)
-        id_map = self._assign_ids(uow, entries, known, caller.institution)
+        id_map = self._assign_ids(uow, entries, known, caller.institution, updates is not None)
         pending = _PendingIndex(entries)
         references = ConditionalReferences(uow, pending.find, known, owner=caller.institution)
         currents = uow.current_many([(e.resource_type, e.resource_id) for e in entries  # locked, in one query
@@ -136,6 +139,8 @@ class BundleService:
         now = self.clock()
         for entry in sorted(entries, key=lambda e: (_ORDER[e.method], e.index)):
             try:
+                if updates is not None:
+                    _combine_feed_update(uow, entry, currents, updates)
                 self._plan_write(entry, currents, id_map, references, now, source, caller)
             except TesseraError as exc:
                 raise BundleEntryError(entry.index, exc) from exc
@@ -176,11 +181,11 @@ class BundleService:
         return prefetch_conditional(uow, criteria, owner=owner)
 
     def _assign_ids(self, uow: UnitOfWork, entries: list[_Entry], known: Prefetched,
-                    owner: str | None) -> dict[str, str]:
+                    owner: str | None, merges_followed: bool = False) -> dict[str, str]:
         id_map: dict[str, str] = {}
         for entry in entries:
             try:
-                self._resolve_target(uow, entry, known, owner)
+                self._resolve_target(uow, entry, known, owner, merges_followed)
             except TesseraError as exc:
                 raise BundleEntryError(entry.index, exc) from exc
             if entry.full_url and entry.resource_id and entry.method in ("POST", "PUT"):
@@ -192,7 +197,8 @@ class BundleService:
                     id_map.setdefault(parsed.relative, target)
         return id_map
 
-    def _resolve_target(self, uow: UnitOfWork, entry: _Entry, known: Prefetched, owner: str | None) -> None:
+    def _resolve_target(self, uow: UnitOfWork, entry: _Entry, known: Prefetched, owner: str | None,
+                        merges_followed: bool = False) -> None:
         path, _, query_text = entry.url.partition("?")
         parts = path.split("/")
         entry.resource_type = parts[0]
@@ -209,6 +215,8 @@ class BundleService:
             if condition:
                 matches = match_conditional(uow, entry.resource_type, condition, known=known, owner=owner,
                                             others_if_none_owned=True)
+                if merges_followed:
+                    matches = follow_merges(uow, matches)
                 if len(matches) > 1:
                     raise PreconditionFailed("ifNoneExist matched more than one resource")
                 if matches:
@@ -216,6 +224,8 @@ class BundleService:
         elif entry.method in ("PUT", "DELETE"):
             if query_text:
                 matches = match_conditional(uow, entry.resource_type, query_text, known=known, owner=owner)
+                if merges_followed and entry.method == "PUT":
+                    matches = follow_merges(uow, matches)
                 if len(matches) > 1:
                     raise PreconditionFailed(f"Conditional {entry.method} matched more than one resource")
                 if matches:
@@ -394,3 +404,18 @@ _REASONS = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 410: "Gone", 
 def _status_line(exc: TesseraError) -> str:
     code = exc.status
     return f"{code} {_REASONS.get(code, '')}".strip()
+
+
+def _combine_feed_update(uow: UnitOfWork, entry: _Entry, currents: dict[tuple[str, str], CurrentVersion],
+                         updates: FeedUpdates) -> None:
+    """Complete a feed's update of a known resource with what the store holds (read again once locked)."""
+    if entry.method != "PUT" or entry.resource is None or entry.existing is None or entry.skip_write:
+        return
+    current = currents.get((entry.resource_type, entry.existing.resource_id))
+    if current is None or current.deleted:
+        return
+    stored = entry.existing
+    if current.version != stored.version:  # changed between the lookup and the lock
+        stored = uow.read(entry.resource_type, stored.resource_id) or stored
+        entry.existing = stored
+    entry.resource = updates.combine(entry.full_url, entry.resource_type, entry.resource, stored.body)

@@ -24,21 +24,25 @@ from adapters.hl7v2.tree import Segment, Value
 
 BIRTH_TIME = "http://hl7.org/fhir/StructureDefinition/patient-birthTime"
 MOTHERS_MAIDEN_NAME = "http://hl7.org/fhir/StructureDefinition/patient-mothersMaidenName"
+_DECEASED = ("deceasedDateTime", "deceasedBoolean")
+_MULTIPLE_BIRTH = ("multipleBirthBoolean", "multipleBirthInteger")
+PID_ELEMENTS = {5: ("name",), 6: (f"extension:{MOTHERS_MAIDEN_NAME}",), 7: ("birthDate", "_birthDate"),
+                8: ("gender",), 11: ("address",), 13: ("telecom",), 15: ("communication",),
+                16: ("maritalStatus",), 24: _MULTIPLE_BIRTH, 29: _DECEASED, 30: _DECEASED}
 
 
 def identifier_key(reps: list[Value], default_system: str) -> tuple[Key, dict[str, Any]] | None:
-    """The patient key from a CX list: the first with an assigning authority, else the first, scoped to
-    `default_system` (the sending facility). Returns the key and its Identifier."""
-    first: Value | None = None
-    for rep in reps:
-        if not rep.c(1):
-            continue
-        if first is None:
-            first = rep
-        if hd_system(rep.comp(4)):
-            identifier = cx_identifier(rep)
-            if identifier and identifier.get("system"):
-                return Key("Patient", identifier["system"], identifier["value"]), identifier
+    """The patient key from a CX list: the medical record number (CX-5 `MR`) with an assigning authority,
+    else the first with an authority, else the first, scoped to `default_system` (the sending facility);
+    the order of the repetitions does not matter. Returns the key and its Identifier."""
+    valued = [rep for rep in reps if rep.c(1)]
+    with_authority = [rep for rep in valued if hd_system(rep.comp(4))]
+    with_authority.sort(key=lambda rep: rep.c(5).upper() != "MR")  # stable: MRs first, each in sent order
+    for rep in with_authority:
+        identifier = cx_identifier(rep)
+        if identifier and identifier.get("system"):
+            return Key("Patient", identifier["system"], identifier["value"]), identifier
+    first = valued[0] if valued else None
     if first is None:
         return None
     identifier = cx_identifier(first, default_system=default_system) or {}
@@ -47,12 +51,20 @@ def identifier_key(reps: list[Value], default_system: str) -> tuple[Key, dict[st
 
 
 def merge_query(ctx: Context, mrg: Segment) -> str | None:
-    """The conditional query naming the patient MRG-1 merges away (None, with a 101 issue, when absent)."""
+    """The conditional query naming the patient MRG-1 merges away: any of its prior identifiers, the key
+    first (None, with a 101 issue, when absent)."""
     found = identifier_key(mrg.reps(1), ctx.sender_system)
     if found is None:
         ctx.issue(mrg, 1, REQUIRED_FIELD_MISSING, "MRG-1 (prior patient identifier list) is required", fatal=True)
         return None
-    return found[0].readable_query
+    keys = [found[0]]
+    for rep in mrg.reps(1):
+        identifier = cx_identifier(rep)
+        if identifier and identifier.get("system"):
+            key = Key("Patient", identifier["system"], identifier["value"])
+            if key not in keys:
+                keys.append(key)
+    return keys[0].readable_query + "".join("," + key.readable_query.partition("=")[2] for key in keys[1:])
 
 
 def _identifiers(pid: Segment, key_identifier: dict[str, Any]) -> list[dict[str, Any]]:
@@ -165,6 +177,9 @@ def map_patient(ctx: Context, pid: Segment, pd1: Segment | None = None) -> Subje
     key, key_identifier = found
     resource = patient_resource(ctx, pid, key_identifier, pd1)
     full_url = ctx.upsert(key, resource, create_only=not ctx.owns_patient)
+    ctx.note_update(full_url, pid, PID_ELEMENTS)
+    if pd1 is not None:
+        ctx.note_update(full_url, pd1, {4: ("generalPractitioner",)})
     display = name_text((resource.get("name") or [None])[0])
     ctx.subject = Subject(key, full_url, display)
     return ctx.subject

@@ -30,6 +30,12 @@ STATUS_BY_TRIGGER = {"A01": "in-progress", "A02": "in-progress", "A06": "in-prog
 PLANNED_START = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.plannedStartDate"
 PLANNED_END = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.plannedEndDate"
 PARTICIPANTS = ((7, "ATND", "attender"), (8, "REF", "referrer"), (9, "CON", "consultant"), (17, "ADM", "admitter"))
+PV1_ELEMENTS = {3: ("location",), 7: ("participant",), 36: ("hospitalization",), 44: ("period.start",),
+                45: ("period.end",)}
+# a closed visit stays closed, except: a cancelled discharge reopens a finished one; a new admission or
+# registration revives a cancelled one
+_ADMITS = frozenset({"cancelled"})
+REOPENS = {"A13": frozenset({"finished"}), "A01": _ADMITS, "A04": _ADMITS, "A05": _ADMITS, "A14": _ADMITS}
 
 
 def _status(pv1: Segment, trigger: str) -> str:
@@ -156,4 +162,5 @@ def map_encounter(ctx: Context, pv1: Segment, pv2: Segment | None = None, *, tri
     if provider:
         encounter["serviceProvider"] = provider
     ctx.encounter = ctx.upsert(key, encounter, create_only=not ctx.owns_patient)
+    ctx.note_update(ctx.encounter, pv1, PV1_ELEMENTS, reopens=REOPENS.get(trigger, frozenset()))
     return ctx.encounter

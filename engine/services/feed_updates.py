@@ -1,0 +1,153 @@
+"""How a feed message updates what the store already holds.
+
+HL7 v2 (chapter 2, "Null values in fields"): a field left empty means "no change", a field sent as `""`
+means "delete the value". A feed's Patient and Encounter therefore keep every element the message does
+not mention; a merged-away Patient stays retired and its links stay; a closed visit is only reopened by
+a message meant to reopen it (a cancelled discharge, a new admission of a cancelled one).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.fhir.references import parse_reference
+from engine.store.model import StoredResource
+from engine.store.ports import UnitOfWork
+
+MAX_MERGE_HOPS = 16
+KEEP_UNMENTIONED = ("Patient", "Encounter")
+_NEVER_KEPT = ("resourceType", "id", "meta", "text")
+_CHOICES = ("deceased", "multipleBirth")  # choice elements: a new kind replaces the old one
+TERMINAL_ENCOUNTER = ("finished", "cancelled", "entered-in-error")
+
+
+@dataclass(frozen=True)
+class EntryUpdate:
+    """What a message says about one resource beyond its content."""
+
+    cleared: frozenset[str] = frozenset()  # elements the message deletes ("" in HL7 v2): names, `period.end`,
+    #                                        or `extension:<url>`
+    reopens: frozenset[str] = frozenset()  # closed Encounter statuses the message may reopen
+
+
+@dataclass
+class FeedUpdates:
+    """The update rules of one feed transaction, keyed by Bundle entry fullUrl."""
+
+    entries: dict[str, EntryUpdate] = field(default_factory=dict)
+
+    def combine(self, full_url: str | None, resource_type: str, incoming: dict[str, Any],
+                current: dict[str, Any] | None) -> dict[str, Any]:
+        """`incoming` completed with what the store holds and the message leaves unmentioned."""
+        if current is None or resource_type not in KEEP_UNMENTIONED:
+            return incoming
+        rule = self.entries.get(full_url or "", EntryUpdate())
+        combined = dict(incoming)
+        _keep_unmentioned(combined, current, rule.cleared)
+        if resource_type == "Patient":
+            _keep_patient_state(combined, current)
+        else:
+            _keep_encounter_state(combined, incoming.get("period") or {}, current, rule)
+        return combined
+
+
+def current_survivor(uow: UnitOfWork, patient: StoredResource) -> StoredResource:
+    """The Patient that `patient` was merged into, following `replaced-by` links to the end of the chain."""
+    seen = {patient.resource_id}
+    found = patient
+    for _ in range(MAX_MERGE_HOPS):
+        target = _replaced_by(found)
+        if target is None or target in seen:
+            return found
+        successor = uow.read("Patient", target)
+        if successor is None or successor.deleted or successor.body is None:
+            return found
+        seen.add(target)
+        found = successor
+    return found
+
+
+def follow_merges(uow: UnitOfWork, matches: list[StoredResource]) -> list[StoredResource]:
+    """Patient matches with each merged-away Patient replaced by its survivor (duplicates removed)."""
+    result: dict[str, StoredResource] = {}
+    for match in matches:
+        survivor = current_survivor(uow, match) if match.resource_type == "Patient" else match
+        result.setdefault(survivor.key, survivor)
+    return list(result.values())
+
+
+def _replaced_by(patient: StoredResource) -> str | None:
+    for link in (patient.body or {}).get("link") or []:
+        if link.get("type") == "replaced-by":
+            parsed = parse_reference((link.get("other") or {}).get("reference", ""))
+            if parsed is not None and parsed.resource_type == "Patient":
+                return parsed.resource_id
+    return None
+
+
+def _keep_unmentioned(combined: dict[str, Any], current: dict[str, Any], cleared: frozenset[str]) -> None:
+    mentioned_choices = {prefix for prefix in _CHOICES if any(name.startswith(prefix) for name in combined)}
+    for name, value in current.items():
+        if name in combined or name in cleared or name in _NEVER_KEPT:
+            continue
+        if any(name.startswith(prefix) for prefix in mentioned_choices):
+            continue
+        combined[name] = copy.deepcopy(value)
+    if "extension" in combined and current.get("extension"):
+        sent = {item.get("url") for item in combined["extension"] if isinstance(item, dict)}
+        kept = [copy.deepcopy(item) for item in current["extension"] if isinstance(item, dict)
+                and item.get("url") not in sent and f"extension:{item.get('url')}" not in cleared]
+        combined["extension"] = list(combined["extension"]) + kept
+    if "extension" in cleared or (not combined.get("extension") and "extension" in combined):
+        combined.pop("extension", None)
+
+
+def _keep_patient_state(combined: dict[str, Any], current: dict[str, Any]) -> None:
+    identifiers = list(combined.get("identifier") or [])
+    for identifier in current.get("identifier") or []:
+        if not any(_same_identifier(identifier, other) for other in identifiers):
+            identifiers.append(copy.deepcopy(identifier))
+    if identifiers:
+        combined["identifier"] = identifiers
+    links = list(combined.get("link") or [])
+    for link in current.get("link") or []:
+        if not any(_same_link(link, other) for other in links):
+            links.append(copy.deepcopy(link))
+    if links:
+        combined["link"] = links
+    if any(link.get("type") == "replaced-by" for link in links):
+        combined["active"] = False
+
+
+def _keep_encounter_state(combined: dict[str, Any], sent_period: dict[str, Any], current: dict[str, Any],
+                          rule: EntryUpdate) -> None:
+    before, after = current.get("status"), combined.get("status")
+    closing_undone = before in TERMINAL_ENCOUNTER and after not in TERMINAL_ENCOUNTER
+    reopening = closing_undone and before in rule.reopens
+    if closing_undone and not reopening:
+        combined["status"] = before  # a late or repeated message does not reopen a closed visit
+    elif after in (None, "unknown") and before not in (None, "unknown"):
+        combined["status"] = before
+    period = dict(current.get("period") or {})
+    for part in ("start", "end"):
+        if f"period.{part}" in rule.cleared:
+            period.pop(part, None)
+    if reopening and "end" not in sent_period:
+        period.pop("end", None)
+    period.update(sent_period)
+    if "period" in rule.cleared and not sent_period:
+        period = {}
+    if period:
+        combined["period"] = period
+    else:
+        combined.pop("period", None)
+
+
+def _same_identifier(left: dict[str, Any], right: dict[str, Any]) -> bool:
+    return left.get("value") == right.get("value") and left.get("system") == right.get("system")
+
+
+def _same_link(left: dict[str, Any], right: dict[str, Any]) -> bool:
+    return (left.get("type") == right.get("type")
+            and (left.get("other") or {}).get("reference") == (right.get("other") or {}).get("reference"))

@@ -1,0 +1,185 @@
+"""Feed updates on SQLite and PostgreSQL: merges that last, HL7 v2 "not sent" vs `""`, visits that stay closed."""
+from __future__ import annotations
+
+from engine.security.caller import SYSTEM
+
+HEADER = "MSH|^~\\&|{app}|GENHOSP|TESSERA|TESSERA|20260101120000||{kind}|{control}|P|2.5.1"
+
+
+def _message(kind: str, control: str, *segments: str, app: str = "ADM") -> bytes:
+    return ("\r".join([HEADER.format(app=app, kind=kind, control=control), *segments]) + "\r").encode()
+
+
+def _pid(mrn: str = "111^^^GENHOSP^MR", *, name: str = "Doe^Jane", birth: str = "19800101",
+         address: str = "1 Main St^^Springfield^IL^62701") -> str:
+    return f"PID|1||{mrn}||{name}||{birth}|F|||{address}|||||||||||||||||||"
+
+
+def _pv1(visit: str, *, admitted: str = "20260101080000", discharged: str = "") -> str:
+    return ("PV1|1|I|ICU^1^A^GENHOSP||||1234^House^Gregory|||MED||||ADM|||||"
+            f"{visit}^^^GENHOSP^VN" + "|" * 24 + f"|{admitted}|{discharged}")
+
+
+def _adt(trigger: str, control: str, pid: str, pv1: str | None = None) -> bytes:
+    segments = [f"EVN|{trigger}|20260101120000", pid] + ([pv1] if pv1 else [])
+    return _message(f"ADT^{trigger}^ADT_A01", control, *segments)
+
+
+def _a40(control: str, survivor: str, merged: str, *, pid: str | None = None) -> bytes:
+    return _message("ADT^A40^ADT_A39", control, "EVN|A40|20260102120000",
+                    pid or f"PID|1||{survivor}^^^GENHOSP^MR||Doe^Jane", f"MRG|{merged}", app="MPI")
+
+
+def _oru(control: str, mrn: str) -> bytes:
+    return _message("ORU^R01^ORU_R01", control, f"PID|1||{mrn}^^^GENHOSP^MR||Doe^Jane",
+                    "OBR|1|P9|F9|GLU^Glucose^L|||20260103080000",
+                    "OBX|1|NM|2345-7^Glucose^LN||5.1|mmol/L|||||F", app="LIS")
+
+
+def _receive(container, *messages: bytes) -> None:
+    for raw in messages:
+        outcome = container.feeds.receive(raw, peer="test")
+        assert outcome.ack_code == "AA", (raw[:120], outcome.issues)
+
+
+def _all(container, resource_type: str, **params) -> list[dict]:
+    bundle = container.search.search(resource_type, list(params.items()) + [("_count", "100")],
+                                     base_url="http://t/fhir")
+    return [e["resource"] for e in bundle.get("entry", []) if e["search"]["mode"] == "match"]
+
+
+def _by_mrn(container, mrn: str) -> list[dict]:
+    return _all(container, "Patient", identifier=mrn)
+
+
+def _links(patient: dict) -> set[tuple[str, str]]:
+    return {(link["type"], link["other"]["reference"]) for link in patient.get("link", [])}
+
+
+def _read(container, key: str) -> dict:
+    resource_type, resource_id = key.split("/")
+    return container.resources.read(resource_type, resource_id, caller=SYSTEM).body
+
+
+def _merged_pair(container) -> tuple[dict, dict]:
+    _receive(container, _adt("A01", "1", _pid("111^^^GENHOSP^MR"), _pv1("V1")),
+             _adt("A01", "2", _pid("222^^^GENHOSP^MR", name="Doe^Janet"), _pv1("V2")),
+             _a40("3", "222", "111^^^GENHOSP^MR"))
+    old = [p for p in _by_mrn(container, "111") if p.get("active") is False]
+    [survivor] = [p for p in _by_mrn(container, "222")]
+    assert len(old) == 1
+    return old[0], survivor
+
+
+def test_messages_for_a_merged_away_mrn_reach_the_survivor_and_the_merge_lasts(container):
+    old, survivor = _merged_pair(container)
+    _receive(container, _adt("A08", "4", _pid("111^^^GENHOSP^MR", name="Doe^Jane^Q"), _pv1("V3")),
+             _oru("5", "111"))
+    old_now = _read(container, f"Patient/{old['id']}")
+    assert old_now["active"] is False and _links(old_now) == {("replaced-by", f"Patient/{survivor['id']}")}
+    survivor_now = _read(container, f"Patient/{survivor['id']}")
+    assert ("replaces", f"Patient/{old['id']}") in _links(survivor_now)
+    assert {i["value"] for i in survivor_now["identifier"]} >= {"111", "222"}  # the old MRN now names it too
+    [v3] = _all(container, "Encounter", identifier="V3")
+    assert v3["subject"]["reference"] == f"Patient/{survivor['id']}"
+    [result] = _all(container, "Observation", code="2345-7")
+    assert result["subject"]["reference"] == f"Patient/{survivor['id']}"
+    _receive(container, _adt("A08", "6", _pid("222^^^GENHOSP^MR", name="Doe^Janet^R")))
+    assert ("replaces", f"Patient/{old['id']}") in _links(_read(container, f"Patient/{survivor['id']}"))
+
+
+def test_a_second_merge_into_the_same_survivor_keeps_both_links(container):
+    old, survivor = _merged_pair(container)
+    _receive(container, _adt("A01", "7", _pid("333^^^GENHOSP^MR"), _pv1("V7")), _a40("8", "222", "333^^^GENHOSP^MR"))
+    [third] = _by_mrn(container, "333")
+    links = _links(_read(container, f"Patient/{survivor['id']}"))
+    assert {("replaces", f"Patient/{old['id']}"), ("replaces", f"Patient/{third['id']}")} <= links
+
+
+def test_a_thin_merge_message_keeps_what_the_survivor_had(container):
+    _, survivor = _merged_pair(container)
+    now = _read(container, f"Patient/{survivor['id']}")
+    assert now["birthDate"] == "1980-01-01" and now["address"][0]["city"] == "Springfield"
+    assert now["name"][0]["given"] == ["Jane"]  # what the merge message did say is taken
+
+
+def test_a_field_sent_as_null_deletes_and_an_empty_one_keeps(container):
+    _receive(container, _adt("A01", "1", _pid(), _pv1("V1")))
+    _receive(container, _adt("A08", "2", _pid(address="", birth="")))
+    [patient] = _by_mrn(container, "111")
+    assert patient["address"][0]["city"] == "Springfield" and patient["birthDate"] == "1980-01-01"
+    _receive(container, _adt("A08", "3", _pid(address='""', birth="")))
+    [patient] = _by_mrn(container, "111")
+    assert "address" not in patient and patient["birthDate"] == "1980-01-01"
+
+
+def test_the_patient_key_does_not_depend_on_the_order_of_pid3(container):
+    _receive(container, _adt("A01", "1", _pid("111^^^GENHOSP^MR"), _pv1("V1")),
+             _adt("A08", "2", _pid("999^^^ENT^PI~111^^^GENHOSP^MR")),
+             _adt("A08", "3", _pid("111^^^GENHOSP^MR~999^^^ENT^PI")))
+    patients = _all(container, "Patient")
+    assert len(patients) == 1
+    assert {i["value"] for i in patients[0]["identifier"]} == {"111", "999"}
+
+
+def test_a_closed_visit_stays_closed_until_a_cancelled_discharge(container):
+    _receive(container, _adt("A01", "1", _pid(), _pv1("V1")),
+             _adt("A03", "2", _pid(), _pv1("V1", discharged="20260105100000")),
+             _adt("A01", "3", _pid(), _pv1("V1")),  # late
+             _adt("A08", "4", _pid(), _pv1("V1", admitted="")))
+    [visit] = _all(container, "Encounter", identifier="V1")
+    assert visit["status"] == "finished"
+    assert visit["period"]["start"].startswith("2026-01-01") and visit["period"]["end"].startswith("2026-01-05")
+    _receive(container, _adt("A13", "5", _pid(), _pv1("V1")))
+    [visit] = _all(container, "Encounter", identifier="V1")
+    assert visit["status"] == "in-progress" and "end" not in visit["period"]
+
+
+def test_merge_chains_keep_consistent_links_and_follow_to_the_last_survivor(container):
+    for control, mrn, visit in (("1", "A", "VA"), ("2", "B", "VB"), ("3", "C", "VC")):
+        _receive(container, _adt("A01", control, _pid(f"{mrn}^^^GENHOSP^MR"), _pv1(visit)))
+    ids = {mrn: _by_mrn(container, mrn)[0]["id"] for mrn in "ABC"}
+    _receive(container, _a40("4", "C", "B^^^GENHOSP^MR"), _a40("5", "B", "A^^^GENHOSP^MR"))
+    a, b, c = (_read(container, f"Patient/{ids[m]}") for m in "ABC")
+    assert _links(b) == {("replaced-by", f"Patient/{ids['C']}")} and b["active"] is False
+    assert _links(a) == {("replaced-by", f"Patient/{ids['C']}")} and a["active"] is False
+    assert _links(c) == {("replaces", f"Patient/{ids['B']}"), ("replaces", f"Patient/{ids['A']}")}
+    [va] = _all(container, "Encounter", identifier="VA")
+    assert va["subject"]["reference"] == f"Patient/{ids['C']}"
+
+
+def test_a_merge_keeps_provenance_and_records_its_own(container):
+    old, survivor = _merged_pair(container)
+    provenances = _all(container, "Provenance")
+    created_old = [p for p in provenances if any(t["reference"].startswith(f"Patient/{old['id']}")
+                                                 for t in p["target"])]
+    assert created_old, "the Provenance of the message that created the old patient still names it"
+    merge_records = [p for p in provenances if p["activity"]["coding"][0]["code"] == "A40"]
+    targets = {t["reference"].rsplit("/_history/", 1)[0] for p in merge_records for t in p["target"]}
+    [v1] = _all(container, "Encounter", identifier="V1")
+    assert {f"Patient/{old['id']}", f"Patient/{survivor['id']}", f"Encounter/{v1['id']}"} <= targets
+    assert v1["meta"]["source"].endswith(":MPI:GENHOSP")
+    assert _read(container, f"Patient/{old['id']}")["meta"]["source"].endswith(":MPI:GENHOSP")
+
+
+def test_any_prior_identifier_of_mrg1_names_the_patient_to_merge(container):
+    _receive(container, _adt("A01", "1", _pid("111^^^GENHOSP^MR"), _pv1("V1")),
+             _adt("A01", "2", _pid("222^^^GENHOSP^MR"), _pv1("V2")),
+             _a40("3", "222", "555^^^ENTERPRISE^PI~111^^^GENHOSP^MR"))
+    [old] = [p for p in _by_mrn(container, "111") if p.get("active") is False]
+    assert old["link"][0]["type"] == "replaced-by"
+
+
+def test_absolute_and_versioned_references_move_too(container):
+    _receive(container, _adt("A01", "1", _pid("111^^^GENHOSP^MR"), _pv1("V1")),
+             _adt("A01", "2", _pid("222^^^GENHOSP^MR"), _pv1("V2")))
+    [old] = _by_mrn(container, "111")
+    created = []
+    for reference in (f"http://elsewhere.example/fhir/Patient/{old['id']}", f"Patient/{old['id']}/_history/1"):
+        body = {"resourceType": "Observation", "status": "final", "code": {"text": "weight"},
+                "subject": {"reference": reference}}
+        created.append(container.resources.create(body, caller=SYSTEM).stored.resource_id)
+    _receive(container, _a40("3", "222", "111^^^GENHOSP^MR"))
+    [survivor] = [p for p in _by_mrn(container, "222") if p.get("active") is not False]
+    for resource_id in created:
+        assert _read(container, f"Observation/{resource_id}")["subject"]["reference"] == f"Patient/{survivor['id']}"
