@@ -46,6 +46,8 @@ def clinician_search(request: Request, principal: PrincipalDep) -> JSONResponse:
     search = parse_request(params)
     for resource_type in search.filters.types:
         require(principal, resource_type, "s")
+    if not search.filters.types and principal.scopes.types_allowing("s", "r") == frozenset():
+        require(principal, "*", "s")  # 403: the token may search nothing it can read
     caller = caller_of(request, principal)
     if search.filters.patients:
         request.state.audit_entities = list(search.filters.patients)
@@ -67,8 +69,8 @@ def clinician_search(request: Request, principal: PrincipalDep) -> JSONResponse:
 
 
 def _within_reach(filters: IndexFilter, principal: Principal, caller: Caller) -> IndexFilter | None:
-    """The filters narrowed, inside both rankings, to what the caller may read: a patient-context token to
-    its patient's records, limited scopes to their types. None when nothing is left."""
+    """The filters narrowed, inside both rankings, to what the caller may search and read: a patient-context
+    token to its patient's records, limited scopes to their types. None when nothing is left."""
     context = caller.visibility.patient
     if context is not None:
         own = tuple(f"Patient/{p}" for p in (context, *caller.visibility.linked_patients))
@@ -76,9 +78,9 @@ def _within_reach(filters: IndexFilter, principal: Principal, caller: Caller) ->
         if not patients:
             return None
         filters = replace(filters, patients=patients)
-    readable = principal.scopes.readable_types()
-    if readable is not None and not filters.types:
-        types = tuple(sorted(readable - set(clinical(filters).exclude_types)))
+    searchable = principal.scopes.types_allowing("s", "r")
+    if searchable is not None and not filters.types:
+        types = tuple(sorted(searchable - set(clinical(filters).exclude_types)))
         if not types:
             return None
         filters = replace(filters, types=types)

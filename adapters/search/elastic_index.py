@@ -33,6 +33,10 @@ FORGET_TIMEOUT_S = 10.0
 PING_TIMEOUT_S = 3.0
 
 
+# a read of an index that is gone or closed is an outage, not an empty answer
+UNUSABLE_INDEX = {"index_not_found_exception": "does not exist", "index_closed_exception": "is closed"}
+
+
 @contextmanager
 def _reachable() -> Iterator[None]:
     """Turn connection failures, timeouts, 429 and 5xx answers into `SearchUnavailable`."""
@@ -43,6 +47,9 @@ def _reachable() -> Iterator[None]:
     except ApiError as exc:
         if exc.meta.status == 429 or exc.meta.status >= 500:
             raise SearchUnavailable(f"Elasticsearch is unavailable (status {exc.meta.status})") from exc
+        if exc.error in UNUSABLE_INDEX:
+            raise SearchUnavailable(f"the search index {UNUSABLE_INDEX[exc.error]}: run `tessera reindex` "
+                                    "(or reopen it)") from exc
         raise
 
 
@@ -212,7 +219,7 @@ class ElasticsearchIndex(SearchIndex):
             return []
         body = elastic_queries.words_body(terms, filters, size)
         with _reachable():
-            answer = self.client.search(index=self.index_name, ignore_unavailable=True, **body)
+            answer = self.client.search(index=self.index_name, **body)
         return [hit_of(raw, snippet_of(raw)) for raw in answer["hits"]["hits"]]
 
     def count_words(self, text: str, filters: IndexFilter) -> int:
@@ -221,14 +228,14 @@ class ElasticsearchIndex(SearchIndex):
         if not terms:
             return 0
         with _reachable():
-            answer = self.client.count(index=self.index_name, ignore_unavailable=True,
+            answer = self.client.count(index=self.index_name,
                                        query=elastic_queries.words_query(terms, filters))
         return int(answer["count"])
 
     def count(self, filters: IndexFilter) -> int:
         """How many documents pass `filters`."""
         with _reachable():
-            answer = self.client.count(index=self.index_name, ignore_unavailable=True,
+            answer = self.client.count(index=self.index_name,
                                        query={"bool": {"filter": elastic_queries.filter_clauses(filters)}})
         return int(answer["count"])
 
@@ -241,7 +248,7 @@ class ElasticsearchIndex(SearchIndex):
             return []
         body = elastic_queries.meaning_body(vector, filters, size)
         with _reachable():
-            answer = self.client.search(index=self.index_name, ignore_unavailable=True, **body)
+            answer = self.client.search(index=self.index_name, **body)
         return [hit_of(raw, snippet_of(raw)) for raw in answer["hits"]["hits"]]
 
     def versions(self, resource_type: str | None = None) -> Iterator[IndexedVersion]:

@@ -17,6 +17,10 @@ _DATE_RE = re.compile(
     r"(?:T(?P<H>\d{2})(?::(?P<M>\d{2})(?::(?P<S>\d{2})(?:\.(?P<f>\d+))?)?)?"
     r"(?P<tz>Z|[+-]\d{2}:\d{2})?)?)?)?$"
 )
+# FHIR's dateTime: seconds once a time is given, offsets up to 14:00 (a missing zone is taken as UTC here)
+_STRICT_RE = re.compile(
+    r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01])"
+    r"(T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00))?)?)?)?$")
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 MIN_US = -(2**62)
 MAX_US = 2**62
@@ -91,6 +95,11 @@ def _to_utc(moment: datetime, offset: timedelta) -> datetime:
         return moment - offset
     except OverflowError:
         return datetime.min if offset > timedelta(0) else datetime.max
+
+
+def parse_strict_range(text: str) -> tuple[int, int] | None:
+    """Like parse_range, for what a caller types: only well-formed FHIR dates and dateTimes."""
+    return parse_range(text) if isinstance(text, str) and _STRICT_RE.match(text) else None
 
 
 def parse_range_or_raise(text: str, parameter: str) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from engine.errors import InvalidSearchRequest, Issue
-from engine.fhir.dates import format_instant, parse_range
+from engine.fhir.dates import format_instant, parse_strict_range
 from engine.fhir.release import is_resource_type
 from engine.indexing.fusion import reciprocal_rank_fusion
 from engine.indexing.model import Hit, IndexFilter
@@ -21,6 +21,9 @@ MAX_LIMIT = 100
 MAX_OFFSET = 1000
 MAX_WINDOW = 1000
 MIN_WINDOW = 50
+# Hybrid pages slice one fused list ranked this deep whatever the page, so pages neither repeat nor skip
+# (a deeper ranking would change the fusion); words and meaning alone page down to MAX_WINDOW.
+HYBRID_WINDOW = 100
 # Billing and bookkeeping records repeat the clinical wording of what they bill or record; a clinician's
 # search leaves them out unless `type=` names them.
 NOT_CLINICAL = ("Claim", "ExplanationOfBenefit", "Provenance", "AuditEvent")
@@ -98,7 +101,7 @@ def _date(params: Mapping[str, Sequence[str]], name: str, *, upper: bool) -> int
     text = _single(params, name)
     if text is None:
         return None
-    bounds = parse_range(text.strip())
+    bounds = parse_strict_range(text.strip())
     if bounds is None:
         raise _invalid(name, f"must be a FHIR date or dateTime (e.g. 2024-05-01), got {text[:40]!r}")
     return bounds[1] + 1 if upper else bounds[0]  # IndexFilter.until_us is exclusive
@@ -138,9 +141,10 @@ def parse_request(params: Mapping[str, Sequence[str]]) -> SearchRequest:
     filters = IndexFilter(patients=_patients(params.get("patient", [])), types=types, since_us=since,
                           until_us=until, sources=sources)
     limit, offset = _integer(params, "limit", 20, 1, MAX_LIMIT), _integer(params, "offset", 0, 0, MAX_OFFSET)
-    if offset + limit > MAX_WINDOW:
-        raise _invalid("offset", f"offset + limit must be at most {MAX_WINDOW} (the deepest ranked result), "
-                                 f"got {offset + limit}")
+    deepest = HYBRID_WINDOW if mode == "hybrid" else MAX_WINDOW
+    if offset + limit > deepest:
+        raise _invalid("offset", f"offset + limit must be at most {deepest} in {mode} mode (the deepest ranked "
+                                 f"result), got {offset + limit}")
     return SearchRequest(q=q, filters=filters, mode=mode, limit=limit, offset=offset)
 
 
@@ -190,22 +194,25 @@ class ClinicalSearch:
     def search(self, request: SearchRequest, visible: Visible | None = None) -> SearchResponse:
         """One page of results; `visible` drops what the caller may not see (checked against the store).
 
-        `total` does not depend on the page: when the rankings hold every match it is their count, else
-        the index counts the matches (by words in words mode; every document passing the filters ranks
-        by meaning), less those the caller was found not to see.
+        `total` does not depend on the page: when the rankings hold every match it is the count of those
+        the caller may see, else the index counts the matches (by words in words mode; every document
+        passing the filters ranks by meaning) and the count is scaled by the share of the first
+        MIN_WINDOW ranked that the caller may see (so nothing hidden is counted: an estimate, never a leak).
         """
-        window = min(MAX_WINDOW, max(MIN_WINDOW, 2 * (request.offset + request.limit)))
+        window = (HYBRID_WINDOW if request.mode == "hybrid"
+                  else min(MAX_WINDOW, max(MIN_WINDOW, 2 * (request.offset + request.limit))))
         # where queries run side by side, the count of what ranks by meaning runs with the rankings when it
         # is likely needed (no patient filter: the meaning ranking fills its window); otherwise only if needed
         speculate = self.index.parallel_reads and request.mode != "words" and not request.filters.patients
         rankings = self.rankings(request, window, with_count=speculate)
         counted: int | None = rankings.pop("count", None)
         fused = reciprocal_rank_fusion(rankings, weights=FUSION_WEIGHTS, k=FUSION_K)
-        hidden = 0
+        seen_share = 1.0  # of the first MIN_WINDOW ranked, the share the caller may see (the same on every page)
         if visible is not None and fused:
             allowed = visible([item.key for item in fused])
-            shown = [item for item in fused if item.key in allowed]
-            hidden, fused = len(fused) - len(shown), shown
+            head = fused[:MIN_WINDOW]
+            seen_share = sum(1 for item in head if item.key in allowed) / len(head)
+            fused = [item for item in fused if item.key in allowed]
         page = fused[request.offset:request.offset + request.limit]
         results = []
         for item in page:
@@ -220,7 +227,7 @@ class ClinicalSearch:
                 filters = clinical(request.filters)
                 counted = (self.index.count_words(self.expand(request.q), filters) if request.mode == "words"
                            else self.index.count(filters))
-            total = max(total, counted - hidden)
+            total = max(total, round(counted * seen_share))
         return SearchResponse(results, total)
 
     def keys(self, text: str, filters: IndexFilter, *, mode: str = "hybrid", limit: int = MAX_WINDOW) -> list[str]:

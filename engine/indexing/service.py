@@ -83,6 +83,7 @@ class IndexingService:
         self.index = index
         self.embedder = embedder
         self.batch_size = batch_size
+        self._index_ready = False
 
     def drain_once(self, limit: int | None = None) -> DrainReport:
         """Index one batch of pending events; an empty report when nothing is pending."""
@@ -107,7 +108,11 @@ class IndexingService:
         return report
 
     def drain(self, *, max_seconds: float | None = None, limit: int | None = None) -> DrainReport:
-        """Index batches until nothing is pending (or `max_seconds` passed)."""
+        """Index batches until nothing is pending (or `max_seconds` passed); the index exists afterwards, so
+        an empty store searches as empty while a removed index is an outage."""
+        if not self._index_ready:
+            self.index.ensure()
+            self._index_ready = True
         total = DrainReport()
         started = time.perf_counter()
         while True:

@@ -44,9 +44,18 @@ class ScopeSet:
 
     def readable_types(self) -> frozenset[str] | None:
         """The resource types some scope lets the token read; None when a wildcard scope reads them all."""
-        if any(scope.resource_type == "*" and "r" in scope.permissions for scope in self.resources):
-            return None
-        return frozenset(s.resource_type for s in self.resources if "r" in s.permissions)
+        return self.types_allowing("r")
+
+    def types_allowing(self, *permissions: str) -> frozenset[str] | None:
+        """The resource types the token may use with every one of `permissions` (e.g. "s", "r"); None when
+        wildcard scopes allow them all."""
+        found: frozenset[str] | None = None
+        for permission in permissions:
+            if any(scope.resource_type == "*" and permission in scope.permissions for scope in self.resources):
+                continue
+            named = frozenset(s.resource_type for s in self.resources if permission in s.permissions)
+            found = named if found is None else found & named
+        return found
 
     def has(self, product_scope: str) -> bool:
         """True when the token carries a product scope such as `tessera/audit.read`."""

@@ -217,6 +217,21 @@ def test_scopes_narrow_the_rankings_to_the_types_they_read(stack, charted, crowd
     assert {r["resourceType"] for r in response.json()["results"]} == {"Immunization"}
 
 
+def test_search_needs_the_search_permission_not_only_read(stack, charted):
+    from tests.integration.conftest import token_for
+
+    for scope in ("user/*.r", "user/Condition.r user/Immunization.s"):
+        token = token_for(stack.container, scope=scope)
+        response = stack.client.get("/api/search", params={"q": "myocardial infarction"},
+                                    headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 403, (scope, response.text)
+    token = token_for(stack.container, scope="user/*.r user/Immunization.s")
+    response = stack.client.get("/api/search", params={"q": "myocardial infarction influenza"},
+                                headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.text
+    assert {r["resourceType"] for r in response.json()["results"]} == {"Immunization"}
+
+
 def test_the_total_does_not_depend_on_the_page(stack, crowded):
     for mode in ("words", "meaning", "hybrid"):
         totals = {stack.search(q="myocardial infarction", patient=crowded, mode=mode, limit=10,
@@ -264,6 +279,8 @@ def test_golden_records_are_not_results(stack):
     ({"q": "flu", "limit": "101"}, "limit"), ({"q": "flu", "offset": "-1"}, "offset"),
     ({"q": "flu", "mode": "psychic"}, "mode"), ({"q": "flu", "until": "yesterday"}, "until"),
     ({}, "q"), ({"q": "flu", "colour": "red"}, "colour"), ({"q": "flu", "offset": "950", "limit": "100"}, "offset"),
+    ({"q": "flu", "offset": "90", "limit": "20"}, "offset"),  # hybrid pages reach 100 deep
+    ({"q": "flu", "since": "2020-01-01T10:00:00+25:00"}, "since"), ({"q": "flu", "until": "2020-01-01T10:00"}, "until"),
 ])
 def test_bad_parameters_answer_422_naming_the_parameter(stack, params, parameter):
     response = stack.client.get("/api/search", params=params)
@@ -275,3 +292,32 @@ def test_bad_parameters_answer_422_naming_the_parameter(stack, params, parameter
 def test_search_needs_authentication(stack):
     response = stack.client.get("/api/search", params={"q": "flu"}, headers={"Authorization": ""})
     assert response.status_code == 401
+
+
+def test_hybrid_pages_neither_repeat_nor_skip(stack, crowded):
+    whole = _keys(stack.search(q="myocardial infarction", limit=100))
+    paged = [key for offset in range(0, 100, 10)
+             for key in _keys(stack.search(q="myocardial infarction", limit=10, offset=offset))]
+    assert paged == whole and len(set(paged)) == len(paged)
+
+
+def test_a_patient_hidden_by_consent_is_not_counted(stack, crowded):
+    from tests.integration.conftest import token_for
+
+    deny = {"type": "permit", "provision": [{"type": "deny", "actor": [{
+        "role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                             "code": "IRCP"}]},
+        "reference": {"identifier": {"value": "elsewhere-clinic"}}}]}]}
+    stack.post({"resourceType": "Consent", "status": "active",
+                "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                                      "code": "patient-privacy"}]},
+                "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+                "patient": {"reference": f"Patient/{crowded}"}, "provision": deny})
+    stack.settle()
+    token = token_for(stack.container, institution="elsewhere-clinic", scope="user/*.rs")
+    for mode in ("words", "meaning", "hybrid"):
+        response = stack.client.get("/api/search", params={"q": "myocardial infarction", "patient": crowded,
+                                                           "mode": mode, "limit": 5},
+                                    headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200, response.text
+        assert response.json() == {"results": [], "total": 0}, mode

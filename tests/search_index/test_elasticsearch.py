@@ -120,8 +120,12 @@ def test_apply_creates_the_index_when_nobody_ensured_it() -> None:
     url = require("TESSERA_ELASTICSEARCH_URL", "Elasticsearch")
     index = ElasticsearchIndex(url, f"tessera-contract-{uuid.uuid4().hex[:12]}", DIMENSIONS)
     try:
-        assert index.words("gout", IndexFilter(), 10) == [] and list(index.versions()) == []
+        assert list(index.versions()) == []
+        with pytest.raises(SearchUnavailable, match="does not exist"):
+            index.words("gout", IndexFilter(), 10)
         assert index.apply([indexed("Condition/a", text="Gout.")], []).indexed == 1
+        index.refresh()
+        assert [hit.key for hit in index.words("gout", IndexFilter(), 10)] == ["Condition/a"]
         mapping = index.client.indices.get_mapping(index=index.index_name)[index.index_name]["mappings"]
         assert mapping["dynamic"] == "strict"
     finally:
@@ -146,3 +150,24 @@ def test_a_blocked_or_closed_index_is_unavailable_not_a_refusal_of_the_documents
         client.indices.open(index=name, wait_for_active_shards="1")
     report = elastic.apply([indexed("Condition/b", text="Gout.")], [Deletion("Condition", "a", 2)])
     assert (report.indexed, report.deleted, report.rejected) == (1, 1, [])
+
+
+@pytest.mark.services
+def test_reading_a_missing_or_closed_index_is_search_unavailable(elastic) -> None:
+    reads = {"words": lambda index: index.words("gout", IndexFilter(), 10),
+             "meaning": lambda index: index.meaning(axis(0), IndexFilter(), 10),
+             "count_words": lambda index: index.count_words("gout", IndexFilter()),
+             "count": lambda index: index.count(IndexFilter())}
+    elastic.apply([indexed("Condition/a")], [])
+    elastic.client.indices.close(index=elastic.index_name)
+    missing = ElasticsearchIndex(require("TESSERA_ELASTICSEARCH_URL", "Elasticsearch"),
+                                 f"tessera-missing-{uuid.uuid4().hex[:12]}", DIMENSIONS)
+    try:
+        for index, problem in ((elastic, "is closed"), (missing, "does not exist")):
+            for name, read in reads.items():
+                with pytest.raises(SearchUnavailable, match=problem):
+                    read(index)
+                    pytest.fail(f"{name} answered")
+    finally:
+        elastic.client.indices.open(index=elastic.index_name)
+        missing.close()
