@@ -17,6 +17,7 @@ import orjson
 from engine.indexing.embedding_cache import CachingEmbedder
 from engine.indexing.ports import Embedder
 from engine.security.caller import Caller
+from engine.services.bulk_load import BulkLoader
 from engine.settings import Settings, load_settings
 from adapters.bootstrap import build_container, shared_embedder
 from adapters.cli.bench_ingest import _database
@@ -79,6 +80,21 @@ def load(container: Any, payloads: list[bytes]) -> int:
         return sum(pool.map(one, payloads))
 
 
+def load_files(container: Any, files: list[Path]) -> int:
+    """Load Synthea files (patients and the hospital and practitioner files they refer to, in any order)
+    through the bulk loader (not timed); how many resources the store then holds."""
+    rejected: list[str] = []
+    loader = BulkLoader(container.resources, container.bundles, caller=Caller.institution_only("bench"),
+                        on_reject=lambda where, why: rejected.append(f"{where}: {why}"),
+                        source="urn:tessera:bench", max_depth=container.settings.max_json_depth)
+    for path in files:
+        loader.load_json(str(path), path.read_bytes())
+    loader.finish()
+    if rejected:
+        raise SystemExit(f"bench index: {len(rejected)} records rejected, e.g. {rejected[0][:300]}")
+    return sum(container.store.counts_by_type().values())
+
+
 def encode_only_rate(embedder: Embedder, texts: list[str]) -> float:
     """Texts per second of the bare model on `texts` (same process, same batch size)."""
     bare = getattr(embedder, "encode_only", None)
@@ -89,12 +105,12 @@ def encode_only_rate(embedder: Embedder, texts: list[str]) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def run_backend(backend: str, payloads: list[bytes]) -> dict[str, Any]:
+def run_backend(backend: str, payloads: list[bytes], files: list[Path] | None = None) -> dict[str, Any]:
     """Load, then time draining the outbox until the index holds everything; compare with bare encoding."""
     with tempfile.TemporaryDirectory() as folder, profile(backend, Path(folder)) as settings:
         container = build_container(settings, indexing_trigger=False)
         try:
-            resources = load(container, payloads)
+            resources = load_files(container, files) if files else load(container, payloads)
             model = model_embedder(settings)
             model.embed(["warm-up"])
             recorder = RecordingEmbedder(model)
@@ -125,11 +141,17 @@ def run_backend(backend: str, payloads: list[bytes]) -> dict[str, Any]:
             container.close()
 
 
-def bench_index(*, bundles: int = 80, backends: Sequence[str] = ("elasticsearch", "embedded")) -> dict[str, Any]:
-    """Index `bundles` Synthea-shaped patient bundles per backend; the first backend's row is the headline."""
-    payloads = synthea_shaped(bundles)
-    results = [run_backend(backend, payloads) for backend in backends]
+def bench_index(*, bundles: int = 80, backends: Sequence[str] = ("elasticsearch", "embedded"),
+                data: str | None = None) -> dict[str, Any]:
+    """Index `bundles` Synthea-shaped patient bundles (or every Synthea JSON file under `data`) per backend;
+    the first backend's row is the headline."""
+    files = sorted(Path(data).rglob("*.json")) if data else None
+    if data and not files:
+        raise SystemExit(f"bench index: no .json files under {data}")
+    payloads = [] if files else synthea_shaped(bundles)
+    results = [run_backend(backend, payloads, files) for backend in backends]
     headline = results[0]
-    return {"benchmark": "index", **{k: headline[k] for k in (
+    return {"benchmark": "index", "data": data or f"{bundles} generated Synthea-shaped bundles",
+            **{k: headline[k] for k in (
         "backend", "resources", "distinct_texts", "resources_per_s", "encode_only_texts_per_s",
         "pipeline_efficiency")}, "results": results}

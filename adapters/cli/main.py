@@ -300,7 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--documents", type=int, default=100_000, help="search: documents in the index")
     bench.add_argument("--rounds", type=int, default=200, help="search: queries timed per mode")
     bench.add_argument("--data", default=None, help="relevance: folder of Synthea transaction bundles "
-                                                     "(default: ../shared/data/fhir-r4/synthea)")
+                                                     "(default: ../shared/data/fhir-r4/synthea); index: Synthea "
+                                                     "files to index instead of generated bundles")
     bench.add_argument("--queries", default=None,
                        help="relevance: query set JSON (default: tests/relevance/queries.json)")
     bench.set_defaults(run=_bench)

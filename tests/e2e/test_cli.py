@@ -154,3 +154,25 @@ def test_ingest_retries_bundles_follows_links_and_reports_duplicates_and_skipped
     with running_server(store_url, tmp_path / "served") as url:
         for path in ("Patient/cli-linked", "Patient/cli-bom", "Observation/cli-obs"):
             assert httpx.get(f"{url}/{path}", headers=url.headers, timeout=30).status_code == 200, path
+
+
+def test_bench_index_reads_synthea_files_and_reports_the_pipeline_efficiency(tmp_path: Path) -> None:
+    from tests.conftest import shared_data
+
+    source = shared_data("fhir-r4", "synthea", "fhir-data-pipes-2021")
+    data = tmp_path / "synthea"
+    data.mkdir()
+    patient = sorted(p for p in source.glob("*.json") if "Information" not in p.name)[0]
+    for path in [patient, *source.glob("*Information*.json")]:  # the patient sorts first: forward references
+        (data / path.name).write_bytes(path.read_bytes())
+    env = cli_env(tmp_path / "work", None)
+    done = run_cli("bench", "index", "--json", "--index-backend", "embedded", "--data", str(data), env=env,
+                   cwd=tmp_path, timeout=600)
+    assert done.returncode == 0, f"exit {done.returncode}\nstdout:\n{done.stdout}\nstderr:\n{done.stderr[-3000:]}"
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    [row] = summary["results"]
+    entries = sum(len(json.loads(p.read_text())["entry"]) for p in data.glob("*.json"))
+    assert row["resources"] == row["indexed"] == entries + 1  # and the golden record of the one patient
+    assert 0 < row["distinct_texts"] < row["resources"]
+    efficiency = (row["distinct_texts"] / row["encode_only_texts_per_s"]) / row["seconds"]
+    assert row["pipeline_efficiency"] == pytest.approx(efficiency, abs=0.002)
