@@ -32,9 +32,16 @@ class Hl7v2Translator(MessageTranslator):
 
     def identify(self, raw: bytes) -> MessageIdentity:
         try:
-            return _identity(_parsed(raw).header)
+            header = _parsed(raw).header
         except hl7v2.Hl7ParseError as exc:
             raise UnreadableMessage(exc.reason) from exc
+        identity = _identity(header)
+        for number, value in ((3, header.sending_application), (4, header.sending_facility),
+                              (9, f"{header.message_type}^{header.trigger_event}"), (10, header.control_id)):
+            if "\x00" in value:  # the message log keeps such a value with U+FFFD in place of NUL
+                reason = f"MSH-{number} contains the NUL character (U+0000)"
+                raise UnreadableMessage(reason, identity, issue=FeedIssue("MSH", 1, number, "102", reason))
+        return identity
 
     def translate(self, raw: bytes, *, message_id: int, received: str) -> TranslatedMessage:
         try:

@@ -43,10 +43,7 @@ class SqlMessageLog(MessageLog):
                     status: str, reason: str | None, raw: bytes) -> int:
         result = self._connection.execute(s.raw_messages.insert().returning(s.raw_messages.c.id), {
             "received": received_us, "channel": channel, "peer": (peer or "")[:200] or None,
-            "sender": identity.sender[:400] if identity else None,
-            "control_id": identity.control_id[:200] if identity else None,
-            "message_type": identity.message_type[:40] if identity else None,
-            "status": status, "reason": reason[:_MAX_REASON] if reason else None, "raw": raw})
+            **_identity_columns(identity), "status": status, "reason": _text(reason or None, _MAX_REASON), "raw": raw})
         return result.scalar_one()
 
     def add_message_once(self, *, received_us: int, channel: str, peer: str | None, identity: MessageIdentity,
@@ -55,8 +52,7 @@ class SqlMessageLog(MessageLog):
             return super().add_message_once(received_us=received_us, channel=channel, peer=peer, identity=identity,
                                             raw=raw)
         values = {"received": received_us, "channel": channel, "peer": (peer or "")[:200] or None,
-                  "sender": identity.sender[:400], "control_id": identity.control_id[:200],
-                  "message_type": identity.message_type[:40], "raw": raw}
+                  **_identity_columns(identity), "raw": raw}
         if self._connection.dialect.name == "postgresql":  # the driver directly: once per message
             with self._connection.connection.driver_connection.cursor() as cursor:
                 cursor.execute(_ADD_ONCE_PG, values)
@@ -68,11 +64,15 @@ class SqlMessageLog(MessageLog):
     def processed_message(self, sender: str, control_id: str) -> int | None:
         m = s.raw_messages
         return self._connection.execute(
-            sa.select(m.c.id).where(m.c.sender == sender[:400], m.c.control_id == control_id[:200],
+            sa.select(m.c.id).where(m.c.sender == _text(sender, 400), m.c.control_id == _text(control_id, 200),
                                     m.c.status == "processed").limit(1)).scalar_one_or_none()
 
+    def set_message_identity(self, message_id: int, identity: MessageIdentity) -> None:
+        m = s.raw_messages
+        self._connection.execute(m.update().where(m.c.id == message_id).values(**_identity_columns(identity)))
+
     def set_message_status(self, message_id: int, status: str, reason: str | None = None) -> None:
-        reason = reason[:_MAX_REASON] if reason else None
+        reason = _text(reason or None, _MAX_REASON)
         if self._connection.dialect.name == "postgresql" and self._connection.in_transaction():
             with self._connection.connection.driver_connection.cursor() as cursor:
                 cursor.execute("UPDATE raw_messages SET status = %s, reason = %s WHERE id = %s",
@@ -93,3 +93,15 @@ class SqlMessageLog(MessageLog):
     def message(self, message_id: int) -> RawMessage | None:
         row = self._connection.execute(sa.select(s.raw_messages).where(s.raw_messages.c.id == message_id)).first()
         return _raw_message(row) if row else None
+
+
+def _text(value: str | None, limit: int) -> str | None:
+    """A column value: at most `limit` characters, NUL (which PostgreSQL text refuses) as U+FFFD."""
+    return value[:limit].replace("\x00", "\ufffd") if value is not None else None
+
+
+def _identity_columns(identity: MessageIdentity | None) -> dict[str, str | None]:
+    if identity is None:
+        return {"sender": None, "control_id": None, "message_type": None}
+    return {"sender": _text(identity.sender, 400), "control_id": _text(identity.control_id, 200),
+            "message_type": _text(identity.message_type, 40)}

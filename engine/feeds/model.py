@@ -41,7 +41,7 @@ class TranslatedMessage:
 
 @dataclass(frozen=True)
 class RawMessage:
-    """A stored inbound message (the error queue is the subset with status failed/rejected)."""
+    """A stored inbound message (the error queue is the subset with status failed, rejected or truncated)."""
 
     message_id: int
     received_us: int
@@ -50,7 +50,7 @@ class RawMessage:
     sender: str | None
     control_id: str | None
     message_type: str | None
-    status: str  # received | processed | duplicate | failed | rejected
+    status: str  # received | processed | duplicate | failed | rejected | truncated
     reason: str | None
     raw: bytes
 

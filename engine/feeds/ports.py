@@ -68,6 +68,10 @@ class MessageLog(abc.ABC):
         """Record the outcome of processing a message."""
 
     @abc.abstractmethod
+    def set_message_identity(self, message_id: int, identity: MessageIdentity) -> None:
+        """Record the sender, control id and type of a message that could not be read when it arrived."""
+
+    @abc.abstractmethod
     def messages(self, *, statuses: tuple[str, ...], limit: int = 100, after_id: int = 0,
                  stuck_before_us: int | None = None) -> list[RawMessage]:
         """Stored messages with one of `statuses`, and when `stuck_before_us` is given also those received

@@ -16,8 +16,11 @@ from engine.services.writes import Clock
 from engine.store.ports import ResourceStore, UnitOfWork
 
 log = logging.getLogger("tessera.feeds")
-FAILED_STATUSES = ("failed", "rejected")
+FAILED_STATUSES = ("failed", "rejected", "truncated")  # the error queue
+RETRIED_STATUSES = ("failed", "rejected")  # what a replay without ids re-runs (and stuck `received` ones)
 REPLAYABLE_STATUSES = ("failed", "rejected", "received")  # received: named by id, or stuck
+# a message refused for its size is kept only in part: it can be read in the queue, never replayed
+TRUNCATED = "truncated"
 STUCK_AFTER_US = 300_000_000  # a message still `received` this long after it arrived never finished
 
 
@@ -54,7 +57,7 @@ class FeedService:
             identity: MessageIdentity | None = self.translator.identify(raw)
         except UnreadableMessage as exc:
             identity = exc.identity
-        message_id = self._store_raw(raw, received, peer, identity, "rejected", reason)
+        message_id = self._store_raw(raw, received, peer, identity, TRUNCATED, reason)
         return FeedOutcome("AR", message_id, identity, [FeedIssue("MSH", 1, None, "207", reason)])
 
     def replay(self, *, message_ids: list[int] | None = None, limit: int = 1000) -> list[FeedOutcome]:
@@ -63,14 +66,19 @@ class FeedService:
         Without ids, a message still being processed is left alone: only those received more than
         STUCK_AFTER_US ago and never finished (a crash) count as never finished.
         """
+        refused: list[FeedOutcome] = []
         with self.store.unit_of_work(read_only=True) as uow:
             if message_ids:
                 found = [uow.message(i) for i in message_ids]
                 stored = [m for m in found if m is not None and m.status in REPLAYABLE_STATUSES]
+                refused = [FeedOutcome("AR", m.message_id, None, [FeedIssue(
+                    "MSH", 1, None, "207", "only the start of this message was kept (it exceeded the size "
+                    "limit): it cannot be replayed; have the sender send it again")])
+                    for m in found if m is not None and m.status == TRUNCATED]
             else:
-                stored = uow.messages(statuses=FAILED_STATUSES, limit=limit,
+                stored = uow.messages(statuses=RETRIED_STATUSES, limit=limit,
                                       stuck_before_us=self.clock() - STUCK_AFTER_US)
-        return [self._replay_one(message) for message in stored]
+        return refused + [self._replay_one(message) for message in stored]
 
     def failed(self, *, limit: int = 100, after_id: int = 0) -> list[RawMessage]:
         """The error queue: messages that failed, were rejected or never finished, with their reasons."""
@@ -86,6 +94,9 @@ class FeedService:
                 _set_status(uow, message.message_id, "rejected", exc.reason)
             return FeedOutcome("AR", message.message_id, None, [exc.issue])
         with self.store.unit_of_work() as uow:
+            if (message.sender, message.control_id) != (identity.sender, identity.control_id):
+                uow.set_message_identity(message.message_id, identity)  # read now (e.g. after a parser fix):
+                uow.commit()  # a re-send of it is then a duplicate
             uow.rollback()
             return self._process(uow, message.raw, message.message_id, message.received_us, identity)
 

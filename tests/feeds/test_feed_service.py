@@ -1,7 +1,7 @@
 """The feed pipeline on SQLite and PostgreSQL: stable identity, duplicates, merges, error queue and replay."""
 from __future__ import annotations
 
-from engine.feeds.ports import MessageTranslator, UntranslatableMessage
+from engine.feeds.ports import MessageTranslator, UnreadableMessage, UntranslatableMessage
 from engine.feeds.model import FeedIssue
 from engine.feeds.service import FeedService
 from tests.feeds import messages
@@ -286,3 +286,54 @@ def test_an_unexpected_failure_while_storing_gets_ae_and_the_message_waits_in_th
     assert queued.control_id == "BRK1" and queued.status == "failed"
     [replayed] = container.feeds.replay()
     assert replayed.ack_code == "AA"
+
+
+def test_a_message_kept_only_in_part_is_listed_but_never_replayed(container):
+    whole = messages.oru("BIG1", value="125").encode()
+    head = whole[:whole.index(b"125") + 2]  # cut inside the value: "12"
+    refused = container.feeds.reject(head, "larger than the size limit")
+    assert refused.ack_code == "AR"
+    assert [(m.message_id, m.status) for m in container.feeds.failed()] == [(refused.message_id, "truncated")]
+    assert container.feeds.replay() == []
+    [named] = container.feeds.replay(message_ids=[refused.message_id])
+    assert named.ack_code == "AR" and "cannot be replayed" in named.issues[0].text
+    assert _search(container, "Observation", _summary="count")["total"] == 0
+    resent = container.feeds.receive(whole)  # the sender sends it again, whole: it is not a duplicate
+    assert (resent.ack_code, resent.duplicate) == ("AA", False)
+    [observation] = [e["resource"] for e in _search(container, "Observation")["entry"]]
+    assert observation["valueQuantity"]["value"] == 125
+
+
+def test_a_nul_in_the_message_header_is_refused_and_kept(container):
+    for raw in (messages.adt("A01", "N\x001").encode(), messages.adt("A01", "N2", sender="L\x00AB").encode()):
+        outcome = container.feeds.receive(raw)
+        assert outcome.ack_code == "AR", outcome.issues
+        assert outcome.issues[0].code == "102" and outcome.issues[0].field in (3, 10)
+    queue = container.feeds.failed()
+    assert [m.status for m in queue] == ["rejected", "rejected"]
+    assert queue[0].control_id == "N\ufffd1" and queue[1].raw.startswith(b"MSH|^~\\&|L\x00AB|")
+
+
+class _UnreadableUntilFixed(_FlakyTranslator):
+    """Cannot even read the header until `fixed`, like a parser bug fixed later."""
+
+    def identify(self, raw: bytes):
+        if not self.fixed:
+            raise UnreadableMessage("parser bug")
+        return self.real.identify(raw)
+
+    def translate(self, raw: bytes, *, message_id: int, received: str):
+        return self.real.translate(raw, message_id=message_id, received=received)
+
+
+def test_a_replayed_message_unreadable_on_arrival_is_known_by_its_control_id_afterwards(container):
+    reader = _UnreadableUntilFixed(container.feeds.translator)
+    feeds = FeedService(container.store, container.bundles, reader, container.feeds.clock)
+    raw = messages.oru("LATE1", order="LT1").encode()
+    assert feeds.receive(raw).ack_code == "AR"
+    reader.fixed = True
+    [replayed] = feeds.replay()
+    assert replayed.ack_code == "AA"
+    again = feeds.receive(raw)  # the sender never got its AA and sends it again
+    assert (again.ack_code, again.duplicate) == ("AA", True)
+    assert _search(container, "Provenance", _summary="count")["total"] == 1

@@ -115,7 +115,7 @@ def test_an_oversized_message_is_refused_kept_and_the_messages_around_it_go_thro
     container = small.container()
     try:
         [kept] = [m for m in container.feeds.failed() if m.control_id == "BIG1"]
-        assert kept.status == "rejected" and "exceeds 2000 bytes" in kept.reason and len(kept.raw) == 2000
+        assert kept.status == "truncated" and "exceeds 2000 bytes" in kept.reason and len(kept.raw) == 2000
     finally:
         container.close()
 
