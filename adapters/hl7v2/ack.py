@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from adapters.hl7v2.errors import MappingIssue
 from adapters.hl7v2.escape import escape
 from adapters.hl7v2.model import Encoding, MessageHeader
+from adapters.hl7v2.parse import codec_of
 
 ERROR_TEXT = {"0": "Message accepted", "100": "Segment sequence error", "101": "Required field missing",
               "102": "Data type error", "103": "Table value not found", "200": "Unsupported message type",
@@ -43,6 +44,12 @@ def _err(issue: MappingIssue, enc: Encoding, old_style: bool) -> str:
     return f.join(fields)
 
 
+def _ack_codec(header: MessageHeader | None) -> str | None:
+    """The sender's one-byte or UTF-8 character set (MLLP frames bytes: no UTF-16 or UTF-32 answers)."""
+    codec = codec_of(header.character_set) if header is not None else None
+    return codec if codec not in ("utf-16", "utf-32") else None
+
+
 def build_ack(header: MessageHeader | None, code: str, *, issues: Sequence[MappingIssue] = (),
               text: str | None = None, control_id: str) -> bytes:
     """An ACK for `header` (None for unparseable input: a minimal v2.5 AR) with MSA and ERR segments."""
@@ -57,6 +64,8 @@ def build_ack(header: MessageHeader | None, code: str, *, issues: Sequence[Mappi
                header.sending_application, header.sending_facility, now, "",
                enc.component.join(["ACK", escape(header.trigger_event, enc), "ACK"]), escape(control_id, enc),
                header.processing_id or "P", escape(version, enc)]
+        if _ack_codec(header):  # answered in the sender's character set, and saying so
+            msh += ["", "", "", "", "", escape(header.character_set or "", enc)]
         original = header.control_id
     else:
         msh = ["MSH", enc.characters, "", "", "", "", now, "", "ACK", escape(control_id, enc), "P", version]
@@ -66,4 +75,5 @@ def build_ack(header: MessageHeader | None, code: str, *, issues: Sequence[Mappi
         msa.append(escape(text[:200], enc))
     old_style = version.startswith(("2.1", "2.2", "2.3", "2.4"))
     segments = [f.join(msh), f.join(msa)] + [_err(issue, enc, old_style) for issue in issues]
-    return ("\r".join(segments) + "\r").encode("utf-8")
+    codec = _ack_codec(header) or "utf-8"
+    return ("\r".join(segments) + "\r").encode(codec, errors="replace")

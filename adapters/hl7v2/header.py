@@ -21,4 +21,5 @@ def read_header(msh: Segment, enc: Encoding) -> MessageHeader:
         processing_id=msh.raw(11).strip(),
         version=msh.get(12, 1),
         timestamp=msh.get(7, 1) or None,
+        character_set=msh.rep(18).text() or None,
     )

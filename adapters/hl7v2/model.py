@@ -45,6 +45,7 @@ class MessageHeader:
     processing_id: str
     version: str
     timestamp: str | None
+    character_set: str | None = None  # MSH-18 as sent (its first repetition), e.g. `8859/1`
 
 
 @dataclass

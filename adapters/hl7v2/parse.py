@@ -70,6 +70,11 @@ def decode(raw: bytes | str) -> str:
     return data.decode("latin-1")
 
 
+def codec_of(character_set: str | None) -> str | None:
+    """The Python codec of an HL7 MSH-18 character set (table 0211), None when unknown or absent."""
+    return _CHARSETS.get((character_set or "").strip().upper())
+
+
 def _charset_hint(data: bytes) -> str | None:
     head = data[:4096].decode("latin-1").lstrip(_FRAMING)
     if not head.startswith("MSH") or len(head) < 4:

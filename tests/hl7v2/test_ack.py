@@ -82,3 +82,18 @@ def test_mapping_errors_round_trip_into_an_ack():
 def test_unknown_ack_code_is_refused():
     with pytest.raises(ValueError):
         build_ack(None, "XX", control_id="1")
+
+
+def test_the_ack_speaks_the_senders_character_set_and_says_so():
+    raw = ("MSH|^~\\&|ADT|HÔPITAL|TESSERA|TESSERA|20260101120000||ADT^A01^ADT_A01|L1|P|2.5.1||||||8859/1\r"
+           "PID|1||1^^^HÔPITAL^MR||Lefèvre^Zoé\r").encode("latin-1")
+    header = parse_message(raw).header
+    issues = [MappingIssue("PID", 1, 5, "102", "Lefèvre: nom refusé (ü → ?)")]
+    ack = build_ack(header, "AE", issues=issues, control_id="A9")
+    assert b"H\xd4PITAL" in ack and "HÔPITAL".encode("utf-8") not in ack
+    parsed = hl7.parse(ack.decode("latin-1"))
+    msh = parsed.segment("MSH")
+    assert str(msh[6]) == "HÔPITAL" and str(msh[18]) == "8859/1"
+    assert "Lefèvre: nom refusé" in str(parsed.segment("ERR")[8])
+    utf8 = build_ack(parse_message(adt()).header, "AA", control_id="A10")
+    assert len(_parse(utf8).segment("MSH")) == 13  # no MSH-18 when the sender named none
