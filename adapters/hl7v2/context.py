@@ -99,13 +99,16 @@ class Context:
         return self.builder.upsert(key, resource, create_only=create_only)
 
     def note_update(self, full_url: str, segment: Segment, elements: dict[int, tuple[str, ...]], *,
-                    reopens: frozenset[str] = frozenset()) -> None:
-        """Record which elements the message deletes (fields sent as `""`) and what it may reopen."""
+                    reopens: frozenset[str] = frozenset(), parts: dict[int, str] | None = None) -> None:
+        """Record which elements the message deletes (fields sent as `""`), what it may reopen, and which
+        `parts` (`element:use` filled by one field of a shared list) it left unsent."""
         cleared = frozenset(name for n, names in elements.items() if segment.raw(n).strip() == HL7_NULL
                             for name in names)
-        if cleared or reopens:
+        unsent = frozenset(part for n, part in (parts or {}).items() if not segment.raw(n).strip())
+        if cleared or reopens or unsent:
             known = self.updates.get(full_url, UpdateRule())
-            self.updates[full_url] = UpdateRule(known.cleared | cleared, known.reopens | reopens)
+            self.updates[full_url] = UpdateRule(known.cleared | cleared, known.reopens | reopens,
+                                                known.unsent | unsent)
 
     def assigner(self, role: str) -> str:
         """Default identifier system for placer/filler numbers without an assigning authority.

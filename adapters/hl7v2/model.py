@@ -82,7 +82,8 @@ class Merge:
     """ADT A34/A39/A40 merge instruction, executed by the feed service."""
 
     survivor: str
-    merged: str
+    merged: str  # the key of the patient merged away (its MRG-1 medical record number)
+    alternatives: tuple[str, ...] = ()  # its other MRG-1 identifiers, tried when the key names no one
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class UpdateRule:
 
     cleared: frozenset[str] = frozenset()  # FHIR elements the message deleted, e.g. `address`, `period.end`
     reopens: frozenset[str] = frozenset()  # closed Encounter statuses the message may reopen
+    unsent: frozenset[str] = frozenset()  # `element:use` entries of a list whose field was not sent
 
 
 @dataclass

@@ -34,7 +34,7 @@ class TranslatedMessage:
     """A message as FHIR: one transaction Bundle, patient merges to perform, and how it updates what exists."""
 
     bundle: dict[str, Any]
-    merges: list[tuple[str, str]] = field(default_factory=list)  # (survivor query, merged query)
+    merges: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (survivor, merged: key first)
     warnings: list[FeedIssue] = field(default_factory=list)
     updates: dict[str, EntryUpdate] = field(default_factory=dict)  # per entry fullUrl: deletions, reopening
 

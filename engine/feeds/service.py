@@ -138,7 +138,7 @@ class FeedService:
             count = len(writes)
             provenance = _provenance_of(bundle)
             for survivor, merged in translated.merges:
-                count += merge_patients(uow, survivor_query=survivor, merged_query=merged, clock=self.clock,
+                count += merge_patients(uow, survivor_query=survivor, merged_queries=merged, clock=self.clock,
                                         source=source, owner=identity.institution, provenance=provenance)
             uow.set_message_status(message_id, "processed")
             uow.commit()

@@ -6,12 +6,12 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from engine.errors import (BundleEntryError, InvalidRequest, Issue, PreconditionFailed, ReferenceNotResolved,
-                           ResourceNotFound, TesseraError)
+                           ResourceNotFound, TesseraError, VersionConflict)
 from engine.fhir.references import conditional_parts, parse_reference
 from engine.fhir.validation import check_resource_type
 from engine.services.conditional import (ConditionalReferences, Prefetched, match_conditional,
                                          prefetch_conditional)
-from engine.services.feed_updates import FeedUpdates, follow_merges
+from engine.services.feed_updates import FeedUpdates, current_survivor, follow_merges
 from engine.services.presentation import etag, last_modified, operation_outcome
 from engine.services.resources import ResourceService, WriteOutcome, parse_etag
 from engine.services.search import SearchService
@@ -417,5 +417,7 @@ def _combine_feed_update(uow: UnitOfWork, entry: _Entry, currents: dict[tuple[st
     stored = entry.existing
     if current.version != stored.version:  # changed between the lookup and the lock
         stored = uow.read(entry.resource_type, stored.resource_id) or stored
+        if entry.resource_type == "Patient" and current_survivor(uow, stored).key != stored.key:
+            raise VersionConflict(f"{stored.key} was merged into another patient meanwhile")  # look up again
         entry.existing = stored
     entry.resource = updates.combine(entry.full_url, entry.resource_type, entry.resource, stored.body)

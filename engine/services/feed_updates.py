@@ -29,6 +29,8 @@ class EntryUpdate:
     cleared: frozenset[str] = frozenset()  # elements the message deletes ("" in HL7 v2): names, `period.end`,
     #                                        or `extension:<url>`
     reopens: frozenset[str] = frozenset()  # closed Encounter statuses the message may reopen
+    unsent: frozenset[str] = frozenset()  # `element:use` entries kept in a list the message did send, e.g.
+    #                                       `telecom:work` when only the home number field was sent
 
 
 @dataclass
@@ -44,7 +46,7 @@ class FeedUpdates:
             return incoming
         rule = self.entries.get(full_url or "", EntryUpdate())
         combined = dict(incoming)
-        _keep_unmentioned(combined, current, rule.cleared)
+        _keep_unmentioned(combined, current, rule)
         if resource_type == "Patient":
             _keep_patient_state(combined, current)
         else:
@@ -86,20 +88,32 @@ def _replaced_by(patient: StoredResource) -> str | None:
     return None
 
 
-def _keep_unmentioned(combined: dict[str, Any], current: dict[str, Any], cleared: frozenset[str]) -> None:
+def _keep_unmentioned(combined: dict[str, Any], current: dict[str, Any], rule: EntryUpdate) -> None:
+    cleared = rule.cleared
     mentioned_choices = {prefix for prefix in _CHOICES if any(name.startswith(prefix) for name in combined)}
+    sent = set(combined)
     for name, value in current.items():
-        if name in combined or name in cleared or name in _NEVER_KEPT:
+        if name in sent or name in cleared or name in _NEVER_KEPT or name == "extension":
             continue
         if any(name.startswith(prefix) for prefix in mentioned_choices):
             continue
+        if name.startswith("_") and name[1:] in sent:  # e.g. the birth time of a birth date sent anew
+            continue
         combined[name] = copy.deepcopy(value)
-    if "extension" in combined and current.get("extension"):
-        sent = {item.get("url") for item in combined["extension"] if isinstance(item, dict)}
-        kept = [copy.deepcopy(item) for item in current["extension"] if isinstance(item, dict)
-                and item.get("url") not in sent and f"extension:{item.get('url')}" not in cleared]
-        combined["extension"] = list(combined["extension"]) + kept
-    if "extension" in cleared or (not combined.get("extension") and "extension" in combined):
+    for token in rule.unsent:  # entries a field that was not sent put in a list another field did send
+        element, _, use = token.partition(":")
+        if element in sent and element not in cleared:
+            given = combined[element]
+            combined[element] = list(given) + [copy.deepcopy(item) for item in current.get(element) or []
+                                               if isinstance(item, dict) and item.get("use") == use
+                                               and item not in given]
+    sent_urls = {item.get("url") for item in combined.get("extension") or [] if isinstance(item, dict)}
+    kept = [copy.deepcopy(item) for item in current.get("extension") or [] if isinstance(item, dict)
+            and item.get("url") not in sent_urls and f"extension:{item.get('url')}" not in cleared]
+    extensions = [] if "extension" in cleared else list(combined.get("extension") or []) + kept
+    if extensions:
+        combined["extension"] = extensions
+    else:
         combined.pop("extension", None)
 
 
@@ -127,6 +141,10 @@ def _keep_encounter_state(combined: dict[str, Any], sent_period: dict[str, Any],
     reopening = closing_undone and before in rule.reopens
     if closing_undone and not reopening:
         combined["status"] = before  # a late or repeated message does not reopen a closed visit
+        combined["location"] = [dict(item, status="completed") if item.get("status") in ("active", "planned")
+                                else item for item in combined.get("location") or []] or None
+        if combined["location"] is None:
+            del combined["location"]
     elif after in (None, "unknown") and before not in (None, "unknown"):
         combined["status"] = before
     period = dict(current.get("period") or {})

@@ -1,12 +1,13 @@
 """Patient merges (HL7 ADT A40/A34/A39): the survivor keeps everything, references move to it."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from engine.errors import InvalidResource, Issue
 from engine.fhir.references import parse_reference
 from engine.services.conditional import match_conditional
-from engine.services.feed_updates import follow_merges
+from engine.services.feed_updates import current_survivor, follow_merges
 from engine.services.writes import Clock, new_id, persist, prepare_write, references_in
 from engine.store.model import PendingWrite, StoredResource
 from engine.store.ports import UnitOfWork
@@ -21,27 +22,27 @@ class UnknownMergeTarget(InvalidResource):
     issue_code = "not-found"
 
 
-def merge_patients(uow: UnitOfWork, *, survivor_query: str, merged_query: str, clock: Clock,
+def merge_patients(uow: UnitOfWork, *, survivor_query: str, merged_queries: Sequence[str], clock: Clock,
                    source: str | None, owner: str | None = None,
                    provenance: dict[str, Any] | None = None) -> int:
-    """Merge the patient matching `merged_query` into the one matching `survivor_query`; return versions written.
+    """Merge the patient named by `merged_queries` into the one matching `survivor_query`; return versions written.
 
-    With `owner`, only that institution's patients are merged. Both sides follow earlier merges to their
-    survivors. The merged Patient stays readable, inactive, with `link` type `replaced-by`; the survivor
+    The first query is the merged patient's key; the others (its other prior identifiers) are tried in
+    turn only while none names exactly one patient besides the survivor. With `owner`, only that
+    institution's patients are merged. The survivor follows earlier merges to the last survivor; a
+    patient merged away before is merged again only into that same survivor (nothing to do).
+    The merged Patient stays readable, inactive, with `link` type `replaced-by`; the survivor
     gets a `replaces` link; every reference to the merged Patient is rewritten to the survivor, except the
     record of the past (Provenance, AuditEvent) and other Patients' links. With `provenance` (the message's
     Provenance), one more Provenance names every version the merge wrote.
     """
     survivors = follow_merges(uow, match_conditional(uow, "Patient", survivor_query, owner=owner))
-    merged = follow_merges(uow, match_conditional(uow, "Patient", merged_query, owner=owner))
     if len(survivors) != 1:
         raise UnknownMergeTarget("The surviving patient is not known uniquely",
                                  issues=[Issue("not-found", "surviving patient not found (PID-3)", "PID-3")])
-    if len(merged) != 1:
-        raise UnknownMergeTarget("The patient to merge is not known uniquely",
-                                 issues=[Issue("not-found", "patient to merge not found (MRG-1)", "MRG-1")])
-    survivor, old = survivors[0], merged[0]
-    if survivor.key == old.key:
+    survivor = survivors[0]
+    old = _merged_patient(uow, merged_queries, survivor, owner)
+    if old is None:
         return 0
     now = clock()
     writes: list[PendingWrite] = []
@@ -64,6 +65,27 @@ def merge_patients(uow: UnitOfWork, *, survivor_query: str, merged_query: str, c
                                     source=source, institution=owner))
     persist(uow, writes)
     return len(writes)
+
+
+def _merged_patient(uow: UnitOfWork, queries: Sequence[str], survivor: StoredResource,
+                    owner: str | None) -> StoredResource | None:
+    """The one patient the queries name besides the survivor; None when it was merged into it already."""
+    for query in queries:
+        found = [m for m in match_conditional(uow, "Patient", query, owner=owner) if m.key != survivor.key]
+        if len(found) > 1:
+            raise UnknownMergeTarget("The patient to merge is not known uniquely", issues=[
+                Issue("multiple-matches", "MRG-1 names more than one patient", "MRG-1")])
+        if not found:
+            continue
+        final = current_survivor(uow, found[0])
+        if final.key == survivor.key:
+            return None  # merged before (e.g. the message again)
+        if final.key != found[0].key:
+            raise UnknownMergeTarget("The patient to merge was merged into another patient before", issues=[
+                Issue("conflict", f"MRG-1 patient was merged into {final.key} before", "MRG-1")])
+        return found[0]
+    raise UnknownMergeTarget("The patient to merge is not known",
+                             issues=[Issue("not-found", "patient to merge not found (MRG-1)", "MRG-1")])
 
 
 def _move_references(body: dict[str, Any], old: StoredResource, survivor: str) -> bool:

@@ -1,7 +1,14 @@
 """Feed updates on SQLite and PostgreSQL: merges that last, HL7 v2 "not sent" vs `""`, visits that stay closed."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
 from engine.security.caller import SYSTEM
+from engine.settings import Settings
+from adapters.bootstrap import Container, build_container
 
 HEADER = "MSH|^~\\&|{app}|GENHOSP|TESSERA|TESSERA|20260101120000||{kind}|{control}|P|2.5.1"
 
@@ -183,3 +190,86 @@ def test_absolute_and_versioned_references_move_too(container):
     [survivor] = [p for p in _by_mrn(container, "222") if p.get("active") is not False]
     for resource_id in created:
         assert _read(container, f"Observation/{resource_id}")["subject"]["reference"] == f"Patient/{survivor['id']}"
+
+
+def test_an_mrg1_identifier_the_survivor_shares_does_not_block_the_merge(container):
+    _receive(container, _adt("A04", "1", _pid("111^^^GENHOSP^MR~999999999^^^SSA^SS"), _pv1("V1")),
+             _adt("A04", "2", _pid("222^^^GENHOSP^MR~999999999^^^SSA^SS"), _pv1("V2")),
+             _a40("3", "222", "111^^^GENHOSP^MR~999999999^^^SSA^SS"))
+    [old] = [p for p in _by_mrn(container, "111") if p.get("active") is False]
+    [survivor] = _by_mrn(container, "222")
+    assert _links(old) == {("replaced-by", f"Patient/{survivor['id']}")}
+
+
+def test_a_patient_merged_elsewhere_before_is_not_merged_again(container):
+    for control, mrn in (("1", "A"), ("2", "B"), ("3", "C")):
+        _receive(container, _adt("A01", control, _pid(f"{mrn}^^^GENHOSP^MR"), _pv1(f"V{mrn}")))
+    _receive(container, _a40("4", "C", "A^^^GENHOSP^MR"))
+    again = container.feeds.receive(_a40("5", "C", "A^^^GENHOSP^MR"))  # the same merge, re-sent: nothing to do
+    assert again.ack_code == "AA"
+    elsewhere = container.feeds.receive(_a40("6", "B", "A^^^GENHOSP^MR"))
+    assert elsewhere.ack_code == "AE" and "merged into" in elsewhere.issues[0].text
+    [b] = _by_mrn(container, "B")
+    assert b.get("active") is not False and "link" not in b
+
+
+def test_unsent_fields_keep_their_part_of_a_shared_list_and_cleared_extensions_go(container):
+    pid = ("PID|1||111^^^GENHOSP^MR||Doe^Jane|Smith^Mary|198001011230|F|||1 Main St^^Springfield"
+           "||555-1111|555-2222")
+    _receive(container, _adt("A01", "1", pid, _pv1("V1")))
+    _receive(container, _adt("A08", "2", 'PID|1||111^^^GENHOSP^MR||Doe^Jane|""|19800102|F|||'
+                                         '1 Main St^^Springfield||555-3333'))
+    [patient] = _by_mrn(container, "111")
+    assert {(t["use"], t["value"]) for t in patient["telecom"]} == {("home", "555-3333"), ("work", "555-2222")}
+    assert "extension" not in patient  # PID-6 "" deleted the mother's maiden name
+    assert patient["birthDate"] == "1980-01-02" and "_birthDate" not in patient  # no stale birth time
+
+
+def test_a_visit_kept_closed_shows_its_locations_as_past(container):
+    _receive(container, _adt("A01", "1", _pid(), _pv1("V1")),
+             _adt("A03", "2", _pid(), _pv1("V1", discharged="20260105100000")),
+             _adt("A01", "3", _pid(), _pv1("V1")))
+    [visit] = _all(container, "Encounter", identifier="V1")
+    assert visit["status"] == "finished"
+    assert {item["status"] for item in visit["location"]} == {"completed"}
+
+
+@pytest.fixture
+def postgres_container(postgres_factory, tmp_path: Path) -> Iterator[Container]:
+    """Services on PostgreSQL only: SQLite writes one transaction at a time, so it cannot race."""
+    url = postgres_factory.create(tmp_path)
+    built = build_container(Settings(database_url=url, data_dir=tmp_path, db_pool_size=4, jobs_inline=True),
+                            migrate=False)
+    yield built
+    built.close()
+    postgres_factory.drop(url)
+
+
+def test_an_update_racing_a_merge_reaches_the_survivor(postgres_container):
+    import threading
+
+    from engine.services import bundles
+
+    container = postgres_container
+    _receive(container, _adt("A04", "1", _pid("111^^^GENHOSP^MR")), _adt("A04", "2", _pid("222^^^GENHOSP^MR")))
+    original = bundles.BundleService._assign_ids
+    raced: list[bool] = []
+
+    def merge_between_lookup_and_lock(self, uow, entries, *args, **kwargs):
+        found = original(self, uow, entries, *args, **kwargs)
+        if not raced:
+            raced.append(True)
+            merge = threading.Thread(target=_receive, args=(container, _a40("3", "222", "111^^^GENHOSP^MR")))
+            merge.start()
+            merge.join(30)
+        return found
+
+    bundles.BundleService._assign_ids = merge_between_lookup_and_lock
+    try:
+        _receive(container, _adt("A08", "4", _pid("111^^^GENHOSP^MR", name="Doe^Jane^Newname")))
+    finally:
+        bundles.BundleService._assign_ids = original
+    [old] = [p for p in _by_mrn(container, "111") if p.get("active") is False]
+    assert old["name"][0]["given"] == ["Jane"]
+    [survivor] = _by_mrn(container, "222")
+    assert survivor["name"][0]["given"] == ["Jane", "Newname"]

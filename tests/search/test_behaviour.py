@@ -220,7 +220,7 @@ def test_scopes_narrow_the_rankings_to_the_types_they_read(stack, charted, crowd
 def test_search_needs_the_search_permission_not_only_read(stack, charted):
     from tests.integration.conftest import token_for
 
-    for scope in ("user/*.r", "user/Condition.r user/Immunization.s"):
+    for scope in ("user/*.r", "user/Condition.r user/Immunization.s", "user/*.s"):
         token = token_for(stack.container, scope=scope)
         response = stack.client.get("/api/search", params={"q": "myocardial infarction"},
                                     headers={"Authorization": f"Bearer {token}"})

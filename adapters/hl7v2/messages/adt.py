@@ -13,7 +13,7 @@ from adapters.hl7v2.model import Merge
 from adapters.hl7v2.segments.clinical import map_allergy, map_condition
 from adapters.hl7v2.segments.in1 import map_coverage
 from adapters.hl7v2.segments.nk1 import map_related_person
-from adapters.hl7v2.segments.pid import map_patient, merge_query
+from adapters.hl7v2.segments.pid import map_patient, merge_queries
 from adapters.hl7v2.segments.pv1 import map_encounter
 from adapters.hl7v2.tree import Segment
 
@@ -78,10 +78,12 @@ def _merges(ctx: Context) -> None:
             ctx.issues.append(MappingIssue("MRG", number + 1, None, SEGMENT_SEQUENCE_ERROR,
                                            "each PID of a merge message needs an MRG segment after it", "E"))
             continue
-        merged = merge_query(ctx, mrg)
-        if subject is not None and merged is not None:
-            if merged == subject.key.readable_query:
+        merged = merge_queries(ctx, mrg)
+        if subject is not None and merged:
+            survivor = subject.key.readable_query
+            if merged[0] == survivor:
                 ctx.issue(mrg, 1, SEGMENT_SEQUENCE_ERROR, "MRG-1 names the surviving patient itself",
                           fatal=True)
                 continue
-            ctx.merges.append(Merge(survivor=subject.key.readable_query, merged=merged))
+            ctx.merges.append(Merge(survivor=survivor, merged=merged[0],
+                                    alternatives=tuple(q for q in merged[1:] if q != survivor)))

@@ -29,6 +29,7 @@ _MULTIPLE_BIRTH = ("multipleBirthBoolean", "multipleBirthInteger")
 PID_ELEMENTS = {5: ("name",), 6: (f"extension:{MOTHERS_MAIDEN_NAME}",), 7: ("birthDate", "_birthDate"),
                 8: ("gender",), 11: ("address",), 13: ("telecom",), 15: ("communication",),
                 16: ("maritalStatus",), 24: _MULTIPLE_BIRTH, 29: _DECEASED, 30: _DECEASED}
+TELECOM_PARTS = {13: "telecom:home", 14: "telecom:work"}  # PID-13 and -14 both fill telecom
 
 
 def identifier_key(reps: list[Value], default_system: str) -> tuple[Key, dict[str, Any]] | None:
@@ -50,13 +51,13 @@ def identifier_key(reps: list[Value], default_system: str) -> tuple[Key, dict[st
     return Key("Patient", identifier["system"], identifier["value"]), identifier
 
 
-def merge_query(ctx: Context, mrg: Segment) -> str | None:
-    """The conditional query naming the patient MRG-1 merges away: any of its prior identifiers, the key
-    first (None, with a 101 issue, when absent)."""
+def merge_queries(ctx: Context, mrg: Segment) -> list[str]:
+    """The conditional queries naming the patient MRG-1 merges away: its key first, then each other prior
+    identifier (empty, with a 101 issue, when MRG-1 is absent)."""
     found = identifier_key(mrg.reps(1), ctx.sender_system)
     if found is None:
         ctx.issue(mrg, 1, REQUIRED_FIELD_MISSING, "MRG-1 (prior patient identifier list) is required", fatal=True)
-        return None
+        return []
     keys = [found[0]]
     for rep in mrg.reps(1):
         identifier = cx_identifier(rep)
@@ -64,7 +65,7 @@ def merge_query(ctx: Context, mrg: Segment) -> str | None:
             key = Key("Patient", identifier["system"], identifier["value"])
             if key not in keys:
                 keys.append(key)
-    return keys[0].readable_query + "".join("," + key.readable_query.partition("=")[2] for key in keys[1:])
+    return [key.readable_query for key in keys]
 
 
 def _identifiers(pid: Segment, key_identifier: dict[str, Any]) -> list[dict[str, Any]]:
@@ -177,7 +178,7 @@ def map_patient(ctx: Context, pid: Segment, pd1: Segment | None = None) -> Subje
     key, key_identifier = found
     resource = patient_resource(ctx, pid, key_identifier, pd1)
     full_url = ctx.upsert(key, resource, create_only=not ctx.owns_patient)
-    ctx.note_update(full_url, pid, PID_ELEMENTS)
+    ctx.note_update(full_url, pid, PID_ELEMENTS, parts=None if pid.has(40) else TELECOM_PARTS)
     if pd1 is not None:
         ctx.note_update(full_url, pd1, {4: ("generalPractitioner",)})
     display = name_text((resource.get("name") or [None])[0])
