@@ -34,7 +34,8 @@ class Hl7v2Translator(MessageTranslator):
         try:
             header = _parsed(raw).header
         except hl7v2.Hl7ParseError as exc:
-            raise UnreadableMessage(exc.reason) from exc
+            readable = hl7v2.readable_header(raw)  # e.g. a batch: its first header still names the sender
+            raise UnreadableMessage(exc.reason, _identity(readable) if readable else None) from exc
         identity = _identity(header)
         for number, value in ((3, header.sending_application), (4, header.sending_facility),
                               (9, f"{header.message_type}^{header.trigger_event}"), (10, header.control_id)):
@@ -61,9 +62,9 @@ class Hl7v2Translator(MessageTranslator):
 def acknowledgement(raw: bytes, outcome: FeedOutcome, control_id: str) -> bytes:
     """The HL7 ACK for an outcome, mirroring the sender's MSH when the message could be read."""
     try:
-        header = _parsed(raw).header
+        header: hl7v2.MessageHeader | None = _parsed(raw).header
     except hl7v2.Hl7ParseError:
-        header = None
+        header = hl7v2.readable_header(raw)
     issues = [hl7v2.MappingIssue(i.segment, i.sequence, i.field, i.code, i.text, i.severity) for i in outcome.issues]
     text = {"AA": "duplicate message, already processed" if outcome.duplicate else None,
             "AE": "message rejected: see ERR", "AR": "message refused: see ERR"}.get(outcome.ack_code)

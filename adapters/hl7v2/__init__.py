@@ -6,8 +6,8 @@ from adapters.hl7v2.ack import build_ack
 from adapters.hl7v2.errors import Hl7ParseError, MappingError, MappingIssue, UnsupportedMessage
 from adapters.hl7v2.mapping import map_message
 from adapters.hl7v2.model import MappingResult, Merge, MessageHeader, ParsedMessage
-from adapters.hl7v2.parse import parse_message, split_file
+from adapters.hl7v2.parse import parse_message, readable_header, split_file
 
 __all__ = ["Hl7ParseError", "UnsupportedMessage", "MappingIssue", "MappingError", "MessageHeader",
            "ParsedMessage", "Merge", "MappingResult", "parse_message", "map_message", "build_ack",
-           "split_file"]
+           "split_file", "readable_header"]

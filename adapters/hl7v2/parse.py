@@ -7,7 +7,7 @@ import hl7
 
 from adapters.hl7v2.errors import SEGMENT_SEQUENCE_ERROR, Hl7ParseError, MappingIssue
 from adapters.hl7v2.header import read_header
-from adapters.hl7v2.model import Encoding, ParsedMessage
+from adapters.hl7v2.model import Encoding, MessageHeader, ParsedMessage
 from adapters.hl7v2.tree import Segment
 
 MAX_MESSAGE_CHARS = 16 * 1024 * 1024
@@ -125,6 +125,20 @@ def _encoding(msh: str) -> tuple[Encoding, str, list[MappingIssue]]:
     enc = Encoding(field=sep, component=chars[0], repetition=chars[1], escape=chars[2], subcomponent=chars[3],
                    truncation=chars[4] if len(chars) == 5 else None)
     return enc, msh, warnings
+
+
+def readable_header(raw: bytes | str) -> MessageHeader | None:
+    """The header of the first readable MSH segment of input that is not one parseable message (a batch,
+    a broken segment further on), so that a refusal can still mirror the sender; None when there is none."""
+    try:
+        for line in _lines(decode(raw)):
+            if line.startswith("MSH"):
+                enc, msh, _ = _encoding(line)
+                parsed = hl7.parse(msh, factory=PlainFactory)
+                return read_header(Segment("MSH", parsed[0], 0, 1, enc), enc)
+    except Exception:  # noqa: BLE001 - best effort: no header is a valid answer
+        return None
+    return None
 
 
 def parse_message(raw: bytes | str) -> ParsedMessage:

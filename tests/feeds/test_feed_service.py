@@ -337,3 +337,16 @@ def test_a_replayed_message_unreadable_on_arrival_is_known_by_its_control_id_aft
     again = feeds.receive(raw)  # the sender never got its AA and sends it again
     assert (again.ack_code, again.duplicate) == ("AA", True)
     assert _search(container, "Provenance", _summary="count")["total"] == 1
+
+
+def test_a_refused_batch_still_names_its_sender_and_control_id(container):
+    from adapters.feeds.hl7v2_translator import acknowledgement
+
+    batch = ("FHS|^~\\&|LAB|GENHOSP\rBHS|^~\\&|LAB|GENHOSP\r" + messages.adt("A01", "B1")
+             + messages.adt("A08", "B2") + "BTS|2\rFTS|1\r").encode()
+    outcome = container.feeds.receive(batch)
+    assert outcome.ack_code == "AR"
+    [kept] = container.feeds.failed()
+    assert (kept.sender, kept.control_id) == ("LAB|GENHOSP", "B1")
+    ack = acknowledgement(batch, outcome, "ACK1").decode().split("\r")
+    assert ack[0].startswith("MSH|^~\\&|TESSERA|TESSERA|LAB|GENHOSP|") and ack[1].startswith("MSA|AR|B1|")
