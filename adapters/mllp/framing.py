@@ -20,20 +20,34 @@ class OversizedFrame:
         return f"message exceeds {self.limit} bytes; its first {self.limit} bytes are kept"
 
 
+@dataclass(frozen=True)
+class AbandonedFrame:
+    """The bytes of a frame a new start block cut short (a 0x0B inside a message, or a sender that gave up
+    and started again); the sender gets no answer for it, since its message was never completed."""
+
+    head: bytes
+
+    @property
+    def reason(self) -> str:
+        """Why it was not processed."""
+        return "a new message started (0x0B) before this one ended; its first part is kept"
+
+
 @dataclass
 class FrameReader:
     """Accumulates bytes and yields complete frames, in order, and in their place an `OversizedFrame` for
-    each frame longer than `max_bytes` (whose remaining bytes are skipped up to its end)."""
+    each frame longer than `max_bytes` (whose remaining bytes are skipped up to its end) and an
+    `AbandonedFrame` for each one cut short by a new start block."""
 
     max_bytes: int
     buffer: bytearray = field(default_factory=bytearray)
     discarded: int = 0  # bytes outside any frame (garbage between frames, the skipped part of oversized ones)
     skipping: bool = False  # inside an oversized frame already reported
 
-    def feed(self, data: bytes) -> list[bytes | OversizedFrame]:
+    def feed(self, data: bytes) -> list[bytes | OversizedFrame | AbandonedFrame]:
         """Add received bytes; return the frames completed by them."""
         self.buffer += data
-        frames: list[bytes | OversizedFrame] = []
+        frames: list[bytes | OversizedFrame | AbandonedFrame] = []
         while True:
             if self.skipping and not self._skip():
                 return frames
@@ -48,6 +62,8 @@ class FrameReader:
             end = self.buffer.find(END, 1)
             restart = self.buffer.find(START, 1)
             if restart > 0 and (end < 0 or restart < end):  # an unfinished frame abandoned by the sender
+                if restart > 1:
+                    frames.append(AbandonedFrame(bytes(self.buffer[1:min(restart, self.max_bytes + 1)])))
                 self.discarded += restart
                 del self.buffer[:restart]
                 continue

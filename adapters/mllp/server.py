@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from engine.feeds.service import FeedService
 from adapters.feeds.hl7v2_translator import acknowledgement
-from adapters.mllp.framing import FrameReader, OversizedFrame
+from adapters.mllp.framing import AbandonedFrame, FrameReader, OversizedFrame
 from adapters.mllp.processes import Balancer
 
 log = logging.getLogger("tessera.mllp")
@@ -47,7 +47,10 @@ class MllpServer:
     def _next_ack_id(self) -> str:
         return f"{self._ack_prefix}{next(self._ack_ids):010d}"
 
-    def _process(self, payload: bytes | OversizedFrame, peer: str) -> bytes:
+    def _process(self, payload: bytes | OversizedFrame | AbandonedFrame, peer: str) -> bytes | None:
+        if isinstance(payload, AbandonedFrame):  # kept in the error queue, unanswered: it never ended
+            self.feeds.reject(payload.head, payload.reason, peer=peer)
+            return None
         if isinstance(payload, OversizedFrame):  # kept in the error queue; the AR mirrors its header
             outcome = self.feeds.reject(payload.head, payload.reason, peer=peer)
             return acknowledgement(payload.head, outcome, self._next_ack_id())
@@ -70,6 +73,8 @@ class MllpServer:
                 for payload in frames.feed(data):
                     started = time.perf_counter()
                     ack = await loop.run_in_executor(self.pool, self._process, payload, peer)
+                    if ack is None:
+                        continue
                     writer.write(FrameReader.frame(ack))
                     await writer.drain()
                     log.debug("message acknowledged in %.1f ms", (time.perf_counter() - started) * 1000)

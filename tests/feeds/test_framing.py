@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.mllp.framing import END, START, FrameReader, OversizedFrame
+from adapters.mllp.framing import END, START, AbandonedFrame, FrameReader, OversizedFrame
 
 LIMIT = 40
 
@@ -40,3 +40,10 @@ def test_an_oversized_frame_is_reported_before_it_ends_and_one_abandoned_for_a_n
     assert reader.feed(START + b"MSH|" + b"y" * 60) == [OversizedFrame(b"MSH|" + b"y" * (LIMIT - 4), LIMIT)]
     assert reader.feed(b"y" * 500) == [] and not reader.buffer, "the rest is skipped, not held"
     assert reader.feed(START + b"MSH|fresh" + END) == [b"MSH|fresh"]
+
+
+def test_a_frame_cut_short_by_a_new_start_is_handed_over_for_the_error_queue() -> None:
+    reader = FrameReader(LIMIT)
+    frames = reader.feed(START + b"MSH|a|D" + START + b"oe|rest" + END + START + b"MSH|b" + END)
+    assert frames == [AbandonedFrame(b"MSH|a|D"), b"oe|rest", b"MSH|b"]
+    assert reader.feed(START + b"y" * 100 + START + b"MSH|c" + END) == [AbandonedFrame(b"y" * LIMIT), b"MSH|c"]

@@ -120,6 +120,21 @@ def test_an_oversized_message_is_refused_kept_and_the_messages_around_it_go_thro
         container.close()
 
 
+def test_a_start_byte_inside_a_message_gets_one_answer_and_both_parts_are_kept(listener):
+    broken = messages.adt("A01", "CUT1").replace("Doe^Jane", "D\x0boe^Jane")
+    with socket.create_connection(("127.0.0.1", listener.port), timeout=10) as connection:
+        connection.sendall(SB + broken.encode() + EB + SB + messages.oru("NEXT1", order="ON1").encode() + EB)
+        refused, following = _read_acks(connection, 2)
+        assert _msa(refused)[1] == "AR" and _msa(following)[1:3] == ["AA", "NEXT1"]
+    container = listener.container()
+    try:
+        queue = {m.status: m for m in container.feeds.failed()}
+        assert queue["truncated"].control_id == "CUT1" and queue["truncated"].raw.endswith(b"|D")
+        assert queue["rejected"].raw.startswith(b"oe^Jane")
+    finally:
+        container.close()
+
+
 def test_concurrent_senders_are_all_acknowledged_and_stored_once(listener):
     results: dict[str, str] = {}
 
