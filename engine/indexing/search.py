@@ -197,7 +197,7 @@ class ClinicalSearch:
         `total` does not depend on the page: when the rankings hold every match it is the count of those
         the caller may see, else the index counts the matches (by words in words mode; every document
         passing the filters ranks by meaning) and the count is scaled by the share of the first
-        MIN_WINDOW ranked that the caller may see (so nothing hidden is counted: an estimate, never a leak).
+        MIN_WINDOW ranked that the caller may see (an estimate; records hidden throughout count 0).
         """
         window = (HYBRID_WINDOW if request.mode == "hybrid"
                   else min(MAX_WINDOW, max(MIN_WINDOW, 2 * (request.offset + request.limit))))

@@ -141,10 +141,9 @@ def _keep_encounter_state(combined: dict[str, Any], sent_period: dict[str, Any],
     reopening = closing_undone and before in rule.reopens
     if closing_undone and not reopening:
         combined["status"] = before  # a late or repeated message does not reopen a closed visit
-        combined["location"] = [dict(item, status="completed") if item.get("status") in ("active", "planned")
-                                else item for item in combined.get("location") or []] or None
-        if combined["location"] is None:
-            del combined["location"]
+        if combined.get("location"):
+            combined["location"] = [dict(item, status="completed") if item.get("status") in ("active", "planned")
+                                    else item for item in combined["location"]]
     elif after in (None, "unknown") and before not in (None, "unknown"):
         combined["status"] = before
     period = dict(current.get("period") or {})
