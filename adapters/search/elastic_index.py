@@ -212,15 +212,25 @@ class ElasticsearchIndex(SearchIndex):
 
     # ------------------------------------------------------------------------------------------ reading
 
-    def words(self, text: str, filters: IndexFilter, size: int) -> list[Hit]:
+    def words(self, text: str, filters: IndexFilter, size: int, *, snippets: bool = True) -> list[Hit]:
         """BM25F over title, displays and text (any query word matches), with highlighted snippets."""
         terms = query_terms(text)
         if not terms or size <= 0:
             return []
-        body = elastic_queries.words_body(terms, filters, size)
+        body = elastic_queries.words_body(terms, filters, size, snippets=snippets)
         with _reachable():
             answer = self.client.search(index=self.index_name, **body)
         return [hit_of(raw, snippet_of(raw)) for raw in answer["hits"]["hits"]]
+
+    def highlight(self, text: str, keys: Sequence[str]) -> dict[str, str]:
+        """Highlighted snippets of the documents `keys` that `text` matches (one small query)."""
+        terms = query_terms(text)
+        if not terms or not keys:
+            return {}
+        body = elastic_queries.highlight_body(terms, list(keys)[:elastic_queries.MAX_SIZE])
+        with _reachable():
+            answer = self.client.search(index=self.index_name, **body)
+        return {raw["_id"]: snippet_of(raw) for raw in answer["hits"]["hits"]}
 
     def count_words(self, text: str, filters: IndexFilter) -> int:
         """How many documents hold any query word under `filters`."""

@@ -52,10 +52,21 @@ def words_query(terms: QueryTerms, filters: IndexFilter) -> dict:
     return {"bool": {"must": [match], "filter": filter_clauses(filters)}}
 
 
-def words_body(terms: QueryTerms, filters: IndexFilter, size: int) -> dict:
-    """A words search: the query, the hit fields and the highlighter."""
-    return {"query": words_query(terms, filters), "size": min(size, MAX_SIZE), "_source": HIT_SOURCE,
-            "highlight": HIGHLIGHT, "track_total_hits": False}
+def words_body(terms: QueryTerms, filters: IndexFilter, size: int, *, snippets: bool = True) -> dict:
+    """A words search: the query, the hit fields and (with `snippets`) the highlighter."""
+    body = {"query": words_query(terms, filters), "size": min(size, MAX_SIZE), "_source": HIT_SOURCE,
+            "track_total_hits": False}
+    if snippets:
+        body["highlight"] = HIGHLIGHT
+    return body
+
+
+def highlight_body(terms: QueryTerms, keys: list[str]) -> dict:
+    """The words query restricted to the documents `keys`, highlighted (snippets for one page)."""
+    query = words_query(terms, IndexFilter())
+    query["bool"]["filter"] = [{"ids": {"values": keys}}]
+    return {"query": query, "size": len(keys), "_source": ["title"], "highlight": HIGHLIGHT,
+            "track_total_hits": False}
 
 
 def meaning_body(vector: np.ndarray, filters: IndexFilter, size: int) -> dict:

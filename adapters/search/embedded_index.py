@@ -74,6 +74,16 @@ def _is_transient(error: sqlite3.Error) -> bool:
     return getattr(error, "sqlite_errorname", "").startswith(_TRANSIENT)
 
 
+def _snippet(row: tuple) -> str:
+    """The marked text fragment, else the marked title, else the title; HTML-safe."""
+    text_fragment, title_fragment = row[8], row[9]
+    if text_fragment and is_marked(text_fragment):
+        return marked_to_html(text_fragment)
+    if title_fragment and is_marked(title_fragment):
+        return marked_to_html(title_fragment)
+    return plain_to_html(row[7])
+
+
 def _hit(row: tuple, score: float, snippet: str) -> Hit:
     _, key, resource_type, resource_id, version, patient, date_us, _ = row
     return Hit(key, score, resource_type, resource_id, version, patient, date_us, snippet)
@@ -257,7 +267,7 @@ class EmbeddedIndex(SearchIndex):
 
     # ------------------------------------------------------------------------------------------- reading
 
-    def words(self, text: str, filters: IndexFilter, size: int) -> list[Hit]:
+    def words(self, text: str, filters: IndexFilter, size: int, *, snippets: bool = True) -> list[Hit]:
         """BM25 over title, displays and text (any query word matches), best first, with snippets."""
         match = any_of(query_terms(text))
         if match is None or size <= 0:
@@ -269,31 +279,39 @@ class EmbeddedIndex(SearchIndex):
                 f"SELECT rowid, bm25(documents_fts, {weights}) AS rank FROM documents_fts "
                 f"WHERE documents_fts MATCH ? {condition} ORDER BY rank, rowid LIMIT ?",
                 (match, *params, size)).fetchall()
-            details = {}
-            for start in range(0, len(ranked), _IN_CHUNK):
-                chunk = [row_id for row_id, _ in ranked[start:start + _IN_CHUNK]]
-                rows = self._connection.execute(
-                    f"SELECT {_HIT_COLUMNS}, "
-                    f"snippet(documents_fts, {_TEXT_COLUMN}, ?, ?, '…', {SNIPPET_TOKENS}), "
-                    f"highlight(documents_fts, {_TITLE_COLUMN}, ?, ?) FROM documents_fts "
-                    "JOIN documents d ON d.id = documents_fts.rowid "
-                    f"WHERE documents_fts MATCH ? AND documents_fts.rowid IN ({', '.join('?' * len(chunk))})",
-                    (MARK_START, MARK_END, MARK_START, MARK_END, match, *chunk)).fetchall()
-                details.update((row[0], row) for row in rows)
-        hits = []
-        for row_id, rank in ranked:
-            row = details.get(row_id)
-            if row is None:  # deleted through another connection between the two reads
-                continue
-            text_fragment, title_fragment = row[8], row[9]
-            if is_marked(text_fragment):
-                snippet = marked_to_html(text_fragment)
-            elif is_marked(title_fragment):
-                snippet = marked_to_html(title_fragment)
-            else:
-                snippet = plain_to_html(row[7])
-            hits.append(_hit(row[:8], -rank, snippet))
-        return hits
+            details = self._details(match, [row_id for row_id, _ in ranked], snippets=snippets)
+        return [_hit(details[row_id][:8], -rank, _snippet(details[row_id]))
+                for row_id, rank in ranked if row_id in details]  # (one deleted meanwhile is left out)
+
+    def highlight(self, text: str, keys: Sequence[str]) -> dict[str, str]:
+        """Highlighted snippets of the documents `keys` that `text` matches."""
+        match = any_of(query_terms(text))
+        if match is None or not keys:
+            return {}
+        with self._lock, self._available():
+            row_ids = []
+            for start in range(0, len(keys), _IN_CHUNK):
+                chunk = list(keys[start:start + _IN_CHUNK])
+                row_ids += [row[0] for row in self._connection.execute(
+                    f"SELECT id FROM documents WHERE key IN ({', '.join('?' * len(chunk))})", chunk)]
+            details = self._details(match, row_ids, snippets=True)
+        return {row[1]: _snippet(row) for row in details.values()}
+
+    def _details(self, match: str, row_ids: list[int], *, snippets: bool) -> dict[int, tuple]:
+        """Hit columns (and, with `snippets`, the text and title fragments) of matching rows by row id."""
+        fragments = (f"snippet(documents_fts, {_TEXT_COLUMN}, ?, ?, '…', {SNIPPET_TOKENS}), "
+                     f"highlight(documents_fts, {_TITLE_COLUMN}, ?, ?)" if snippets else "NULL, NULL")
+        marks = (MARK_START, MARK_END, MARK_START, MARK_END) if snippets else ()
+        details: dict[int, tuple] = {}
+        for start in range(0, len(row_ids), _IN_CHUNK):
+            chunk = row_ids[start:start + _IN_CHUNK]
+            rows = self._connection.execute(
+                f"SELECT {_HIT_COLUMNS}, {fragments} FROM documents_fts "
+                "JOIN documents d ON d.id = documents_fts.rowid "
+                f"WHERE documents_fts MATCH ? AND documents_fts.rowid IN ({', '.join('?' * len(chunk))})",
+                (*marks, match, *chunk)).fetchall()
+            details.update((row[0], row) for row in rows)
+        return details
 
     def count_words(self, text: str, filters: IndexFilter) -> int:
         """How many documents hold any query word under `filters`."""

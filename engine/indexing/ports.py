@@ -31,8 +31,13 @@ class SearchIndex(abc.ABC):
         """
 
     @abc.abstractmethod
-    def words(self, text: str, filters: IndexFilter, size: int) -> list[Hit]:
-        """The best `size` documents for `text` by BM25, with highlighted snippets."""
+    def words(self, text: str, filters: IndexFilter, size: int, *, snippets: bool = True) -> list[Hit]:
+        """The best `size` documents for `text` by BM25, with highlighted snippets (or, without
+        `snippets`, their titles: highlighting costs more than ranking)."""
+
+    @abc.abstractmethod
+    def highlight(self, text: str, keys: Sequence[str]) -> dict[str, str]:
+        """Highlighted snippets for `text` of the documents named by `keys` (`Type/id`) that it matches."""
 
     @abc.abstractmethod
     def meaning(self, vector: np.ndarray, filters: IndexFilter, size: int) -> list[Hit]:

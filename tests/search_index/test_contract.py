@@ -45,6 +45,22 @@ def test_words_finds_the_matching_document_with_a_highlighted_snippet(index: Sea
     assert best.score > 0
 
 
+def test_snippets_can_be_highlighted_after_ranking_for_one_page(index: SearchIndex) -> None:
+    applied(index, [
+        indexed("Condition/fracture", title="Condition: Fracture of femur",
+                text="Closed fracture of the left femur after a fall. Healing well."),
+        indexed("Condition/asthma", title="Condition: Asthma <b>", text="Mild intermittent asthma."),
+    ])
+    [plain] = index.words("femur fracture", EVERYTHING, 10, snippets=False)
+    assert plain.snippet == "Condition: Fracture of femur"  # the title, unhighlighted
+    [highlighted] = index.words("femur fracture", EVERYTHING, 10)
+    found = index.highlight("femur fracture", ["Condition/fracture", "Condition/asthma", "Condition/gone"])
+    assert found == {"Condition/fracture": highlighted.snippet} and "<em>" in highlighted.snippet
+    assert index.highlight("asthma", ["Condition/asthma"]) == {
+        "Condition/asthma": index.words("asthma", EVERYTHING, 10)[0].snippet}
+    assert index.highlight("femur", []) == {}
+
+
 def test_words_matches_any_word_and_ranks_by_bm25(index: SearchIndex) -> None:
     applied(index, [
         indexed("Condition/both", title="Condition: Migraine with aura", text="Migraine with visual aura."),

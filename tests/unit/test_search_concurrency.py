@@ -29,8 +29,11 @@ class _SlowIndex:
         return [Hit(f"Condition/{i}", 1.0 / (i + 1), "Condition", str(i), 1, None, None, "x")
                 for i in range(min(size, self.size))]
 
-    def words(self, text, filters, size):
+    def words(self, text, filters, size, *, snippets=True):
         return self._hits("words", size)
+
+    def highlight(self, text, keys):
+        return {}
 
     def meaning(self, vector, filters, size):
         return self._hits("meaning", size)
@@ -66,3 +69,10 @@ def test_a_patient_search_that_does_not_fill_its_window_asks_for_no_count():
     index = _SlowIndex(parallel=True, size=10)
     _, total = _timed(index, SearchRequest(q="heart", filters=IndexFilter(patients=("Patient/p",))))
     assert total == 10 and sorted(index.calls) == ["meaning", "words"]
+
+
+def test_a_words_search_counts_its_matches_beside_its_ranking():
+    index = _SlowIndex(parallel=True, size=5000)
+    seconds, total = _timed(index, SearchRequest(q="heart", mode="words"))
+    assert total == 5000 and seconds < 2 * DELAY_S
+    assert sorted(index.calls) == ["count_words", "words"]
