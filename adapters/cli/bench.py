@@ -29,8 +29,8 @@ def run_bench(name: str, args: argparse.Namespace) -> int:
     elif name == "index":
         from adapters.cli.bench_index import bench_index
 
-        result = bench_index(bundles=args.bundles or 80, backends=args.index_backend or ["elasticsearch", "embedded"],
-                             data=args.data)
+        result = bench_index(bundles=args.bundles or 80, data=args.data,
+                             backends=args.index_backend or ["elasticsearch", "embedded"])
     elif name == "search":
         from adapters.cli.bench_search import bench_search
 

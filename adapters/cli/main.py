@@ -108,7 +108,7 @@ def _replay(args: argparse.Namespace) -> int:
 
     container = build_container(load_settings())
     if args.list:
-        for message in container.feeds.failed(limit=args.limit):
+        for message in container.feeds.failed(limit=args.limit or 100_000):
             print(f"{message.message_id}\t{message.status}\t{message.message_type or '-'}\t"  # noqa: T201
                   f"{message.control_id or '-'}\t{message.reason or ''}")
         container.close()
@@ -273,7 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay = commands.add_parser("replay", help="re-run failed feed messages (the error queue)")
     replay.add_argument("--id", type=int, action="append", help="message id (repeatable); default: all failed")
     replay.add_argument("--list", action="store_true", help="list the error queue instead")
-    replay.add_argument("--limit", type=int, default=1000)
+    replay.add_argument("--limit", type=int, default=None,
+                        help="at most this many messages (default: the whole queue, each once)")
     replay.set_defaults(run=_replay)
     sample = commands.add_parser("load-sample", help="load the bundled Synthea sample patients")
     sample.add_argument("--if-empty", action="store_true", help="only when the store holds nothing yet")

@@ -97,7 +97,7 @@ class UpdateRule:
 
 @dataclass
 class MappingResult:
-    """A message as FHIR: one transaction Bundle, patient merges to perform, non-fatal issues, update rules."""
+    """A message as FHIR: one transaction Bundle, merges to perform, non-fatal issues, update rules."""
 
     bundle: dict[str, Any]
     merges: list[Merge] = field(default_factory=list)

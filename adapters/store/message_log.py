@@ -43,7 +43,8 @@ class SqlMessageLog(MessageLog):
                     status: str, reason: str | None, raw: bytes) -> int:
         result = self._connection.execute(s.raw_messages.insert().returning(s.raw_messages.c.id), {
             "received": received_us, "channel": channel, "peer": (peer or "")[:200] or None,
-            **_identity_columns(identity), "status": status, "reason": _text(reason or None, _MAX_REASON), "raw": raw})
+            **_identity_columns(identity), "status": status, "reason": _text(reason or None, _MAX_REASON),
+            "raw": raw})
         return result.scalar_one()
 
     def add_message_once(self, *, received_us: int, channel: str, peer: str | None, identity: MessageIdentity,
@@ -64,7 +65,8 @@ class SqlMessageLog(MessageLog):
     def processed_message(self, sender: str, control_id: str) -> int | None:
         m = s.raw_messages
         return self._connection.execute(
-            sa.select(m.c.id).where(m.c.sender == _text(sender, 400), m.c.control_id == _text(control_id, 200),
+            sa.select(m.c.id).where(m.c.sender == _text(sender, 400),
+                                    m.c.control_id == _text(control_id, 200),
                                     m.c.status == "processed").limit(1)).scalar_one_or_none()
 
     def set_message_identity(self, message_id: int, identity: MessageIdentity) -> None:

@@ -31,7 +31,7 @@ class MessageIdentity:
 
 @dataclass
 class TranslatedMessage:
-    """A message as FHIR: one transaction Bundle, patient merges to perform, and how it updates what exists."""
+    """A message as FHIR: one transaction Bundle, patient merges, and how it updates what exists."""
 
     bundle: dict[str, Any]
     merges: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (survivor, merged: key first)

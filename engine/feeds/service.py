@@ -21,6 +21,7 @@ RETRIED_STATUSES = ("failed", "rejected")  # what a replay without ids re-runs (
 REPLAYABLE_STATUSES = ("failed", "rejected", "received")  # received: named by id, or stuck
 # a message refused for its size is kept only in part: it can be read in the queue, never replayed
 TRUNCATED = "truncated"
+REPLAY_PAGE = 500
 STUCK_AFTER_US = 300_000_000  # a message still `received` this long after it arrived never finished
 
 
@@ -60,25 +61,34 @@ class FeedService:
         message_id = self._store_raw(raw, received, peer, identity, TRUNCATED, reason)
         return FeedOutcome("AR", message_id, identity, [FeedIssue("MSH", 1, None, "207", reason)])
 
-    def replay(self, *, message_ids: list[int] | None = None, limit: int = 1000) -> list[FeedOutcome]:
+    def replay(self, *, message_ids: list[int] | None = None, limit: int | None = None) -> list[FeedOutcome]:
         """Re-run failed, rejected or never-finished messages (e.g. after a mapping fix), oldest first.
 
-        Without ids, a message still being processed is left alone: only those received more than
-        STUCK_AFTER_US ago and never finished (a crash) count as never finished.
+        Without ids, the whole queue is tried once, a page at a time (at most `limit` messages), so
+        messages that keep failing never hide newer ones; a message still being processed is left
+        alone: only those received more than STUCK_AFTER_US ago and never finished (a crash) count.
         """
-        refused: list[FeedOutcome] = []
-        with self.store.unit_of_work(read_only=True) as uow:
-            if message_ids:
+        if message_ids:
+            with self.store.unit_of_work(read_only=True) as uow:
                 found = [uow.message(i) for i in message_ids]
-                stored = [m for m in found if m is not None and m.status in REPLAYABLE_STATUSES]
-                refused = [FeedOutcome("AR", m.message_id, None, [FeedIssue(
-                    "MSH", 1, None, "207", "only the start of this message was kept (it exceeded the size "
-                    "limit): it cannot be replayed; have the sender send it again")])
-                    for m in found if m is not None and m.status == TRUNCATED]
-            else:
-                stored = uow.messages(statuses=RETRIED_STATUSES, limit=limit,
-                                      stuck_before_us=self.clock() - STUCK_AFTER_US)
-        return refused + [self._replay_one(message) for message in stored]
+            refused = [FeedOutcome("AR", m.message_id, None, [FeedIssue(
+                "MSH", 1, None, "207", "only the start of this message was kept (it exceeded the size "
+                "limit): it cannot be replayed; have the sender send it again")])
+                for m in found if m is not None and m.status == TRUNCATED]
+            replayable = [m for m in found if m is not None and m.status in REPLAYABLE_STATUSES]
+            return refused + [self._replay_one(message) for message in replayable]
+        outcomes: list[FeedOutcome] = []
+        stuck_before, after_id = self.clock() - STUCK_AFTER_US, 0
+        while limit is None or len(outcomes) < limit:
+            size = REPLAY_PAGE if limit is None else min(REPLAY_PAGE, limit - len(outcomes))
+            with self.store.unit_of_work(read_only=True) as uow:
+                page = uow.messages(statuses=RETRIED_STATUSES, limit=size, after_id=after_id,
+                                    stuck_before_us=stuck_before)
+            if not page:
+                break
+            outcomes += [self._replay_one(message) for message in page]
+            after_id = page[-1].message_id
+        return outcomes
 
     def failed(self, *, limit: int = 100, after_id: int = 0) -> list[RawMessage]:
         """The error queue: messages that failed, were rejected or never finished, with their reasons."""

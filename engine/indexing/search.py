@@ -10,7 +10,7 @@ from engine.errors import InvalidSearchRequest, Issue
 from engine.fhir.dates import format_instant, parse_strict_range
 from engine.fhir.release import is_resource_type
 from engine.indexing.fusion import reciprocal_rank_fusion
-from engine.indexing.model import Hit, IndexFilter
+from engine.indexing.model import IndexFilter
 from engine.indexing.ports import Embedder, SearchIndex
 from engine.indexing.synonyms import Synonyms
 
@@ -143,8 +143,8 @@ def parse_request(params: Mapping[str, Sequence[str]]) -> SearchRequest:
     limit, offset = _integer(params, "limit", 20, 1, MAX_LIMIT), _integer(params, "offset", 0, 0, MAX_OFFSET)
     deepest = HYBRID_WINDOW if mode == "hybrid" else MAX_WINDOW
     if offset + limit > deepest:
-        raise _invalid("offset", f"offset + limit must be at most {deepest} in {mode} mode (the deepest ranked "
-                                 f"result), got {offset + limit}")
+        raise _invalid("offset", f"offset + limit must be at most {deepest} in {mode} mode "
+                                 f"(the deepest ranked result), got {offset + limit}")
     return SearchRequest(q=q, filters=filters, mode=mode, limit=limit, offset=offset)
 
 
@@ -210,7 +210,7 @@ class ClinicalSearch:
         rankings = self.rankings(request, window, with_count=speculate)
         counted: int | None = rankings.pop("count", None)
         fused = reciprocal_rank_fusion(rankings, weights=FUSION_WEIGHTS, k=FUSION_K)
-        seen_share = 1.0  # of the first MIN_WINDOW ranked, the share the caller may see (the same on every page)
+        seen_share = 1.0  # of the first MIN_WINDOW ranked, the share the caller may see (same on every page)
         if visible is not None and fused:
             allowed = visible([item.key for item in fused])
             head = fused[:MIN_WINDOW]

@@ -51,7 +51,7 @@ class ScopeSet:
         wildcard scopes allow them all."""
         found: frozenset[str] | None = None
         for permission in permissions:
-            if any(scope.resource_type == "*" and permission in scope.permissions for scope in self.resources):
+            if any(s.resource_type == "*" and permission in s.permissions for s in self.resources):
                 continue
             named = frozenset(s.resource_type for s in self.resources if permission in s.permissions)
             found = named if found is None else found & named

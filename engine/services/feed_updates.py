@@ -20,6 +20,7 @@ KEEP_UNMENTIONED = ("Patient", "Encounter")
 _NEVER_KEPT = ("resourceType", "id", "meta", "text")
 _CHOICES = ("deceased", "multipleBirth")  # choice elements: a new kind replaces the old one
 TERMINAL_ENCOUNTER = ("finished", "cancelled", "entered-in-error")
+OPEN_LOCATION = ("active", "planned")
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,7 @@ def _keep_encounter_state(combined: dict[str, Any], sent_period: dict[str, Any],
     if closing_undone and not reopening:
         combined["status"] = before  # a late or repeated message does not reopen a closed visit
         if combined.get("location"):
-            combined["location"] = [dict(item, status="completed") if item.get("status") in ("active", "planned")
+            combined["location"] = [dict(item, status="completed") if item.get("status") in OPEN_LOCATION
                                     else item for item in combined["location"]]
     elif after in (None, "unknown") and before not in (None, "unknown"):
         combined["status"] = before

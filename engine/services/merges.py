@@ -25,7 +25,7 @@ class UnknownMergeTarget(InvalidResource):
 def merge_patients(uow: UnitOfWork, *, survivor_query: str, merged_queries: Sequence[str], clock: Clock,
                    source: str | None, owner: str | None = None,
                    provenance: dict[str, Any] | None = None) -> int:
-    """Merge the patient named by `merged_queries` into the one matching `survivor_query`; return versions written.
+    """Merge the patient `merged_queries` name into the one `survivor_query` names; the versions written.
 
     The first query is the merged patient's key; the others (its other prior identifiers) are tried in
     turn only while none names exactly one patient besides the survivor. With `owner`, only that
@@ -58,8 +58,8 @@ def merge_patients(uow: UnitOfWork, *, survivor_query: str, merged_queries: Sequ
             writes.append(prepare_write(body, resource_id=resource.resource_id, current=current, now_us=now,
                                         source=source))
     if provenance is not None:
-        record = dict(provenance, target=[{"reference": f"{w.resource_type}/{w.resource_id}/_history/{w.version}"}
-                                          for w in writes])
+        targets = [{"reference": f"{w.resource_type}/{w.resource_id}/_history/{w.version}"} for w in writes]
+        record = dict(provenance, target=targets)
         record.pop("id", None)
         writes.append(prepare_write(_sourced(record, source), resource_id=new_id(), current=None, now_us=now,
                                     source=source, institution=owner))

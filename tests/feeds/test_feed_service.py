@@ -350,3 +350,18 @@ def test_a_refused_batch_still_names_its_sender_and_control_id(container):
     assert (kept.sender, kept.control_id) == ("LAB|GENHOSP", "B1")
     ack = acknowledgement(batch, outcome, "ACK1").decode().split("\r")
     assert ack[0].startswith("MSH|^~\\&|TESSERA|TESSERA|LAB|GENHOSP|") and ack[1].startswith("MSA|AR|B1|")
+
+
+def test_a_replay_tries_the_whole_queue_page_by_page_so_old_failures_hide_nothing(container, monkeypatch):
+    from engine.feeds import service
+
+    monkeypatch.setattr(service, "REPLAY_PAGE", 2)
+    flaky = _FlakyTranslator(container.feeds.translator)
+    feeds = FeedService(container.store, container.bundles, flaky, container.feeds.clock)
+    for index in range(5):
+        assert feeds.receive(messages.oru(f"Q{index}", order=f"OQ{index}").encode()).ack_code == "AE"
+    assert [o.ack_code for o in feeds.replay()] == ["AE"] * 5  # each tried once, none forgotten
+    assert len(feeds.replay(limit=3)) == 3
+    flaky.fixed = True
+    assert [o.ack_code for o in feeds.replay()] == ["AA"] * 5
+    assert feeds.failed() == []
