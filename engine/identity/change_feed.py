@@ -26,6 +26,14 @@ class ChangeFeed:
         self.cursor = 0
         self.gaps: dict[int, float] = {}  # skipped number -> when it was first missed
 
+    def mark(self) -> tuple[int, dict[int, float]]:
+        """Where the feed stands, to go back to when what was read could not be processed."""
+        return self.cursor, dict(self.gaps)
+
+    def rewind(self, mark: tuple[int, dict[int, float]]) -> None:
+        """Read again, next time, what was read since `mark`."""
+        self.cursor, self.gaps = mark[0], dict(mark[1])
+
     def reset(self, cursor: int) -> None:
         """Continue after `cursor`, forgetting skipped numbers."""
         self.cursor = cursor

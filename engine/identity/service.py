@@ -134,18 +134,23 @@ class IdentityService:
         of Patients whose Consents changed); the number of Patients processed."""
         with self.lock, self.repo.reading():
             processed = self._ensure_index()
-            changed: list[str] = []
-            consents: list[tuple[str, int]] = []
-            for _, resource_type, resource_id, version in self.feed.read(CHANGES_PAGE, ("Patient", "Consent")):
-                if resource_type == "Patient":
-                    changed.append(resource_id)
-                else:
-                    consents.append((resource_id, version))
-            ids = list(dict.fromkeys(changed))
-            if ids:
-                processed += self._process(ids)
-            if consents:
-                self._consents_changed(consents)
+            mark = self.feed.mark()
+            try:
+                changed: list[str] = []
+                consents: list[tuple[str, int]] = []
+                for _, kind, resource_id, version in self.feed.read(CHANGES_PAGE, ("Patient", "Consent")):
+                    if kind == "Patient":
+                        changed.append(resource_id)
+                    else:
+                        consents.append((resource_id, version))
+                ids = list(dict.fromkeys(changed))
+                if ids:
+                    processed += self._process(ids)
+                if consents:
+                    self._consents_changed(consents)
+            except Exception:
+                self.feed.rewind(mark)  # e.g. a concurrent matcher's write won: the next sync reads them again
+                raise
             return processed
 
     def _consents_changed(self, consents: list[tuple[str, int]]) -> None:

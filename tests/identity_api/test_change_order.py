@@ -33,3 +33,23 @@ def test_a_patient_committed_after_a_later_change_is_still_matched(postgres_fact
     finally:
         container.close()
         postgres_factory.drop(url)
+
+
+def test_patients_whose_matching_failed_are_matched_on_the_next_sync(container, monkeypatch):
+    identity = container.identity
+    resources = container.resources
+    resources.update("Patient", "first", {**patient("Ada", "First", "1960-01-01", mrn="11"), "id": "first"})
+    real = identity._process
+    failures = []
+
+    def failing_once(ids):
+        if not failures:
+            failures.append(ids)
+            raise RuntimeError("a concurrent matcher wrote the same links first")
+        return real(ids)
+
+    monkeypatch.setattr(identity, "_process", failing_once)
+    resources.update("Patient", "second", {**patient("Ben", "Second", "1961-02-02", mrn="12"), "id": "second"})
+    assert failures and "second" not in identity.repo.links()  # the inline matching failed (and was logged)
+    identity.sync()
+    assert {"first", "second"} <= set(identity.repo.links())
