@@ -165,9 +165,9 @@ def build_container(settings: Settings, *, migrate: bool = True, indexing_trigge
     search_index = build_search_index(settings, embedder.dimensions)
     indexing = IndexingService(SqlIndexOutbox(engine), search_index, embedder, batch_size=settings.index_batch_size)
     clinical_search = ClinicalSearch(search_index, embedder, Synonyms.load_default())
-    search.relevance = lambda resource_type, text, mode, depth: [
-        key.split("/", 1)[1] for key in clinical_search.keys(text, IndexFilter(types=(resource_type,)), mode=mode,
-                                                             limit=depth)]
+    search.relevance = lambda resource_type, text, mode, depth, patients: [
+        key.split("/", 1)[1] for key in clinical_search.keys(
+            text, IndexFilter(types=(resource_type,), patients=patients), mode=mode, limit=depth)]
     container = Container(settings, store, resources, search, history, bundles, feeds, AuditLog(store, clock), tokens,
                           signing_key, clock, allocation_jobs, search_index, indexing, clinical_search)
     container.match_trigger = match_trigger

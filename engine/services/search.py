@@ -18,7 +18,9 @@ MAX_INCLUDED = 1000
 RELEVANCE_PARAMETERS = {"_text": "hybrid", "_content": "words"}  # answered by the search index
 RELEVANCE_DEPTH = 1000
 
-Relevance = Callable[[str, str, str, int], list[str]]  # (type, text, mode, depth) -> ids, most relevant first
+# (type, text, mode, depth, patients) -> ids, most relevant first; `patients` ("Patient/id") narrow the index
+Relevance = Callable[[str, str, str, int, tuple[str, ...]], list[str]]
+PATIENT_PARAMETERS = ("patient", "subject", "patient:Patient", "subject:Patient")
 
 
 class SearchService:
@@ -44,20 +46,23 @@ class SearchService:
         query = self.parse(resource_type, [p for p in params if p[0] not in RELEVANCE_PARAMETERS], strict=strict,
                            base_url=base_url)
         with self.store.unit_of_work(read_only=True, visibility=caller.visibility) as uow:
-            page = self._relevant(uow, query, relevance) if relevance else uow.search(query)
+            page = (self._relevant(uow, query, relevance, _patients_named(params)) if relevance
+                    else uow.search(query))
             included = self._included(uow, query, page.items)
         query.self_params.extend(relevance)
         return _searchset(query, page.items, included, page.total, base_url)
 
-    def _relevant(self, uow: UnitOfWork, query: SearchQuery, relevance: list[tuple[str, str]]) -> Page:
-        """`_text` / `_content`: the index ranks, the store filters by the other parameters and visibility."""
+    def _relevant(self, uow: UnitOfWork, query: SearchQuery, relevance: list[tuple[str, str]],
+                  patients: tuple[str, ...]) -> Page:
+        """`_text` / `_content`: the index ranks (within `patients` when the search names them), the store
+        filters by the other parameters and visibility."""
         if self.relevance is None:
             raise UnsupportedSearchParameter("_text and _content need the search index, which is not configured")
         ranked: list[str] | None = None
         for name, value in relevance:
             if not value.strip():
                 raise InvalidRequest(f"{name} must not be empty", issues=[Issue("invalid", "empty value", name)])
-            ids = self.relevance(query.resource_type, value, RELEVANCE_PARAMETERS[name], RELEVANCE_DEPTH)
+            ids = self.relevance(query.resource_type, value, RELEVANCE_PARAMETERS[name], RELEVANCE_DEPTH, patients)
             ranked = ids if ranked is None else [i for i in ranked if i in set(ids)]
         if not ranked:
             return Page([], 0)
@@ -97,6 +102,26 @@ class SearchService:
                 break
             frontier = fresh
         return included
+
+
+def _patients_named(params: Sequence[tuple[str, str]]) -> tuple[str, ...]:
+    """The Patients a search is limited to, to narrow the index's ranking the same way: those the one
+    patient parameter names (`patient=x` or `Patient/x`; `subject=Patient/x`); none when it is absent,
+    repeated, chained or names something else (the store's filtering still applies)."""
+    named = [(name, value) for name, value in params if name in PATIENT_PARAMETERS]
+    if len(named) != 1:
+        return ()
+    name, value = named[0]
+    found = []
+    for item in value.split(","):
+        item = item.strip()
+        if not item.startswith("Patient/") and name != "patient" and not name.endswith(":Patient"):
+            return ()  # `subject=x` may name a Group or a Device as well
+        identifier = item.removeprefix("Patient/")
+        if not identifier or any(c in identifier for c in "/?:"):
+            return ()
+        found.append(f"Patient/{identifier}")
+    return tuple(found)
 
 
 def _searchset(query: SearchQuery, matches: list[StoredResource], included: list[StoredResource],

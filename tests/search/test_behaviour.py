@@ -161,6 +161,20 @@ def test_fhir_text_and_content_use_the_index(stack, charted):
     assert nothing.json()["total"] == 0
 
 
+def test_fhir_content_ranks_inside_the_named_patient(stack, charted, crowded, monkeypatch):
+    from engine.services import search
+
+    monkeypatch.setattr(search, "RELEVANCE_DEPTH", 1)  # one of the two holds no global first place
+    patient_id, created = charted
+    for params in ({"patient": patient_id}, {"subject": f"Patient/{patient_id}"}, {"patient": crowded}):
+        found = stack.client.get("/fhir/Condition", params={"_content": "infarction", **params})
+        assert found.status_code == 200, found.text
+        ids = [e["resource"]["id"] for e in found.json().get("entry", []) if e["search"]["mode"] == "match"]
+        assert len(ids) == 1, params
+        if crowded not in params.values():
+            assert ids == [created[0]["id"]], params
+
+
 def test_a_patient_context_token_sees_only_its_patient(stack, charted):
     from tests.integration.conftest import token_for
 
