@@ -92,7 +92,7 @@ class UpdateRule:
 
     cleared: frozenset[str] = frozenset()  # FHIR elements the message deleted, e.g. `address`, `period.end`
     reopens: frozenset[str] = frozenset()  # closed Encounter statuses the message may reopen
-    unsent: frozenset[str] = frozenset()  # `element:use` entries of a list whose field was not sent
+    unsent: frozenset[str] = frozenset()  # `element:use` (`element:!use`) entries of a field not sent
 
 
 @dataclass

@@ -62,8 +62,9 @@ class FrameReader:
             end = self.buffer.find(END, 1)
             restart = self.buffer.find(START, 1)
             if restart > 0 and (end < 0 or restart < end):  # an unfinished frame abandoned by the sender
-                if restart > 1:
-                    frames.append(AbandonedFrame(bytes(self.buffer[1:min(restart, self.max_bytes + 1)])))
+                head = bytes(self.buffer[1:min(restart, self.max_bytes + 1)])
+                if head.strip(b" \t\r\n\x1c\x0b"):  # not just line breaks or a stray end byte
+                    frames.append(AbandonedFrame(head))
                 self.discarded += restart
                 del self.buffer[:restart]
                 continue

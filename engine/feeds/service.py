@@ -72,8 +72,8 @@ class FeedService:
             with self.store.unit_of_work(read_only=True) as uow:
                 found = [uow.message(i) for i in message_ids]
             refused = [FeedOutcome("AR", m.message_id, None, [FeedIssue(
-                "MSH", 1, None, "207", "only the start of this message was kept (it exceeded the size "
-                "limit): it cannot be replayed; have the sender send it again")])
+                "MSH", 1, None, "207", f"only part of this message was kept ({m.reason or 'truncated'}): "
+                "it cannot be replayed; have the sender send it again")])
                 for m in found if m is not None and m.status == TRUNCATED]
             replayable = [m for m in found if m is not None and m.status in REPLAYABLE_STATUSES]
             return refused + [self._replay_one(message) for message in replayable]

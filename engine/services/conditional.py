@@ -64,8 +64,8 @@ def _window(owner: str | None) -> int:
 
 def match_conditional(uow: UnitOfWork, resource_type: str, query_text: str | Sequence[tuple[str, str]], *,
                       for_write: bool = False, known: Prefetched | None = None, owner: str | None = None,
-                      others_if_none_owned: bool = False) -> list[StoredResource]:
-    """Resources matching a conditional query (`identifier=x|y`), at most two (enough to detect >1).
+                      others_if_none_owned: bool = False, limit: int = 2) -> list[StoredResource]:
+    """Resources matching a conditional query (`identifier=x|y`), at most `limit` (two detect >1).
 
     With `for_write`, concurrent transactions using the same criteria wait for each other, so two
     conditional creates of the same patient cannot both create one. `known` holds lookups already
@@ -73,10 +73,11 @@ def match_conditional(uow: UnitOfWork, resource_type: str, query_text: str | Seq
     resources match, as another's resource is absent to its writes; `others_if_none_owned` falls back to
     other institutions' matches when it owns none (a reference, or a create that finds the resource exists).
     """
-    window = _window(owner)
-    matches = _matches(uow, resource_type, query_text, for_write=for_write, known=known, limit=window)
+    window = max(_window(owner), limit)
+    matches = _matches(uow, resource_type, query_text, for_write=for_write,
+                       known=known if limit <= 2 else None, limit=window)
     if owner is None or not matches:
-        return matches[:2]
+        return matches[:limit]
     owned = _owned(uow, matches, owner, known)
     if not owned and len(matches) >= window:  # other institutions' matches may hide the owner's: look wider
         matches = _matches(uow, resource_type, query_text, for_write=False, known=None, limit=MAX_OWNER_SCAN)
@@ -84,7 +85,7 @@ def match_conditional(uow: UnitOfWork, resource_type: str, query_text: str | Seq
         if not owned and len(matches) >= MAX_OWNER_SCAN:
             raise PreconditionFailed(f"More than {MAX_OWNER_SCAN} resources of other institutions match "
                                      "these criteria; use criteria that name fewer")
-    return owned[:2] if owned or not others_if_none_owned else matches[:2]
+    return owned[:limit] if owned or not others_if_none_owned else matches[:limit]
 
 
 def _owned(uow: UnitOfWork, matches: list[StoredResource], owner: str,

@@ -30,8 +30,9 @@ class EntryUpdate:
     cleared: frozenset[str] = frozenset()  # elements the message deletes ("" in HL7 v2): names, `period.end`,
     #                                        or `extension:<url>`
     reopens: frozenset[str] = frozenset()  # closed Encounter statuses the message may reopen
-    unsent: frozenset[str] = frozenset()  # `element:use` entries kept in a list the message did send, e.g.
-    #                                       `telecom:work` when only the home number field was sent
+    unsent: frozenset[str] = frozenset()  # `element:use` (or `element:!use`, any other use) entries kept in
+    #                                       a list the message did send, e.g. `telecom:work` when only the
+    #                                       home number field was sent
 
 
 @dataclass
@@ -106,7 +107,7 @@ def _keep_unmentioned(combined: dict[str, Any], current: dict[str, Any], rule: E
         if element in sent and element not in cleared:
             given = combined[element]
             combined[element] = list(given) + [copy.deepcopy(item) for item in current.get(element) or []
-                                               if isinstance(item, dict) and item.get("use") == use
+                                               if isinstance(item, dict) and _use_is(item, use)
                                                and item not in given]
     sent_urls = {item.get("url") for item in combined.get("extension") or [] if isinstance(item, dict)}
     kept = [copy.deepcopy(item) for item in current.get("extension") or [] if isinstance(item, dict)
@@ -160,6 +161,11 @@ def _keep_encounter_state(combined: dict[str, Any], sent_period: dict[str, Any],
         combined["period"] = period
     else:
         combined.pop("period", None)
+
+
+def _use_is(item: dict[str, Any], use: str) -> bool:
+    """`use` is a ContactPoint/Address use, or `!use` for any other (or none)."""
+    return item.get("use") != use[1:] if use.startswith("!") else item.get("use") == use
 
 
 def _same_identifier(left: dict[str, Any], right: dict[str, Any]) -> bool:

@@ -14,6 +14,7 @@ from engine.store.ports import UnitOfWork
 
 
 KEEPS_ITS_PAST = ("Provenance", "AuditEvent")
+MAX_MERGE_MATCHES = 50  # patients one MRG-1 identifier may name (e.g. retired ones along a merge chain)
 
 
 class UnknownMergeTarget(InvalidResource):
@@ -71,19 +72,21 @@ def _merged_patient(uow: UnitOfWork, queries: Sequence[str], survivor: StoredRes
                     owner: str | None) -> StoredResource | None:
     """The one patient the queries name besides the survivor; None when it was merged into it already."""
     for query in queries:
-        found = [m for m in match_conditional(uow, "Patient", query, owner=owner) if m.key != survivor.key]
-        if len(found) > 1:
+        matches = match_conditional(uow, "Patient", query, owner=owner, limit=MAX_MERGE_MATCHES)
+        finals = {m.key: current_survivor(uow, m) for m in matches if m.key != survivor.key}
+        live = [m for m in matches if m.key in finals and finals[m.key].key != survivor.key]
+        if not live:
+            if finals:
+                return None  # every patient it names was merged into the survivor before (the message again)
+            continue
+        if len(live) > 1:
             raise UnknownMergeTarget("The patient to merge is not known uniquely", issues=[
                 Issue("multiple-matches", "MRG-1 names more than one patient", "MRG-1")])
-        if not found:
-            continue
-        final = current_survivor(uow, found[0])
-        if final.key == survivor.key:
-            return None  # merged before (e.g. the message again)
-        if final.key != found[0].key:
+        old = live[0]
+        if finals[old.key].key != old.key:
             raise UnknownMergeTarget("The patient to merge was merged into another patient before", issues=[
-                Issue("conflict", f"MRG-1 patient was merged into {final.key} before", "MRG-1")])
-        return found[0]
+                Issue("conflict", f"MRG-1 patient was merged into {finals[old.key].key} before", "MRG-1")])
+        return old
     raise UnknownMergeTarget("The patient to merge is not known",
                              issues=[Issue("not-found", "patient to merge not found (MRG-1)", "MRG-1")])
 

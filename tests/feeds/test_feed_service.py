@@ -297,6 +297,7 @@ def test_a_message_kept_only_in_part_is_listed_but_never_replayed(container):
     assert container.feeds.replay() == []
     [named] = container.feeds.replay(message_ids=[refused.message_id])
     assert named.ack_code == "AR" and "cannot be replayed" in named.issues[0].text
+    assert "larger than the size limit" in named.issues[0].text  # the reason it was kept only in part
     assert _search(container, "Observation", _summary="count")["total"] == 0
     resent = container.feeds.receive(whole)  # the sender sends it again, whole: it is not a duplicate
     assert (resent.ack_code, resent.duplicate) == ("AA", False)

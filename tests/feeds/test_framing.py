@@ -47,3 +47,9 @@ def test_a_frame_cut_short_by_a_new_start_is_handed_over_for_the_error_queue() -
     frames = reader.feed(START + b"MSH|a|D" + START + b"oe|rest" + END + START + b"MSH|b" + END)
     assert frames == [AbandonedFrame(b"MSH|a|D"), b"oe|rest", b"MSH|b"]
     assert reader.feed(START + b"y" * 100 + START + b"MSH|c" + END) == [AbandonedFrame(b"y" * LIMIT), b"MSH|c"]
+
+
+def test_line_breaks_or_a_stray_end_byte_cut_short_are_not_kept() -> None:
+    reader = FrameReader(LIMIT)
+    assert reader.feed(START + b"\r\n" + START + b"MSH|a" + END) == [b"MSH|a"]
+    assert reader.feed(START + b"\x1c" + START + b"MSH|b" + END) == [b"MSH|b"]

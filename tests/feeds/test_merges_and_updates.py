@@ -273,3 +273,31 @@ def test_an_update_racing_a_merge_reaches_the_survivor(postgres_container):
     assert old["name"][0]["given"] == ["Jane"]
     [survivor] = _by_mrn(container, "222")
     assert survivor["name"][0]["given"] == ["Jane", "Newname"]
+
+
+def test_a_merge_sent_again_after_a_chain_does_nothing(container):
+    for control, mrn in (("1", "111"), ("2", "222"), ("3", "333")):
+        _receive(container, _adt("A01", control, _pid(f"{mrn}^^^GENHOSP^MR"), _pv1(f"V{mrn}")))
+    _receive(container, _a40("4", "222", "111^^^GENHOSP^MR"), _adt("A08", "5", _pid("111^^^GENHOSP^MR")),
+             _a40("6", "333", "222^^^GENHOSP^MR"), _adt("A08", "7", _pid("111^^^GENHOSP^MR")),
+             _a40("8", "222", "111^^^GENHOSP^MR"))  # the first merge again: 111 and 222 both end at 333
+
+
+def test_an_mrg1_alternative_naming_several_patients_merges_none(container):
+    _receive(container, _adt("A01", "1", _pid("222^^^GENHOSP^MR"), _pv1("V2")),
+             _adt("A01", "2", _pid("444^^^GENHOSP^MR~123^^^SSA^SS"), _pv1("V4")),
+             _adt("A01", "3", _pid("555^^^GENHOSP^MR~123^^^SSA^SS"), _pv1("V5")))
+    refused = container.feeds.receive(_a40("4", "222", "999^^^GENHOSP^MR~123^^^SSA^SS"))
+    assert refused.ack_code == "AE" and "more than one" in refused.issues[0].text
+    assert all(p.get("active") is not False for p in _all(container, "Patient"))
+
+
+def test_an_unsent_home_phone_field_keeps_all_its_numbers(container):
+    pid = ("PID|1||111^^^GENHOSP^MR||Doe^Jane||19800101|F|||1 Main St^^Springfield"
+           "||^PRN^CP^^^^5551111~^NET^Internet^jane@example.org|^WPN^PH^^^^5552222")
+    _receive(container, _adt("A01", "1", pid, _pv1("V1")))
+    _receive(container, _adt("A08", "2", "PID|1||111^^^GENHOSP^MR||Doe^Jane||19800101|F|||1 Main St^^Springfield"
+                                         "|||^WPN^PH^^^^5553333"))
+    [patient] = _by_mrn(container, "111")
+    values = {t["value"] for t in patient["telecom"]}
+    assert {"5551111", "jane@example.org", "5553333"} <= values and "5552222" not in values

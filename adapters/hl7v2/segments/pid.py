@@ -29,7 +29,8 @@ _MULTIPLE_BIRTH = ("multipleBirthBoolean", "multipleBirthInteger")
 PID_ELEMENTS = {5: ("name",), 6: (f"extension:{MOTHERS_MAIDEN_NAME}",), 7: ("birthDate", "_birthDate"),
                 8: ("gender",), 11: ("address",), 13: ("telecom",), 15: ("communication",),
                 16: ("maritalStatus",), 24: _MULTIPLE_BIRTH, 29: _DECEASED, 30: _DECEASED}
-TELECOM_PARTS = {13: "telecom:home", 14: "telecom:work"}  # PID-13 and -14 both fill telecom
+# PID-13 (home: any use but work) and PID-14 (work) both fill telecom
+TELECOM_PARTS = {13: "telecom:!work", 14: "telecom:work"}
 
 
 def identifier_key(reps: list[Value], default_system: str) -> tuple[Key, dict[str, Any]] | None:
