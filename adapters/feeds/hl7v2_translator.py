@@ -69,4 +69,5 @@ def acknowledgement(raw: bytes, outcome: FeedOutcome, control_id: str) -> bytes:
     issues = [hl7v2.MappingIssue(i.segment, i.sequence, i.field, i.code, i.text, i.severity) for i in outcome.issues]
     text = {"AA": "duplicate message, already processed" if outcome.duplicate else None,
             "AE": "message rejected: see ERR", "AR": "message refused: see ERR"}.get(outcome.ack_code)
-    return hl7v2.build_ack(header, outcome.ack_code, issues=issues, text=text, control_id=control_id)
+    return hl7v2.build_ack(header, outcome.ack_code, issues=issues, text=text, control_id=control_id,
+                           received=raw)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from adapters.hl7v2.errors import MappingIssue
 from adapters.hl7v2.escape import escape
 from adapters.hl7v2.model import Encoding, MessageHeader
-from adapters.hl7v2.parse import codec_of
+from adapters.hl7v2.parse import codec_of, sent_in_utf8
 
 ERROR_TEXT = {"0": "Message accepted", "100": "Segment sequence error", "101": "Required field missing",
               "102": "Data type error", "103": "Table value not found", "200": "Unsupported message type",
@@ -51,8 +51,10 @@ def _ack_codec(header: MessageHeader | None) -> str | None:
 
 
 def build_ack(header: MessageHeader | None, code: str, *, issues: Sequence[MappingIssue] = (),
-              text: str | None = None, control_id: str) -> bytes:
-    """An ACK for `header` (None for unparseable input: a minimal v2.5 AR) with MSA and ERR segments."""
+              text: str | None = None, control_id: str, received: bytes | None = None) -> bytes:
+    """An ACK for `header` (None for unparseable input: a minimal v2.5 AR) with MSA and ERR segments, in
+    the sender's MSH-18 character set; when the `received` bytes were UTF-8 whatever MSH-18 said, in
+    UTF-8 like them (so the mirrored names come back as sent)."""
     if code not in ACK_CODES:
         raise ValueError(f"unknown acknowledgement code {code!r}")
     enc = _encoding(header)
@@ -75,5 +77,5 @@ def build_ack(header: MessageHeader | None, code: str, *, issues: Sequence[Mappi
         msa.append(escape(text[:200], enc))
     old_style = version.startswith(("2.1", "2.2", "2.3", "2.4"))
     segments = [f.join(msh), f.join(msa)] + [_err(issue, enc, old_style) for issue in issues]
-    codec = _ack_codec(header) or "utf-8"
+    codec = "utf-8" if received is not None and sent_in_utf8(received) else (_ack_codec(header) or "utf-8")
     return ("\r".join(segments) + "\r").encode(codec, errors="replace")

@@ -70,6 +70,19 @@ def decode(raw: bytes | str) -> str:
     return data.decode("latin-1")
 
 
+def sent_in_utf8(raw: bytes) -> bool:
+    """True when bytes hold non-ASCII text that reads as UTF-8 (which `decode` then takes them for)."""
+    return not raw.isascii() and _reads_as_utf8(raw)
+
+
+def _reads_as_utf8(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def codec_of(character_set: str | None) -> str | None:
     """The Python codec of an HL7 MSH-18 character set (table 0211), None when unknown or absent."""
     return _CHARSETS.get((character_set or "").strip().upper())

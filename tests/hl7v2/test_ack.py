@@ -97,3 +97,10 @@ def test_the_ack_speaks_the_senders_character_set_and_says_so():
     assert "Lefèvre: nom refusé" in str(parsed.segment("ERR")[8])
     utf8 = build_ack(parse_message(adt()).header, "AA", control_id="A10")
     assert len(_parse(utf8).segment("MSH")) == 13  # no MSH-18 when the sender named none
+
+
+def test_a_sender_declaring_latin_1_but_sending_utf_8_gets_its_bytes_back():
+    raw = ("MSH|^~\\&|ADT|HÔPITAL|TESSERA|TESSERA|20260101120000||ADT^A01^ADT_A01|L2|P|2.5.1||||||8859/1\r"
+           "PID|1||1^^^X^MR||Lefèvre^Zoé\r").encode("utf-8")
+    ack = build_ack(parse_message(raw).header, "AA", control_id="A11", received=raw)
+    assert "HÔPITAL".encode("utf-8") in ack and str(hl7.parse(ack.decode("utf-8")).segment("MSH")[18]) == "8859/1"
