@@ -8,6 +8,7 @@ a message meant to reopen it (a cancelled discharge, a new admission of a cancel
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -120,20 +121,21 @@ def _keep_unmentioned(combined: dict[str, Any], current: dict[str, Any], rule: E
 
 
 def _keep_patient_state(combined: dict[str, Any], current: dict[str, Any]) -> None:
-    identifiers = list(combined.get("identifier") or [])
-    for identifier in current.get("identifier") or []:
-        if not any(_same_identifier(identifier, other) for other in identifiers):
-            identifiers.append(copy.deepcopy(identifier))
-    if identifiers:
-        combined["identifier"] = identifiers
-    links = list(combined.get("link") or [])
-    for link in current.get("link") or []:
-        if not any(_same_link(link, other) for other in links):
-            links.append(copy.deepcopy(link))
-    if links:
-        combined["link"] = links
-    if any(link.get("type") == "replaced-by" for link in links):
+    _keep_all(combined, current, "identifier", _same_identifier)
+    _keep_all(combined, current, "link", _same_link)
+    if any(link.get("type") == "replaced-by" for link in combined.get("link") or []):
         combined["active"] = False
+
+
+def _keep_all(combined: dict[str, Any], current: dict[str, Any], element: str,
+              same: Callable[[dict[str, Any], dict[str, Any]], bool]) -> None:
+    """The sent entries of a list plus every stored one none of them is `same` as."""
+    entries = list(combined.get(element) or [])
+    for item in current.get(element) or []:
+        if not any(same(item, other) for other in entries):
+            entries.append(copy.deepcopy(item))
+    if entries:
+        combined[element] = entries
 
 
 def _keep_encounter_state(combined: dict[str, Any], sent_period: dict[str, Any], current: dict[str, Any],
