@@ -68,6 +68,13 @@ def _read(container, key: str) -> dict:
     return container.resources.read(resource_type, resource_id, caller=SYSTEM).body
 
 
+def _admitted_then_updated(container, admitted_pid: str, updated_pid: str) -> dict:
+    """Patient MRN 111 after an A01 with one PID and an A08 with another."""
+    _receive(container, _adt("A01", "1", admitted_pid, _pv1("V1")), _adt("A08", "2", updated_pid))
+    [patient] = _by_mrn(container, "111")
+    return patient
+
+
 def _merged_pair(container) -> tuple[dict, dict]:
     _receive(container, _adt("A01", "1", _pid("111^^^GENHOSP^MR"), _pv1("V1")),
              _adt("A01", "2", _pid("222^^^GENHOSP^MR", name="Doe^Janet"), _pv1("V2")),
@@ -214,12 +221,10 @@ def test_a_patient_merged_elsewhere_before_is_not_merged_again(container):
 
 
 def test_unsent_fields_keep_their_part_of_a_shared_list_and_cleared_extensions_go(container):
-    pid = ("PID|1||111^^^GENHOSP^MR||Doe^Jane|Smith^Mary|198001011230|F|||1 Main St^^Springfield"
-           "||555-1111|555-2222")
-    _receive(container, _adt("A01", "1", pid, _pv1("V1")))
-    _receive(container, _adt("A08", "2", 'PID|1||111^^^GENHOSP^MR||Doe^Jane|""|19800102|F|||'
-                                         '1 Main St^^Springfield||555-3333'))
-    [patient] = _by_mrn(container, "111")
+    patient = _admitted_then_updated(
+        container, "PID|1||111^^^GENHOSP^MR||Doe^Jane|Smith^Mary|198001011230|F|||1 Main St^^Springfield"
+                   "||555-1111|555-2222",
+        'PID|1||111^^^GENHOSP^MR||Doe^Jane|""|19800102|F|||1 Main St^^Springfield||555-3333')
     assert {(t["use"], t["value"]) for t in patient["telecom"]} == {("home", "555-3333"), ("work", "555-2222")}
     assert "extension" not in patient  # PID-6 "" deleted the mother's maiden name
     assert patient["birthDate"] == "1980-01-02" and "_birthDate" not in patient  # no stale birth time
@@ -293,11 +298,9 @@ def test_an_mrg1_alternative_naming_several_patients_merges_none(container):
 
 
 def test_an_unsent_home_phone_field_keeps_all_its_numbers(container):
-    pid = ("PID|1||111^^^GENHOSP^MR||Doe^Jane||19800101|F|||1 Main St^^Springfield"
-           "||^PRN^CP^^^^5551111~^NET^Internet^jane@example.org|^WPN^PH^^^^5552222")
-    _receive(container, _adt("A01", "1", pid, _pv1("V1")))
-    _receive(container, _adt("A08", "2", "PID|1||111^^^GENHOSP^MR||Doe^Jane||19800101|F|||1 Main St^^Springfield"
-                                         "|||^WPN^PH^^^^5553333"))
-    [patient] = _by_mrn(container, "111")
+    patient = _admitted_then_updated(
+        container, "PID|1||111^^^GENHOSP^MR||Doe^Jane||19800101|F|||1 Main St^^Springfield"
+                   "||^PRN^CP^^^^5551111~^NET^Internet^jane@example.org|^WPN^PH^^^^5552222",
+        "PID|1||111^^^GENHOSP^MR||Doe^Jane||19800101|F|||1 Main St^^Springfield|||^WPN^PH^^^^5553333")
     values = {t["value"] for t in patient["telecom"]}
     assert {"5551111", "jane@example.org", "5553333"} <= values and "5552222" not in values
