@@ -13,6 +13,9 @@ MAX_SIZE = 10_000  # index.max_result_window, and the kNN num_candidates ceiling
 MIN_CANDIDATES = 100
 PREFIX_REWRITE = "top_terms_blended_freqs_50"  # BM25 over the 50 commonest expansions, scored as one term
 HIT_SOURCE = ["resource_type", "resource_id", "version", "patient", "date_us", "title"]
+# Equal scores (identical texts are common) in key order: without it their order follows Lucene's document
+# numbers, which background merges change, so the same request could order, and page, differently.
+TIE_BREAK = [{"_score": "desc"}, {"resource_type": "asc"}, {"resource_id": "asc"}]
 HIGHLIGHT = {
     "pre_tags": [MARK_START],
     "post_tags": [MARK_END],
@@ -55,7 +58,7 @@ def words_query(terms: QueryTerms, filters: IndexFilter) -> dict:
 def words_body(terms: QueryTerms, filters: IndexFilter, size: int, *, snippets: bool = True) -> dict:
     """A words search: the query, the hit fields and (with `snippets`) the highlighter."""
     body = {"query": words_query(terms, filters), "size": min(size, MAX_SIZE), "_source": HIT_SOURCE,
-            "track_total_hits": False}
+            "sort": TIE_BREAK, "track_total_hits": False}
     if snippets:
         body["highlight"] = HIGHLIGHT
     return body
@@ -70,14 +73,18 @@ def highlight_body(terms: QueryTerms, keys: list[str]) -> dict:
 
 
 def meaning_body(vector: np.ndarray, filters: IndexFilter, size: int) -> dict:
-    """A top-level kNN search with the filters inside it (so `size` hits come from the allowed set)."""
-    k = min(size, MAX_SIZE)
+    """A top-level kNN search with the filters inside it (so `size` hits come from the allowed set).
+
+    kNN picks its `k` nearest before sorting, so it gathers twice `size`: equal scores that straddle `size`
+    are then cut in key order too (unless more than `size` more share the last score)."""
+    size = min(size, MAX_SIZE)
+    k = min(2 * size, MAX_SIZE)
     knn: dict = {"field": "embedding", "query_vector": np.asarray(vector, dtype=np.float32).tolist(), "k": k,
-                 "num_candidates": min(MAX_SIZE, max(MIN_CANDIDATES, 2 * k))}
+                 "num_candidates": min(MAX_SIZE, max(MIN_CANDIDATES, k))}
     clauses = filter_clauses(filters)
     if clauses:
         knn["filter"] = clauses
-    return {"knn": knn, "size": k, "_source": HIT_SOURCE}
+    return {"knn": knn, "size": size, "sort": TIE_BREAK, "_source": HIT_SOURCE}
 
 
 def snippet_of(raw: dict) -> str:

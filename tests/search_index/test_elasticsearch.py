@@ -171,3 +171,14 @@ def test_reading_a_missing_or_closed_index_is_search_unavailable(elastic) -> Non
     finally:
         elastic.client.indices.open(index=elastic.index_name)
         missing.close()
+
+
+def test_equal_scores_rank_and_are_cut_in_key_order_whatever_the_segments(elastic: ElasticsearchIndex) -> None:
+    for name in "edcba":  # one segment each, newest key first: Lucene's own order would be e, d, c, …
+        elastic.apply([indexed(f"Condition/{name}", title="Gout", text="Gout.")], [])
+        elastic.refresh()
+    expected = ["Condition/a", "Condition/b", "Condition/c"]
+    assert [hit.key for hit in elastic.words("gout", IndexFilter(), 3)] == expected
+    assert [hit.key for hit in elastic.words("gout", IndexFilter(), 3, snippets=False)] == expected
+    assert [hit.key for hit in elastic.meaning(axis(0), IndexFilter(), 3)] == expected
+    assert len({hit.score for hit in elastic.words("gout", IndexFilter(), 5)}) == 1
