@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +23,34 @@ FHIR_SUFFIXES = (".json", ".ndjson")
 
 
 class Files:
-    """The files named on the command line, folders walked recursively (following links, each folder once)."""
+    """The files named on the command line, folders walked recursively (following links, each folder once);
+    a folder that cannot be read is reported to `on_error` (location, reason)."""
 
-    def __init__(self, paths: list[str]):
+    def __init__(self, paths: list[str], on_error: Callable[[str, str], None]):
         self.paths = paths
+        self.on_error = on_error
         self.skipped = 0  # files in folders whose extension is not one Tessera reads
 
     def __iter__(self) -> Iterator[Path]:
         for raw in self.paths:
             path = Path(raw)
-            if path.is_dir():
+            try:
+                folder = path.is_dir()
+            except OSError as exc:
+                self.on_error(raw, f"cannot be read ({exc.strerror or type(exc).__name__})")
+                continue
+            if folder:
                 yield from self._walk(path)
             else:
                 yield path
 
+    def _unreadable(self, error: OSError) -> None:
+        self.on_error(str(error.filename or "?"), f"folder cannot be read ({error.strerror or type(error).__name__}); "
+                                                  "nothing in it was loaded")
+
     def _walk(self, root: Path) -> Iterator[Path]:
         seen: set[str] = set()
-        for folder, subfolders, names in os.walk(root, followlinks=True):
+        for folder, subfolders, names in os.walk(root, followlinks=True, onerror=self._unreadable):
             real = os.path.realpath(folder)
             if real in seen:  # a link back into a folder already walked
                 subfolders[:] = []
@@ -93,7 +104,13 @@ class Ingestor:
         self.progress = Progress(self.loader)
 
     def file(self, path: Path) -> None:
-        """Load every record of one file."""
+        """Load every record of one file; a file that cannot be read is one rejection, not the end of the run."""
+        try:
+            self._file(path)
+        except OSError as exc:
+            self.loader.reject(str(path), f"the file cannot be read ({exc.strerror or type(exc).__name__})")
+
+    def _file(self, path: Path) -> None:
         if not path.is_file():
             self.loader.reject(str(path), "no such file" + (" (a broken link)" if path.is_symlink() else ""))
         elif path.suffix.lower() in HL7_SUFFIXES:
@@ -136,6 +153,9 @@ class Ingestor:
                   f"{identity.sender if identity else '?'} was already processed", file=sys.stderr)
         elif outcome.ack_code == "AA":
             self.progress.messages += 1
+            if outcome.issues:
+                warnings = "; ".join(f"{i.segment}-{i.field or ''} {i.text}" for i in outcome.issues)
+                print(f"{location}: accepted with warnings: {warnings[:300]}", file=sys.stderr)  # noqa: T201
         else:
             reasons = "; ".join(f"{i.segment}-{i.field or ''} {i.text}" for i in outcome.issues) or outcome.ack_code
             self.loader.reject(location, f"{outcome.ack_code}: {reasons}")
@@ -156,7 +176,7 @@ def run_ingest(paths: list[str]) -> int:
 
     container = build_container(load_settings())
     ingestor = Ingestor(container)
-    files = Files(paths)
+    files = Files(paths, on_error=ingestor.loader.reject)
     try:
         for path in files:
             ingestor.file(path)

@@ -206,11 +206,14 @@ def _parse(raw: bytes | str) -> ParsedMessage:
 
 
 _BYTE_LINE_BREAK = re.compile(rb"\r\n|\n|\r")
+_FRAME_BYTE = re.compile(rb"[\x0b\x1c]")  # an MLLP frame's start and end bytes end a segment too
+_BOM = b"\xef\xbb\xbf"
 
 
 def split_file(raw: bytes) -> tuple[list[bytes], list[int]]:
     """Split a file of messages by its bytes, each message keeping its own encoding (MSH-18 decides later):
-    (messages, line numbers of content outside any message). UTF-16 files are re-encoded as UTF-8 first;
+    (messages, line numbers of content outside any message). Segments end at any line break or MLLP frame
+    byte; a UTF-8 byte order mark may start any line. UTF-16 files are re-encoded as UTF-8 first;
     raises Hl7ParseError when such a file does not decode."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
@@ -218,19 +221,20 @@ def split_file(raw: bytes) -> tuple[list[bytes], list[int]]:
         except UnicodeDecodeError as exc:
             raise Hl7ParseError(f"the file starts with a UTF-16 byte order mark but is not UTF-16 "
                                 f"(byte {exc.start})") from None
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raw = raw[3:]
     messages: list[list[bytes]] = []
     outside: list[int] = []
     junk = _LINE_JUNK.encode()
-    for number, line in enumerate(_BYTE_LINE_BREAK.split(raw), start=1):
-        line = line.strip(junk)
-        if not line or line[:3].decode("latin-1") in _WRAPPERS:
-            continue
-        if line.startswith(b"MSH"):
-            messages.append([line])
-        elif messages:
-            messages[-1].append(line)
-        else:
-            outside.append(number)
+    for number, whole_line in enumerate(_BYTE_LINE_BREAK.split(raw), start=1):
+        for line in _FRAME_BYTE.split(whole_line):
+            line = line.strip(junk)
+            if line.startswith(_BOM):  # files joined together keep each one's byte order mark
+                line = line[len(_BOM):].strip(junk)
+            if not line or line[:3].decode("latin-1") in _WRAPPERS:
+                continue
+            if line.startswith(b"MSH"):
+                messages.append([line])
+            elif messages:
+                messages[-1].append(line)
+            elif not outside or outside[-1] != number:
+                outside.append(number)
     return [b"\r".join(lines) for lines in messages], outside

@@ -55,7 +55,8 @@ def install_audit(app: FastAPI) -> None:
         entities = list(getattr(request.state, "audit_entities", []) or [])
         query = str(request.url.query) if interaction == "search" and request.url.query else None
         event = audit_event(
-            interaction=interaction, outcome=outcome_for_status(response.status_code),
+            interaction=interaction,
+            outcome=getattr(request.state, "audit_outcome", None) or outcome_for_status(response.status_code),
             recorded_us=container.clock(), client_id=principal.client_id if principal else None,
             institution=principal.institution if principal else None, user=principal.user if principal else None,
             entities=entities, query=query, path=path,

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from engine.errors import Issue, MethodNotAllowed
+from engine.errors import Forbidden, Issue, MethodNotAllowed
 from engine.services.bulk_load import WRITE_BUNDLES, BulkLoader
 from engine.services.presentation import operation_outcome
 from adapters.http.fhir_routes import APPEND_ONLY, base_url, check_bundle_scopes
@@ -19,6 +19,15 @@ NDJSON_TYPES = ("application/fhir+ndjson", "application/x-ndjson", "application/
 MAX_REPORTED = 100
 MAX_WAITING = 10_000  # lines held in memory while they wait for resources sent later in the upload
 MAX_WAITING_BYTES = 64 * 1024 * 1024
+MINOR_FAILURE, SERIOUS_FAILURE = "4", "8"  # AuditEvent.outcome: some records rejected / all of them
+
+
+def _require_some_write(principal: Any) -> None:
+    """403 before reading the upload when the token may neither create nor update any type."""
+    scopes = principal.scopes
+    if scopes.types_allowing("c") == frozenset() and scopes.types_allowing("u") == frozenset():
+        needed = "Missing scope: a create or update scope (e.g. user/*.cu, or one per type) is needed to import"
+        raise Forbidden(needed, issues=[Issue("forbidden", needed)])
 
 
 def _authorizer(principal: Any):
@@ -51,6 +60,7 @@ async def bulk_import(request: Request, principal: PrincipalDep) -> Response:
     and collection Bundles as their entries), each line on its own; the answer lists what was rejected."""
     services = request.app.state.container
     request.state.audit_interaction = "create"
+    _require_some_write(principal)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type not in NDJSON_TYPES:
         raise UnsupportedMediaType("Content-Type must be application/fhir+ndjson")
@@ -92,6 +102,8 @@ async def bulk_import(request: Request, principal: PrincipalDep) -> Response:
         number += 1
         await run_in_threadpool(handle, bytes(pending))
     await run_in_threadpool(loader.finish)
+    if rejections.count:
+        request.state.audit_outcome = MINOR_FAILURE if loader.accepted else SERIOUS_FAILURE
     summary = [Issue("informational", f"{loader.accepted} resources stored, {rejections.count} records rejected",
                      severity="information")]
     if rejections.count > len(rejections.issues):

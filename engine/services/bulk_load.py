@@ -84,6 +84,9 @@ class BulkLoader:
                 self.reject(location, "not a FHIR resource (a JSON object with a resourceType)")
             elif nesting_exceeds(record, self.max_depth):
                 self.reject(location, f"JSON nesting deeper than {self.max_depth} levels")
+            elif "id" in record and not isinstance(record["id"], str):
+                self.reject(location, f"{record['resourceType']}.id must be a string (FHIR id), "
+                                      f"not {_json_kind(record['id'])}")
             elif record["resourceType"] == "Bundle" and record.get("type") in ENTRY_BUNDLES:
                 self._entries(location, record)
             else:
@@ -129,6 +132,7 @@ class BulkLoader:
             self.reject(location, f"Bundle.entry of a {bundle['type']} Bundle must be a list")
             return
         indexed = list(enumerate(entries))
+        names = _local_names(entries)
         if bundle["type"] == "history":  # newest first: replay oldest first so the newest ends current
             indexed.reverse()
         for index, entry in indexed:
@@ -148,7 +152,7 @@ class BulkLoader:
             elif not isinstance(resource, dict):
                 self.reject(where, "the entry holds no resource")
             else:
-                self.load(where, resource)
+                self.load(where, _renamed(resource, names) if names else resource)
 
     def _take_waiting(self) -> list[_Record]:
         waiting, self._waiting, self._waiting_keys, self._waiting_bytes = self._waiting, [], set(), 0
@@ -248,6 +252,35 @@ class BulkLoader:
                 return
         for record in records:
             self._attempt(record, final=True)
+
+
+def _json_kind(value: Any) -> str:
+    return "null" if value is None else {bool: "a boolean", int: "a number", float: "a number", list: "an array",
+                                         dict: "an object"}.get(type(value), type(value).__name__)
+
+
+def _local_names(entries: list[Any]) -> dict[str, str]:
+    """`urn:uuid:` / `urn:oid:` fullUrls of the entries whose resource has an id, as `Type/id`: entries of
+    a collection are loaded one by one under their own ids, so references between them keep working."""
+    names: dict[str, str] = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+            continue
+        full_url, resource = entry.get("fullUrl"), entry["resource"]
+        if (isinstance(full_url, str) and full_url.startswith(("urn:uuid:", "urn:oid:"))
+                and isinstance(resource.get("id"), str) and isinstance(resource.get("resourceType"), str)):
+            names[full_url] = f"{resource['resourceType']}/{resource['id']}"
+    return names
+
+
+def _renamed(value: Any, names: dict[str, str]) -> Any:
+    """`value` with every `reference` naming one of `names` replaced by what it names."""
+    if isinstance(value, dict):
+        return {key: (names.get(item, item) if key == "reference" and isinstance(item, str) else _renamed(item, names))
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_renamed(item, names) for item in value]
+    return value
 
 
 def _as_entry(body: dict[str, Any]) -> dict[str, Any]:

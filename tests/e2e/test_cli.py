@@ -124,6 +124,29 @@ def test_ingest_keeps_each_hl7_files_encoding_and_reports_what_is_not_hl7(tmp_pa
         assert found["entry"][0]["resource"]["name"][0]["family"] == "Müller"
 
 
+def test_ingest_rejects_a_file_it_cannot_read_and_loads_the_rest(tmp_path: Path, store_url: str) -> None:
+    folder = tmp_path / "feed"
+    folder.mkdir()
+    (folder / "a.ndjson").write_text(json.dumps(
+        {"resourceType": "Observation", "id": "cli-late-obs", "status": "final", "code": {"text": "weight"},
+         "subject": {"reference": "Patient/cli-late"}}) + "\n")
+    (folder / "b.hl7").symlink_to("/proc/self/mem")  # a regular file whose reading fails (EIO), even for root
+    (folder / "c.ndjson").write_text(json.dumps({"resourceType": "Patient", "id": "cli-late"}) + "\n")
+    message = ("MSH|^~\\&|ADT1|GENHOSP|TESSERA|HUB|20260101120000||ADT^A04|NOTED1|P|2.5.1\r"
+               "EVN|A04|20260101120000\rPID|1||MRNNOTED^^^GENHOSP^MR||Noted^Ann||19700101|F\r")
+    (folder / "d.hl7").write_text(message + "# exported by an interface engine\n")
+    done = run_cli("ingest", str(folder), env=cli_env(tmp_path / "data", store_url), cwd=tmp_path)
+    assert done.returncode != 0, done.stderr
+    assert f"{folder / 'b.hl7'}: rejected: the file cannot be read (Input/output error)" in done.stderr, done.stderr
+    assert f"{folder / 'd.hl7'}#message 1: accepted with warnings: PID-" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    summary = done.stdout.strip().splitlines()[-1]
+    assert summary.startswith("ingest: 3 accepted, 1 rejected"), summary
+    with running_server(store_url, tmp_path / "served") as url:
+        observation = httpx.get(f"{url}/Observation/cli-late-obs", headers=url.headers, timeout=30).json()
+        assert observation["subject"]["reference"] == "Patient/cli-late"
+
+
 def test_ingest_retries_bundles_follows_links_and_reports_duplicates_and_skipped_files(tmp_path: Path,
                                                                                          store_url: str) -> None:
     folder, elsewhere = tmp_path / "feed", tmp_path / "elsewhere"

@@ -137,5 +137,21 @@ def test_split_file_drops_wrappers_and_splits_on_msh():
     assert split_file(b"") == ([], []) and split_file(b"junk\nmore junk") == ([], [1, 2])
 
 
+def test_split_file_splits_files_joined_with_their_byte_order_marks():
+    joined = b"".join(b"\xef\xbb\xbf" + adt(control_id=f"J{n}").replace("\r", "\r\n").encode() + b"\r\n"
+                      for n in range(3))
+    parts, outside = split_file(joined)
+    assert [parse_message(p).header.control_id for p in parts] == ["J0", "J1", "J2"] and outside == []
+    assert [parse_message(p).segments[-1].name for p in parts] == ["PV1"] * 3
+
+
+def test_split_file_splits_mllp_frames_without_line_breaks_around_them():
+    framed = b"".join(b"\x0b" + adt(control_id=f"F{n}").encode() + b"\x1c" for n in range(3))
+    parts, outside = split_file(framed)
+    assert [parse_message(p).header.control_id for p in parts] == ["F0", "F1", "F2"] and outside == []
+    assert all(b"\x0b" not in p and b"\x1c" not in p for p in parts)
+    assert split_file(b"junk\x0bmore\r\n" + framed)[1] == [1]  # the line, counted once
+
+
 def test_a_single_message_in_batch_wrappers_parses():
     assert parse_message("BHS|^~\\&|X\r" + BASE + "\rBTS|1").header.control_id == "C1"

@@ -163,3 +163,28 @@ def test_malformed_entries_and_history_bundles(container):
     assert _current(container, "Patient", "h1")["name"] == [{"family": "New"}]
     with pytest.raises(ResourceGone):
         container.resources.read("Patient", "h2")
+
+
+def test_a_collection_refers_between_its_entries_by_their_urn_full_urls(container):
+    loader, rejected = _loader(container)
+    observation = {**_observation("u2", "ignored"), "subject": {"reference": "urn:uuid:7d1c"}}
+    loader.load("c.json", {"resourceType": "Bundle", "type": "collection", "entry": [
+        {"fullUrl": "urn:uuid:9f3b", "resource": observation},  # before the patient it refers to
+        {"fullUrl": "urn:uuid:7d1c", "resource": _patient("u1")},
+        {"fullUrl": "urn:uuid:0a4c", "resource": {**observation, "id": "u3", "subject": {"reference": "urn:uuid:5e"}}}]})
+    loader.finish()
+    assert [where for where, _ in rejected] == ["c.json entry[2]"]  # urn:uuid:5e names no entry
+    assert loader.accepted == 2
+    assert _current(container, "Observation", "u2")["subject"]["reference"] == "Patient/u1"
+
+
+@pytest.mark.parametrize("bad_id, kind", [(123, "a number"), (None, "null"), (["p"], "an array")])
+def test_an_id_that_is_not_a_string_is_rejected_not_replaced(container, bad_id, kind):
+    loader, rejected = _loader(container)
+    loader.load("n:1", {"resourceType": "Patient", "id": bad_id, "name": [{"family": "Numeric"}]})
+    loader.load("n:2", _patient("fine-id"))
+    loader.finish()
+    assert rejected == [("n:1", f"Patient.id must be a string (FHIR id), not {kind}")]
+    assert loader.accepted == 1
+    found = container.search.search("Patient", [("family", "Numeric")], base_url="http://t")
+    assert found["total"] == 0

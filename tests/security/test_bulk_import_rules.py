@@ -32,3 +32,26 @@ def test_import_checks_the_scope_of_each_record(app_client, as_client):
                      {"resourceType": "Observation", "status": "final", "code": {"text": "x"}})
     assert issues[0] == "1 resources stored, 1 records rejected", issues
     assert "Observation" in issues[1]
+
+
+def test_a_token_that_may_write_nothing_is_refused_before_the_upload_is_read(app_client, as_client):
+    reader = as_client("hospital-a", "system/*.rs")
+    body = json.dumps({"resourceType": "Patient", "id": "imp-never"}) + "\n"
+    response = app_client.post("/fhir/$import", content=body,
+                               headers={**reader, "Content-Type": "application/fhir+ndjson"})
+    assert response.status_code == 403, response.text
+    assert "create or update scope" in response.json()["issue"][0]["diagnostics"]
+    assert app_client.get("/fhir/Patient/imp-never", headers=as_client("hospital-a")).status_code == 404
+
+
+def test_an_import_with_rejected_records_is_audited_as_a_failure(app_client, as_client):
+    auditor = as_client("hospital-a", "system/*.rs tessera/audit.read")
+    _import(app_client, as_client("hospital-a", "system/Patient.cu"), {"resourceType": "Patient", "id": "imp-half"},
+            {"resourceType": "Observation", "status": "final", "code": {"text": "x"}})
+    _import(app_client, as_client("hospital-a", "system/Patient.cu"), {"resourceType": "Observation"})
+    _import(app_client, as_client("hospital-a", "system/Patient.cu"), {"resourceType": "Patient", "id": "imp-all"})
+    events = app_client.get("/fhir/AuditEvent", params={"_count": "100", "_sort": "_lastUpdated"},
+                            headers=auditor).json()
+    imports = [e["resource"]["outcome"] for e in events["entry"]
+               if any("$import" in x.get("description", "") for x in e["resource"].get("entity", []))]
+    assert imports == ["4", "8", "0"]
