@@ -11,6 +11,7 @@ from adapters.search.word_weights import WORD_FIELD_WEIGHTS
 
 MAX_SIZE = 10_000  # index.max_result_window, and the kNN num_candidates ceiling
 MIN_CANDIDATES = 100
+RESCORE_OVERSAMPLE = 2.0  # int8 candidates gathered per hit kept, rescored on the float vectors
 PREFIX_REWRITE = "top_terms_blended_freqs_50"  # BM25 over the 50 commonest expansions, scored as one term
 HIT_SOURCE = ["resource_type", "resource_id", "version", "patient", "date_us", "title"]
 # Equal scores (identical texts are common) in key order: without it their order follows Lucene's document
@@ -76,11 +77,14 @@ def meaning_body(vector: np.ndarray, filters: IndexFilter, size: int) -> dict:
     """A top-level kNN search with the filters inside it (so `size` hits come from the allowed set).
 
     kNN picks its `k` nearest before sorting, so it gathers twice `size`: equal scores that straddle `size`
-    are then cut in key order too (unless more than `size` more share the last score)."""
+    are then cut in key order too (unless more than `size` more share the last score). The candidates are
+    rescored on the stored float vectors: int8 scores depend on each segment's quantiles, so identical
+    texts in different segments would score apart, and a merge would reorder them."""
     size = min(size, MAX_SIZE)
     k = min(2 * size, MAX_SIZE)
     knn: dict = {"field": "embedding", "query_vector": np.asarray(vector, dtype=np.float32).tolist(), "k": k,
-                 "num_candidates": min(MAX_SIZE, max(MIN_CANDIDATES, k))}
+                 "num_candidates": min(MAX_SIZE, max(MIN_CANDIDATES, k)),
+                 "rescore_vector": {"oversample": RESCORE_OVERSAMPLE}}
     clauses = filter_clauses(filters)
     if clauses:
         knn["filter"] = clauses

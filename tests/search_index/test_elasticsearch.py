@@ -182,3 +182,15 @@ def test_equal_scores_rank_and_are_cut_in_key_order_whatever_the_segments(elasti
     assert [hit.key for hit in elastic.words("gout", IndexFilter(), 3, snippets=False)] == expected
     assert [hit.key for hit in elastic.meaning(axis(0), IndexFilter(), 3)] == expected
     assert len({hit.score for hit in elastic.words("gout", IndexFilter(), 5)}) == 1
+
+
+def test_identical_vectors_in_differently_quantized_segments_score_alike(elastic: ElasticsearchIndex) -> None:
+    for number, name in enumerate("edcba"):  # each segment's other vector moves its int8 quantiles
+        other = axis(1 + number % 7, lean=0, amount=0.1 * (number + 1)) * (number + 1)
+        elastic.apply([indexed(f"Condition/{name}", vector=axis(0, lean=1, amount=0.4)),
+                       indexed(f"Condition/other-{name}", vector=other)], [])
+        elastic.refresh()
+    hits = [hit for hit in elastic.meaning(axis(0, lean=2, amount=0.5), IndexFilter(), 10)
+            if not hit.resource_id.startswith("other")]
+    assert [hit.key for hit in hits] == [f"Condition/{name}" for name in "abcde"]
+    assert len({hit.score for hit in hits}) == 1
