@@ -108,8 +108,8 @@ class IndexingService:
         return report
 
     def drain(self, *, max_seconds: float | None = None, limit: int | None = None) -> DrainReport:
-        """Index batches until nothing is pending (or `max_seconds` passed); the index exists afterwards, so
-        an empty store searches as empty while a removed index is an outage."""
+        """Index batches until nothing is pending (or `max_seconds` passed), then make them searchable; the
+        index exists afterwards, so an empty store searches as empty while a removed index is an outage."""
         if not self._index_ready:
             self.index.ensure()
             self._index_ready = True
@@ -118,6 +118,8 @@ class IndexingService:
         while True:
             report = self.drain_once(limit)
             if not report.events:
+                if total.events:  # caught up: what was written is searchable now, not at the next refresh
+                    self.index.refresh()
                 break
             total.merge(report)
             if max_seconds is not None and time.perf_counter() - started >= max_seconds:

@@ -37,6 +37,22 @@ def test_a_created_resource_is_searchable_within_two_seconds(stack, charted):
     assert time.monotonic() - started < 2.0
 
 
+def test_indexing_makes_what_it_indexed_searchable_without_waiting_for_a_periodic_refresh(stack, charted):
+    patient_id, _ = charted
+    index = stack.container.search_index
+    periodic = stack.production is not None  # Elasticsearch refreshes every second unless told otherwise
+    if periodic:
+        index.client.indices.put_settings(index=index.index_name, settings={"index.refresh_interval": "-1"})
+    try:
+        created = stack.post(records.condition(patient_id, "232353008", "Perennial allergic rhinitis (disorder)"))
+        key = f"Condition/{created['id']}"
+        wait_for(lambda: key in _keys(stack.search(q="rhinitis", patient=patient_id, mode="words")),
+                 timeout_s=20, interval_s=0.1)
+    finally:
+        if periodic:
+            index.client.indices.put_settings(index=index.index_name, settings={"index.refresh_interval": None})
+
+
 def test_words_meaning_and_hybrid_find_the_heart_attack(stack, charted):
     patient_id, created = charted
     infarction = f"Condition/{created[0]['id']}"
