@@ -7,11 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from engine.settings import Settings
 from adapters.bootstrap import Container, build_container
 from tests.support.databases import PostgresFactory, SqliteFactory
-from tests.support.services import require
+from tests.support.services import ON_CI, require
+
+# CI explores the same examples on every run (a property that fails there fails again when re-run); runs
+# elsewhere keep exploring new ones.
+hypothesis_settings.register_profile("ci", derandomize=True)
+if ON_CI:
+    hypothesis_settings.load_profile("ci")
 
 # Search indexing runs only where a test asks for it (tests/search); elsewhere it would embed every write.
 os.environ.setdefault("TESSERA_SEARCH_INDEXING", "off")

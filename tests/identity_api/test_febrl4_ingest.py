@@ -28,8 +28,9 @@ INSTITUTIONS = {"dataset4a.csv": "febrl-a", "dataset4b.csv": "febrl-b"}
 NATIONAL_ID = "urn:febrl:soc_sec_id"
 BUNDLE_SIZE = 500
 PAGE = 1000
-# The goal is under 30 s (measured ~24 s on either backend); the test leaves room for a busy machine.
-END_TO_END_BUDGET_S = 45
+# The goal is under 30 s (measured 24-29 s on either backend); the test only catches a collapse (a shared
+# machine can run 2x slower at times), the figure itself is what the printed line reports.
+END_TO_END_BUDGET_S = 90
 # Each Febrl file is a registry without duplicates of its own: the operator says so when training.
 TWO_REGISTRIES = {"TESSERA_IDENTITY_MATCH_SETTINGS": '{"link_within_source": false}'}
 

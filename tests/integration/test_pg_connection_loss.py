@@ -14,7 +14,8 @@ def end_other_sessions(url: str) -> int:
     plain = sa.engine.make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(plain, autocommit=True) as admin:
         return len(admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                                 "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchall())
+                                 "WHERE datname = current_database() AND pid <> pg_backend_pid() "
+                                 "AND backend_type = 'client backend'").fetchall())
 
 
 def test_a_connection_the_server_closed_is_replaced_before_use(postgres_factory, tmp_path: Path) -> None:

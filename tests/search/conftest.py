@@ -46,7 +46,7 @@ def wait_for(condition: Callable[[], object], timeout_s: float, interval_s: floa
 def client_for(container: Container) -> TestClient:
     """An HTTP client over the container, with a system token."""
     client = TestClient(create_app(container))
-    client.headers["Authorization"] = f"Bearer {token_for(container)}"
+    client.headers["Authorization"] = f"Bearer {token_for(container, ttl_s=6 * 3600)}"  # modules may run long
     return client
 
 

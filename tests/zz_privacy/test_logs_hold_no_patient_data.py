@@ -27,8 +27,7 @@ def _synthea_names() -> set[str]:
 
 def test_the_collector_sees_debug_records_of_server_loggers():
     logging.getLogger("tessera.selfcheck").debug("collector probe %s", "7f3a")
-    assert SESSION_LOGS.lines[-1] == "tessera.selfcheck: collector probe 7f3a"
-    SESSION_LOGS.lines.pop()
+    assert "tessera.selfcheck: collector probe 7f3a" in SESSION_LOGS.lines[-50:]  # threads may log meanwhile
 
 
 def test_no_log_line_of_the_session_contains_patient_data():
