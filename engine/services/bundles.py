@@ -17,7 +17,7 @@ from engine.services.resources import ResourceService, WriteOutcome, parse_etag
 from engine.services.search import SearchService
 from engine.security.caller import SYSTEM, Caller
 from engine.services.writes import (Clock, check_references_exist, new_id, persist, prepare_delete, prepare_write,
-                                   references_in)
+                                   references_in, repeats_stored)
 from engine.store.model import CurrentVersion, PendingWrite, StoredResource
 from engine.store.ports import ResourceStore, UnitOfWork
 
@@ -263,7 +263,7 @@ class BundleService:
         found = references.resolve_in(resource, entry.resource_type, id_map, entry.references)
         if (entry.existing is not None and current is not None and not current.deleted
                 and current.version == entry.existing.version
-                and _same_content(resource, entry.existing.body, entry.resource_id, source)):
+                and repeats_stored(resource, entry.existing.body, entry.resource_id, source)):
             entry.skip_write, entry.status = True, "200 OK"  # a no-op update makes no new version
             return
         entry.write = prepare_write(resource, resource_id=entry.resource_id, current=current, now_us=now,
@@ -329,22 +329,6 @@ def _conditional_keys(entries: list[_Entry]) -> set[str]:
         if condition:
             keys.add(f"{path.split('/')[0]}?{sorted(parse_qsl(condition, keep_blank_values=True))}")
     return keys
-
-
-def _same_content(resource: dict[str, Any], stored: dict[str, Any] | None, resource_id: str,
-                  source: str | None) -> bool:
-    """True when writing `resource` would only repeat the stored version (meta bookkeeping aside)."""
-    if stored is None:
-        return False
-    meta = dict(resource.get("meta") or {})
-    if source and not meta.get("source"):
-        meta["source"] = source
-    old_meta = {k: v for k, v in (stored.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
-    if meta != old_meta:
-        return False
-    new = {k: v for k, v in resource.items() if k != "meta"}
-    new["id"] = resource_id
-    return new == {k: v for k, v in stored.items() if k != "meta"}
 
 
 class _PendingIndex:

@@ -9,7 +9,7 @@ from engine.fhir.validation import ID_PATTERN, check_resource_type
 from engine.services.conditional import ConditionalReferences, match_conditional
 from engine.security.caller import SYSTEM, Caller
 from engine.services.writes import (Clock, check_owner, check_references_exist, copy_resource, new_id, persist,
-                                    prepare_delete, prepare_write)
+                                    prepare_delete, prepare_write, repeats_stored)
 from engine.store.model import StoredResource
 from engine.store.ports import ResourceStore, UnitOfWork
 
@@ -114,7 +114,11 @@ class ResourceService:
         found = ConditionalReferences(uow, owner=caller.institution).resolve_in(resource, resource_type)
         write = prepare_write(resource, resource_id=resource_id, current=current, now_us=self.clock(),
                               source=source, institution=caller.institution,
-                                    patient_context=caller.visibility.patient)
+                              patient_context=caller.visibility.patient)  # validated and allowed first
+        if current is not None and not current.deleted:
+            stored = uow.read(resource_type, resource_id)
+            if stored is not None and repeats_stored(resource, stored.body, resource_id, source):
+                return WriteOutcome(stored, created=False, changed=False)  # a no-op update makes no new version
         write.references = found
         check_references_exist(uow, [write], {(resource_type, resource_id)},
                                require_targets=self.referential_integrity)

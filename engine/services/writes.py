@@ -56,6 +56,22 @@ def check_owner(resource_type: str, resource_id: str, current: CurrentVersion | 
         raise ResourceNotFound(f"{resource_type}/{resource_id} is not known")
 
 
+def repeats_stored(resource: dict[str, Any], stored: dict[str, Any] | None, resource_id: str,
+                   source: str | None) -> bool:
+    """True when writing `resource` would only repeat the stored version (the server's meta stamps aside)."""
+    if stored is None:
+        return False
+    stamps = ("versionId", "lastUpdated")
+    meta = {k: v for k, v in (resource.get("meta") or {}).items() if k not in stamps}
+    if source and not meta.get("source"):
+        meta["source"] = source
+    if meta != {k: v for k, v in (stored.get("meta") or {}).items() if k not in stamps}:
+        return False
+    new = {k: v for k, v in resource.items() if k != "meta"}
+    new["id"] = resource_id
+    return new == {k: v for k, v in stored.items() if k != "meta"}
+
+
 def prepare_write(resource: dict[str, Any], *, resource_id: str, current: CurrentVersion | None,
                   now_us: int, source: str | None, institution: str | None = None,
                   patient_context: str | None = None) -> PendingWrite:

@@ -44,6 +44,23 @@ def test_update_as_create_uses_the_client_id(api):
     assert api.get("/fhir/Patient/mrn-4711").json()["id"] == "mrn-4711"
 
 
+def test_an_update_that_repeats_the_current_version_makes_no_new_one(container, api):
+    first = api.put("/fhir/Patient/same-again", json=patient(id="same-again"), headers=FHIR_JSON)
+    assert first.status_code == 201
+    again = api.put("/fhir/Patient/same-again", json=patient(id="same-again"), headers=FHIR_JSON)
+    echoed = api.put("/fhir/Patient/same-again", json=first.json(), headers=FHIR_JSON)  # read, then sent back
+    for response in (again, echoed):
+        assert response.status_code == 200 and response.headers["etag"] == 'W/"1"'
+        assert response.json()["meta"] == first.json()["meta"]
+    history = api.get("/fhir/Patient/same-again/_history").json()
+    assert [e["resource"]["meta"]["versionId"] for e in history["entry"]] == ["1"]
+    changed = api.put("/fhir/Patient/same-again", json=patient("Tran", id="same-again"), headers=FHIR_JSON)
+    assert changed.status_code == 200 and changed.headers["etag"] == 'W/"2"'
+    elsewhere = api.put("/fhir/Patient/same-again", json=patient("Tran", id="same-again", meta={"source": "urn:b"}),
+                        headers=FHIR_JSON)
+    assert elsewhere.headers["etag"] == 'W/"3"'  # the same content from another source is a new version
+
+
 def test_update_with_mismatched_id_is_rejected_with_the_path(api):
     response = api.put("/fhir/Patient/a", json={**patient(), "id": "b"}, headers=FHIR_JSON)
     assert response.status_code == 400

@@ -120,7 +120,7 @@ class TestReadUpdateDelete:
 
     def test_if_match_with_the_current_version_updates(self, resources):
         pid = resources.create(patient()).stored.resource_id
-        assert resources.update("Patient", pid, patient(id=pid), if_match='W/"1"').stored.version == 2
+        assert resources.update("Patient", pid, patient(id=pid, active=True), if_match='W/"1"').stored.version == 2
 
     @pytest.mark.parametrize("etag", ['W/"2"', '"0"', "7"])
     def test_if_match_with_another_version_fails_the_precondition(self, resources, etag):
