@@ -5,9 +5,13 @@ throughput, a summary, and a non-zero exit code when anything was rejected.
 """
 from __future__ import annotations
 
+import codecs
+import gzip
+import io
 import os
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,24 @@ from adapters import hl7v2
 SOURCE = "urn:tessera:cli-ingest"
 HL7_SUFFIXES = (".hl7", ".txt", ".er7")
 FHIR_SUFFIXES = (".json", ".ndjson")
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def file_kind(path: Path) -> tuple[str, bool]:
+    """The file's format suffix (`.hl7`, `.json`, `.ndjson`, …) and whether it is gzip-compressed (`.gz`)."""
+    suffixes = [suffix.lower() for suffix in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        return (suffixes[-2] if len(suffixes) > 1 else ""), True
+    return (suffixes[-1] if suffixes else ""), False
+
+
+def _open(path: Path, compressed: bool) -> io.BufferedIOBase:
+    return gzip.open(path, "rb") if compressed else path.open("rb")  # type: ignore[return-value]
+
+
+def _utf8(data: bytes) -> bytes:
+    """JSON text as UTF-8: a UTF-16 file (by its byte order mark) is re-encoded; raises UnicodeDecodeError."""
+    return data.decode("utf-16").encode("utf-8") if data.startswith(UTF16_BOMS) else data
 
 
 class Files:
@@ -59,7 +81,7 @@ class Files:
             subfolders.sort()
             for name in sorted(names):
                 path = Path(folder) / name
-                if path.suffix.lower() not in HL7_SUFFIXES + FHIR_SUFFIXES or name.endswith(".expected.json"):
+                if file_kind(path)[0] not in HL7_SUFFIXES + FHIR_SUFFIXES or name.endswith(".expected.json"):
                     self.skipped += 1
                 else:
                     yield path
@@ -107,27 +129,49 @@ class Ingestor:
         """Load every record of one file; a file that cannot be read is one rejection, not the end of the run."""
         try:
             self._file(path)
-        except OSError as exc:
-            self.loader.reject(str(path), f"the file cannot be read ({exc.strerror or type(exc).__name__})")
+        except (OSError, EOFError, zlib.error) as exc:  # unreadable, or not the whole gzip stream its name says
+            reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+            self.loader.reject(str(path), f"the file cannot be read ({reason})")
 
     def _file(self, path: Path) -> None:
+        kind, compressed = file_kind(path)
         if not path.is_file():
             self.loader.reject(str(path), "no such file" + (" (a broken link)" if path.is_symlink() else ""))
-        elif path.suffix.lower() in HL7_SUFFIXES:
-            self._hl7(path)
-        elif path.suffix.lower() == ".ndjson":
-            with path.open("rb") as handle:
-                for number, line in enumerate(handle, start=1):
-                    if line.strip():
-                        self.loader.load_json(f"{path}:{number}", line)
-                        self.progress.tick()
+        elif kind in HL7_SUFFIXES:
+            with _open(path, compressed) as handle:
+                self._hl7(path, handle.read())
+        elif kind == ".ndjson":
+            with _open(path, compressed) as handle:
+                self._ndjson(path, handle)
         else:
-            self.loader.load_json(str(path), path.read_bytes())
+            with _open(path, compressed) as handle:
+                data = handle.read()
+            try:
+                data = _utf8(data)
+            except UnicodeDecodeError as exc:
+                self.loader.reject(str(path), f"starts with a UTF-16 byte order mark but is not UTF-16 (byte {exc.start})")
+            else:
+                self.loader.load_json(str(path), data)
         self.progress.tick()
 
-    def _hl7(self, path: Path) -> None:
+    def _ndjson(self, path: Path, handle: io.BufferedIOBase) -> None:
+        """One record per line; a UTF-16 file (by its byte order mark) is read as such."""
+        buffered = handle if hasattr(handle, "peek") else io.BufferedReader(handle)  # type: ignore[arg-type]
+        utf16 = buffered.peek(2)[:2] in UTF16_BOMS  # type: ignore[union-attr]
+        lines = (line.encode("utf-8") for line in io.TextIOWrapper(buffered, encoding="utf-16")) if utf16 else buffered
+        number = 0
         try:
-            found, outside = hl7v2.split_file(path.read_bytes())
+            for number, line in enumerate(lines, start=1):
+                if line.strip():
+                    self.loader.load_json(f"{path}:{number}", line)
+                    self.progress.tick()
+        except UnicodeDecodeError:
+            self.loader.reject(f"{path}:{number + 1}", "not UTF-16 although the file starts with its byte order "
+                                                     "mark; the rest of the file was not read")
+
+    def _hl7(self, path: Path, raw: bytes) -> None:
+        try:
+            found, outside = hl7v2.split_file(raw)
         except hl7v2.Hl7ParseError as exc:
             self.loader.reject(str(path), exc.reason)
             return
@@ -187,7 +231,7 @@ def run_ingest(paths: list[str]) -> int:
     seconds = time.perf_counter() - progress.started
     extra = [f"{progress.duplicates} duplicate messages skipped"] if progress.duplicates else []
     if files.skipped:
-        extra.append(f"{files.skipped} files skipped (not {', '.join(HL7_SUFFIXES + FHIR_SUFFIXES)})")
+        extra.append(f"{files.skipped} files skipped (not {', '.join(HL7_SUFFIXES + FHIR_SUFFIXES)}, plain or .gz)")
     print(f"ingest: {progress.accepted} accepted, {rejected} rejected in {seconds:.1f}s"  # noqa: T201
           + "".join(f"; {item}" for item in extra))
     return 1 if rejected else 0

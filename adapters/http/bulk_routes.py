@@ -1,6 +1,8 @@
 """`POST /fhir/$import`: bulk NDJSON upload, streamed line by line (never held whole in memory)."""
 from __future__ import annotations
 
+import zlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,6 +21,8 @@ NDJSON_TYPES = ("application/fhir+ndjson", "application/x-ndjson", "application/
 MAX_REPORTED = 100
 MAX_WAITING = 10_000  # lines held in memory while they wait for resources sent later in the upload
 MAX_WAITING_BYTES = 64 * 1024 * 1024
+GZIP_WBITS = 16 + zlib.MAX_WBITS
+INFLATE_STEP = 1 << 20
 MINOR_FAILURE, SERIOUS_FAILURE = "4", "8"  # AuditEvent.outcome: some records rejected / all of them
 
 
@@ -39,6 +43,36 @@ def _authorizer(principal: Any):
         else:
             require(principal, record["resourceType"], "u" if isinstance(record.get("id"), str) else "c")
     return authorize
+
+
+async def _decoded(request: Request, on_error: Callable[[str], None]) -> AsyncIterator[bytes]:
+    """The upload's bytes, gunzipped as they arrive under `Content-Encoding: gzip` (members one after another,
+    as `cat a.gz b.gz` makes them); a corrupt or cut-off stream is reported to `on_error`, what came before
+    it stays loaded."""
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        async for chunk in request.stream():
+            yield chunk
+        return
+    if encoding not in ("gzip", "x-gzip"):
+        raise UnsupportedMediaType(f"Content-Encoding {encoding[:40]} is not supported (gzip or identity)")
+    inflater, fed = zlib.decompressobj(wbits=GZIP_WBITS), False
+    async for chunk in request.stream():
+        while chunk:
+            fed = True
+            try:
+                out = inflater.decompress(chunk, INFLATE_STEP)  # bounded: a small upload never inflates at once
+            except zlib.error as exc:
+                on_error(f"the gzip upload is corrupt here ({exc}); the rest of it was not read")
+                return
+            if out:
+                yield out
+            if inflater.eof:  # one member ended; the next may follow
+                chunk, inflater, fed = inflater.unused_data, zlib.decompressobj(wbits=GZIP_WBITS), False
+            else:
+                chunk = inflater.unconsumed_tail
+    if fed and not inflater.eof:
+        on_error("the gzip upload ended before its end-of-stream marker; its last line may be cut short")
 
 
 class _Rejections:
@@ -82,7 +116,7 @@ async def bulk_import(request: Request, principal: PrincipalDep) -> Response:
             return
         loader.load_json(f"line {number}", line)
 
-    async for chunk in request.stream():
+    async for chunk in _decoded(request, lambda reason: loader.reject(f"line {number + 1}", reason)):
         pending += chunk
         while (cut := pending.find(b"\n")) >= 0:
             line = bytes(pending[:cut])

@@ -147,6 +147,24 @@ def test_ingest_rejects_a_file_it_cannot_read_and_loads_the_rest(tmp_path: Path,
         assert observation["subject"]["reference"] == "Patient/cli-late"
 
 
+def test_ingest_reads_gzip_and_utf16_files(tmp_path: Path, store_url: str) -> None:
+    folder = tmp_path / "export"
+    folder.mkdir()
+    line = lambda pid, family: json.dumps({"resourceType": "Patient", "id": pid, "name": [{"family": family}]})  # noqa: E731
+    (folder / "Patient.ndjson.gz").write_bytes(gzip.compress(f"{line('gz-a', 'Zipped')}\n".encode())
+                                               + gzip.compress(f"{line('gz-b', 'Zipped')}\n".encode()))
+    (folder / "wide.ndjson").write_bytes(f"{line('u16-a', 'Wïde')}\n{line('u16-b', 'Wïde')}\n".encode("utf-16"))
+    (folder / "wide.json").write_bytes(line("u16-c", "Wïde").encode("utf-16"))
+    (folder / "broken.ndjson.gz").write_bytes(gzip.compress(f"{line('gz-c', 'Zipped')}\n".encode())[:-12])
+    done = run_cli("ingest", str(folder), env=cli_env(tmp_path / "data", store_url), cwd=tmp_path)
+    assert f"{folder / 'broken.ndjson.gz'}: rejected: the file cannot be read" in done.stderr, done.stderr
+    summary = done.stdout.strip().splitlines()[-1]
+    assert summary.startswith("ingest: 5 accepted, 1 rejected") and "files skipped" not in summary, summary
+    with running_server(store_url, tmp_path / "served") as url:
+        assert httpx.get(f"{url}/Patient/u16-b", headers=url.headers, timeout=30).json()["name"][0]["family"] == "Wïde"
+        assert httpx.get(f"{url}/Patient/gz-b", headers=url.headers, timeout=30).status_code == 200
+
+
 def test_ingest_retries_bundles_follows_links_and_reports_duplicates_and_skipped_files(tmp_path: Path,
                                                                                          store_url: str) -> None:
     folder, elsewhere = tmp_path / "feed", tmp_path / "elsewhere"
