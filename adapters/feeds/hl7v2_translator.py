@@ -59,6 +59,10 @@ class Hl7v2Translator(MessageTranslator):
         merges = [(m.survivor, (m.merged, *m.alternatives)) for m in result.merges]
         return TranslatedMessage(result.bundle, merges, [_issue(w) for w in result.warnings], updates)
 
+    def same_content(self, first: bytes, second: bytes) -> bool:
+        """A re-send repeats every segment, whatever its segment endings and framing; MSH-7 may be renewed."""
+        return first == second or hl7v2.resend_key(first) == hl7v2.resend_key(second)
+
 
 def acknowledgement(raw: bytes, outcome: FeedOutcome, control_id: str) -> bytes:
     """The HL7 ACK for an outcome, mirroring the sender's MSH when the message could be read."""

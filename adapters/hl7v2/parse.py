@@ -210,6 +210,18 @@ _FRAME_BYTE = re.compile(rb"[\x0b\x1c]")  # an MLLP frame's start and end bytes 
 _BOM = b"\xef\xbb\xbf"
 
 
+def resend_key(raw: bytes) -> list[bytes]:
+    """What a re-send of a message repeats: its segments whatever their endings and framing, with MSH-7
+    (the send time, which a sender may renew when it sends again) left out."""
+    junk = _LINE_JUNK.encode()
+    lines = [line.strip(junk) for line in _BYTE_LINE_BREAK.split(raw.strip(junk + b"\r\n").removeprefix(_BOM))]
+    lines = [line for line in lines if line]
+    if lines and lines[0].startswith(b"MSH") and len(lines[0]) > 3:
+        fields = lines[0].split(lines[0][3:4])
+        lines[0] = lines[0][3:4].join(fields[:6] + fields[7:])
+    return lines
+
+
 def split_file(raw: bytes) -> tuple[list[bytes], list[int]]:
     """Split a file of messages by its bytes, each message keeping its own encoding (MSH-18 decides later):
     (messages, line numbers of content outside any message). Segments end at any line break or MLLP frame

@@ -69,6 +69,13 @@ class SqlMessageLog(MessageLog):
                                     m.c.control_id == _text(control_id, 200),
                                     m.c.status == "processed").limit(1)).scalar_one_or_none()
 
+    def processed_messages(self, sender: str, control_id: str) -> list[tuple[int, bytes]]:
+        m = s.raw_messages
+        rows = self._connection.execute(
+            sa.select(m.c.id, m.c.raw).where(m.c.sender == _text(sender, 400), m.c.control_id == _text(control_id, 200),
+                                              m.c.status == "processed").order_by(m.c.id))
+        return [(row.id, bytes(row.raw)) for row in rows]
+
     def set_message_identity(self, message_id: int, identity: MessageIdentity) -> None:
         m = s.raw_messages
         self._connection.execute(m.update().where(m.c.id == message_id).values(**_identity_columns(identity)))

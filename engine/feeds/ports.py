@@ -38,6 +38,10 @@ class MessageTranslator(abc.ABC):
     def translate(self, raw: bytes, *, message_id: int, received: str) -> TranslatedMessage:
         """The message as FHIR; raises UnreadableMessage or UntranslatableMessage."""
 
+    def same_content(self, first: bytes, second: bytes) -> bool:
+        """True when two messages under one control id are the same message sent again (here: same bytes)."""
+        return first == second
+
 
 class MessageLog(abc.ABC):
     """The raw message store, part of a unit of work so a message's status commits with its resources."""
@@ -62,6 +66,10 @@ class MessageLog(abc.ABC):
     @abc.abstractmethod
     def processed_message(self, sender: str, control_id: str) -> int | None:
         """The id of an already processed message with this sender and control id, if any."""
+
+    @abc.abstractmethod
+    def processed_messages(self, sender: str, control_id: str) -> list[tuple[int, bytes]]:
+        """Id and raw bytes of each processed message with this sender and control id, oldest first."""
 
     @abc.abstractmethod
     def set_message_status(self, message_id: int, status: str, reason: str | None = None) -> None:

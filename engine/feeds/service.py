@@ -47,7 +47,10 @@ class FeedService:
                                                          peer=peer, identity=identity, raw=raw)
             uow.commit()  # the raw message is durable before anything is derived from it
             if duplicate:
-                return FeedOutcome("AA", None, identity, duplicate=True)
+                if self._copy_of(uow, raw, identity)[0] is not None:
+                    uow.rollback()
+                    return FeedOutcome("AA", None, identity, duplicate=True)
+                _set_status(uow, message_id, "received", None)  # the control id was reused by another message
             return self._process(uow, raw, message_id, received, identity)
 
     def reject(self, raw: bytes, reason: str, *, peer: str | None = None) -> FeedOutcome:
@@ -124,7 +127,7 @@ class FeedService:
         source = _source_of(translated.bundle)
         for attempt in range(3):  # a concurrent write to the same resources: retry with fresh reads
             try:
-                return self._apply(uow, translated, translated.bundle, message_id, identity, source)
+                return self._apply(uow, raw, translated, message_id, identity, source)
             except VersionConflict:
                 uow.rollback()
                 if attempt == 2:
@@ -135,12 +138,41 @@ class FeedService:
                 translated = self.translator.translate(raw, message_id=message_id, received=format_instant(received))
         raise AssertionError("unreachable")
 
-    def _apply(self, uow: UnitOfWork, translated: Any, bundle: dict[str, Any], message_id: int,
-               identity: MessageIdentity, source: str | None) -> FeedOutcome:
+    def _copy_of(self, uow: UnitOfWork, raw: bytes, identity: MessageIdentity) -> tuple[int | None, bool]:
+        """The processed message this one repeats (same sender, control id and content), if any, and whether
+        another message was processed under the control id."""
+        earlier = uow.processed_messages(identity.sender, identity.control_id)
+        for message_id, stored in earlier:
+            if self.translator.same_content(raw, stored):
+                return message_id, False
+        return None, bool(earlier)
+
+    def _already_processed(self, uow: UnitOfWork, raw: bytes, message_id: int,
+                           identity: MessageIdentity) -> tuple[FeedOutcome | None, bool]:
+        """Inside the message's transaction, after waiting for any copy of it in flight: the answer when this
+        message was processed already (by another copy, or by this one), else None; and whether a different
+        message was processed under its control id."""
+        uow.lock_key(f"hl7-message:{identity.sender}|{identity.control_id}")
+        done, reused = self._copy_of(uow, raw, identity)
+        if done is None:
+            return None, reused
+        if done != message_id:  # the sender re-sent it and that copy went through
+            uow.set_message_status(message_id, "duplicate", f"processed as message {done}")
+        uow.commit()
+        return FeedOutcome("AA", message_id, identity, duplicate=True), False
+
+    def _apply(self, uow: UnitOfWork, raw: bytes, translated: Any, message_id: int, identity: MessageIdentity,
+               source: str | None) -> FeedOutcome:
+        bundle = translated.bundle
+        warnings = list(translated.warnings)
         if identity.control_id:
-            done = _already_processed(uow, message_id, identity)
+            done, reused = self._already_processed(uow, raw, message_id, identity)
             if done is not None:
                 return done
+            if reused:
+                warnings.append(FeedIssue("MSH", 1, 10, "205", f"control id {identity.control_id[:60]} was used "
+                                          "before by a different message from this sender: processed as a new "
+                                          "message", "W"))
         try:
             writes = self.bundles.apply_transaction(uow, bundle, source=source,
                                                     caller=Caller.institution_only(identity.institution),
@@ -174,7 +206,7 @@ class FeedService:
             _set_status(uow, message_id, "failed", reason)
             log.error("message %s could not be stored: %s", message_id, type(exc).__name__)
             return FeedOutcome("AE", message_id, identity, [FeedIssue("MSH", 1, None, "207", reason)])
-        return FeedOutcome("AA", message_id, identity, list(translated.warnings), resources=count)
+        return FeedOutcome("AA", message_id, identity, warnings, resources=count)
 
     def _store_raw(self, raw: bytes, received: int, peer: str | None, identity: MessageIdentity | None,
                    status: str, reason: str | None) -> int:
@@ -183,19 +215,6 @@ class FeedService:
                                          identity=identity, status=status, reason=reason, raw=raw)
             uow.commit()
         return message_id
-
-
-def _already_processed(uow: UnitOfWork, message_id: int, identity: MessageIdentity) -> FeedOutcome | None:
-    """Inside the message's transaction, after waiting for any copy of it in flight: the answer when this
-    sender's control id was processed already (by another copy, or by this one), else None."""
-    uow.lock_key(f"hl7-message:{identity.sender}|{identity.control_id}")
-    done = uow.processed_message(identity.sender, identity.control_id)
-    if done is None:
-        return None
-    if done != message_id:  # the sender re-sent it and that copy went through
-        uow.set_message_status(message_id, "duplicate", f"processed as message {done}")
-    uow.commit()
-    return FeedOutcome("AA", message_id, identity, duplicate=True)
 
 
 def _set_status(uow: UnitOfWork, message_id: int, status: str, reason: str | None) -> None:

@@ -182,15 +182,18 @@ def test_ingest_retries_bundles_follows_links_and_reports_duplicates_and_skipped
     (folder / "b_pat.json").write_text(json.dumps({"resourceType": "Patient", "id": "cli-p2"}))
     message = ("MSH|^~\\&|LAB|GENHOSP|TESSERA|HUB|20260101120000||ADT^A04|DUP1|P|2.5.1\r"
                "EVN|A04|20260101120000\rPID|1||MRNDUP^^^GENHOSP^MR||Twice^Sent||19700101|M\r")
-    (folder / "dup.hl7").write_text(message + message.replace("Twice", "Other"))
+    resent = message.replace("20260101120000||", "20260101120500||", 1)  # sent again, with a new send time
+    (folder / "dup.hl7").write_text(message + resent + message.replace("Twice", "Other"))
     (folder / "bad16.hl7").write_bytes(b"\xff\xfe" + message.encode("utf-16-le") + b"A")
     (folder / "notes.md").write_text("not data")
     done = run_cli("ingest", str(folder), env=cli_env(tmp_path / "data", store_url), cwd=tmp_path)
     assert done.returncode != 0, done.stderr
     assert f"{folder / 'bad16.hl7'}: rejected: the file starts with a UTF-16 byte order mark" in done.stderr
     assert f"{folder / 'dup.hl7'}#message 2: skipped: control id DUP1" in done.stderr, done.stderr
+    reused = f"{folder / 'dup.hl7'}#message 3: accepted with warnings: MSH-10 control id DUP1 was used before"
+    assert reused in done.stderr, done.stderr
     summary = done.stdout.strip().splitlines()[-1]
-    assert summary.startswith("ingest: 5 accepted, 1 rejected"), summary
+    assert summary.startswith("ingest: 6 accepted, 1 rejected"), summary
     assert "1 duplicate messages skipped" in summary and "1 files skipped" in summary, summary
     with running_server(store_url, tmp_path / "served") as url:
         for path in ("Patient/cli-linked", "Patient/cli-bom", "Observation/cli-obs"):

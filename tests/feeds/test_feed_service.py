@@ -67,6 +67,29 @@ def test_a_duplicate_control_id_is_acknowledged_without_writing_twice(container)
     assert observation["meta"]["versionId"] == "1"
 
 
+def test_a_resend_with_a_renewed_send_time_and_other_segment_endings_is_a_duplicate(container):
+    first = container.feeds.receive(messages.oru("R1").encode())
+    resent = messages.oru("R1").replace("20260101130000||ORU", "20260101131500||ORU", 1).replace("\r", "\r\n")
+    again = container.feeds.receive(b"\x0b" + resent.encode() + b"\x1c\r")
+    assert (first.ack_code, again.ack_code, again.duplicate) == ("AA", "AA", True)
+    assert _search(container, "Observation", _summary="count")["total"] == 1
+
+
+def test_a_control_id_reused_by_a_different_message_is_processed_with_a_warning(container):
+    first = container.feeds.receive(messages.adt("A01", "N1", mrn="MRN-A", family="First").encode())
+    other = container.feeds.receive(messages.adt("A01", "N1", mrn="MRN-B", family="Second").encode())
+    assert (first.ack_code, other.ack_code, other.duplicate) == ("AA", "AA", False)
+    [warning] = [issue for issue in other.issues if issue.code == "205"]
+    assert (warning.segment, warning.field, warning.severity) == ("MSH", 10, "W")
+    assert [p["name"][0]["family"] for p in _patients(container, "MRN-B")] == ["Second"]
+    assert container.feeds.receive(messages.adt("A01", "N1", mrn="MRN-B", family="Second").encode()).duplicate
+    assert container.feeds.receive(messages.adt("A01", "N1", mrn="MRN-A", family="First").encode()).duplicate
+    retyped = container.feeds.receive(messages.adt("A08", "N1", mrn="MRN-A", family="First").encode())
+    assert not retyped.duplicate and retyped.ack_code == "AA"  # same segments, another event: not a re-send
+    with container.store.unit_of_work(read_only=True) as uow:
+        assert len(uow.processed_messages("LAB|GENHOSP", "N1")) == 3
+
+
 def test_a_merge_keeps_the_survivor_and_moves_references(container):
     assert container.feeds.receive(messages.adt("A01", "M1", mrn="OLD1", visit="VOLD").encode()).ack_code == "AA"
     assert container.feeds.receive(messages.oru("M2", mrn="OLD1").encode()).ack_code == "AA"
