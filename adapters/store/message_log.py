@@ -13,14 +13,16 @@ _MAX_REASON = 4000
 
 
 def _add_once(param: Any) -> str:
-    """Insert a message, as a duplicate when its sender and control id were already processed."""
+    """Insert a message, as a duplicate when the same bytes came from its sender under its control id and
+    were processed (a re-send that differs, e.g. in MSH-7, is told apart later, under the message's lock)."""
     sender, control_id = f"CAST({param('sender')} AS VARCHAR)", f"CAST({param('control_id')} AS VARCHAR)"
     return f"""
 INSERT INTO raw_messages (received, channel, peer, sender, control_id, message_type, status, raw)
 SELECT {param('received')}, CAST({param('channel')} AS VARCHAR), CAST({param('peer')} AS VARCHAR), {sender},
        {control_id}, CAST({param('message_type')} AS VARCHAR),
        CASE WHEN EXISTS (SELECT 1 FROM raw_messages m WHERE m.sender = {sender} AND m.control_id = {control_id}
-                         AND m.status = 'processed') THEN 'duplicate' ELSE 'received' END, {param('raw')}
+                         AND m.status = 'processed' AND m.raw = {param('raw')}) THEN 'duplicate'
+            ELSE 'received' END, {param('raw')}
 RETURNING id, status
 """
 
@@ -62,18 +64,11 @@ class SqlMessageLog(MessageLog):
         row = self._connection.execute(_ADD_ONCE, values).one()
         return row.id, row.status == "duplicate"
 
-    def processed_message(self, sender: str, control_id: str) -> int | None:
-        m = s.raw_messages
-        return self._connection.execute(
-            sa.select(m.c.id).where(m.c.sender == _text(sender, 400),
-                                    m.c.control_id == _text(control_id, 200),
-                                    m.c.status == "processed").limit(1)).scalar_one_or_none()
-
-    def processed_messages(self, sender: str, control_id: str) -> list[tuple[int, bytes]]:
+    def processed_messages(self, sender: str, control_id: str, limit: int) -> list[tuple[int, bytes]]:
         m = s.raw_messages
         rows = self._connection.execute(
             sa.select(m.c.id, m.c.raw).where(m.c.sender == _text(sender, 400), m.c.control_id == _text(control_id, 200),
-                                              m.c.status == "processed").order_by(m.c.id))
+                                              m.c.status == "processed").order_by(m.c.id.desc()).limit(limit))
         return [(row.id, bytes(row.raw)) for row in rows]
 
     def set_message_identity(self, message_id: int, identity: MessageIdentity) -> None:

@@ -53,23 +53,20 @@ class MessageLog(abc.ABC):
 
     def add_message_once(self, *, received_us: int, channel: str, peer: str | None, identity: MessageIdentity,
                          raw: bytes) -> tuple[int, bool]:
-        """Store an inbound message as received, or as a duplicate when its control id was already processed.
+        """Store an inbound message as received, or as a duplicate when the same bytes were processed under
+        its sender and control id.
 
         Returns the new row's id and whether it is a duplicate; stores may do it in one statement.
         """
-        duplicate = bool(identity.control_id) and self.processed_message(identity.sender,
-                                                                          identity.control_id) is not None
+        duplicate = bool(identity.control_id) and any(
+            stored == raw for _, stored in self.processed_messages(identity.sender, identity.control_id, 1_000))
         message_id = self.add_message(received_us=received_us, channel=channel, peer=peer, identity=identity,
                                       status="duplicate" if duplicate else "received", reason=None, raw=raw)
         return message_id, duplicate
 
     @abc.abstractmethod
-    def processed_message(self, sender: str, control_id: str) -> int | None:
-        """The id of an already processed message with this sender and control id, if any."""
-
-    @abc.abstractmethod
-    def processed_messages(self, sender: str, control_id: str) -> list[tuple[int, bytes]]:
-        """Id and raw bytes of each processed message with this sender and control id, oldest first."""
+    def processed_messages(self, sender: str, control_id: str, limit: int) -> list[tuple[int, bytes]]:
+        """Id and raw bytes of the `limit` latest processed messages with this sender and control id."""
 
     @abc.abstractmethod
     def set_message_status(self, message_id: int, status: str, reason: str | None = None) -> None:

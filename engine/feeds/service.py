@@ -22,6 +22,9 @@ REPLAYABLE_STATUSES = ("failed", "rejected", "received")  # received: named by i
 # a message refused for its size is kept only in part: it can be read in the queue, never replayed
 TRUNCATED = "truncated"
 REPLAY_PAGE = 500
+# a re-send is compared with the latest messages processed under its control id, so a sender that uses one
+# control id for everything costs a bounded amount per message
+RESEND_WINDOW = 20
 STUCK_AFTER_US = 300_000_000  # a message still `received` this long after it arrived never finished
 
 
@@ -46,11 +49,8 @@ class FeedService:
             message_id, duplicate = uow.add_message_once(received_us=received, channel=self.translator.channel,
                                                          peer=peer, identity=identity, raw=raw)
             uow.commit()  # the raw message is durable before anything is derived from it
-            if duplicate:
-                if self._copy_of(uow, raw, identity)[0] is not None:
-                    uow.rollback()
-                    return FeedOutcome("AA", None, identity, duplicate=True)
-                _set_status(uow, message_id, "received", None)  # the control id was reused by another message
+            if duplicate:  # the same bytes: a re-send that differs otherwise is found under the message's lock
+                return FeedOutcome("AA", None, identity, duplicate=True)
             return self._process(uow, raw, message_id, received, identity)
 
     def reject(self, raw: bytes, reason: str, *, peer: str | None = None) -> FeedOutcome:
@@ -141,7 +141,7 @@ class FeedService:
     def _copy_of(self, uow: UnitOfWork, raw: bytes, identity: MessageIdentity) -> tuple[int | None, bool]:
         """The processed message this one repeats (same sender, control id and content), if any, and whether
         another message was processed under the control id."""
-        earlier = uow.processed_messages(identity.sender, identity.control_id)
+        earlier = uow.processed_messages(identity.sender, identity.control_id, RESEND_WINDOW)
         for message_id, stored in earlier:
             if self.translator.same_content(raw, stored):
                 return message_id, False

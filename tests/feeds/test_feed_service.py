@@ -87,7 +87,7 @@ def test_a_control_id_reused_by_a_different_message_is_processed_with_a_warning(
     retyped = container.feeds.receive(messages.adt("A08", "N1", mrn="MRN-A", family="First").encode())
     assert not retyped.duplicate and retyped.ack_code == "AA"  # same segments, another event: not a re-send
     with container.store.unit_of_work(read_only=True) as uow:
-        assert len(uow.processed_messages("LAB|GENHOSP", "N1")) == 3
+        assert len(uow.processed_messages("LAB|GENHOSP", "N1", 10)) == 3
 
 
 def test_a_merge_keeps_the_survivor_and_moves_references(container):
