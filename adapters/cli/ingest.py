@@ -178,8 +178,8 @@ class Ingestor:
         if not found:
             self.loader.reject(str(path), "no HL7 v2 message (no MSH segment) in the file")
         elif outside:
-            self.loader.reject(f"{path}:{outside[0]}", f"{len(outside)} line(s) before the first MSH segment are "
-                                                        "not part of any message")
+            self.loader.reject(f"{path}:{outside[0]}", f"{len(outside)} line(s) are not part of any message "
+                                                        "(before the first MSH segment, or after a frame's end)")
         for index, message in enumerate(found, start=1):
             self._hl7_message(f"{path}#message {index}", message, path.name)
             self.progress.tick()

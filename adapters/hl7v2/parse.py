@@ -206,7 +206,7 @@ def _parse(raw: bytes | str) -> ParsedMessage:
 
 
 _BYTE_LINE_BREAK = re.compile(rb"\r\n|\n|\r")
-_FRAME_BYTE = re.compile(rb"[\x0b\x1c]")  # an MLLP frame's start and end bytes end a segment too
+_FRAME_BYTE = re.compile(rb"([\x0b\x1c])")  # an MLLP frame's start and end bytes end a segment too
 _BOM = b"\xef\xbb\xbf"
 
 
@@ -224,8 +224,9 @@ def resend_key(raw: bytes) -> list[bytes]:
 
 def split_file(raw: bytes) -> tuple[list[bytes], list[int]]:
     """Split a file of messages by its bytes, each message keeping its own encoding (MSH-18 decides later):
-    (messages, line numbers of content outside any message). Segments end at any line break or MLLP frame
-    byte; a UTF-8 byte order mark may start any line. UTF-16 files are re-encoded as UTF-8 first;
+    (messages, line numbers of content outside any message: before the first MSH, or after a frame's end
+    byte and before the next MSH). Segments end at any line break or MLLP frame byte; a UTF-8 byte order
+    mark may start any line. UTF-16 files are re-encoded as UTF-8 first;
     raises Hl7ParseError when such a file does not decode."""
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
@@ -236,8 +237,12 @@ def split_file(raw: bytes) -> tuple[list[bytes], list[int]]:
     messages: list[list[bytes]] = []
     outside: list[int] = []
     junk = _LINE_JUNK.encode()
+    ended = True  # no message open: before the first MSH, or after a frame's end byte
     for number, whole_line in enumerate(_BYTE_LINE_BREAK.split(raw), start=1):
         for line in _FRAME_BYTE.split(whole_line):
+            if line in (b"\x0b", b"\x1c"):
+                ended = ended or line == b"\x1c"
+                continue
             line = line.strip(junk)
             if line.startswith(_BOM):  # files joined together keep each one's byte order mark
                 line = line[len(_BOM):].strip(junk)
@@ -245,7 +250,8 @@ def split_file(raw: bytes) -> tuple[list[bytes], list[int]]:
                 continue
             if line.startswith(b"MSH"):
                 messages.append([line])
-            elif messages:
+                ended = False
+            elif not ended:
                 messages[-1].append(line)
             elif not outside or outside[-1] != number:
                 outside.append(number)

@@ -133,18 +133,21 @@ def test_ingest_rejects_a_file_it_cannot_read_and_loads_the_rest(tmp_path: Path,
     (folder / "b.hl7").symlink_to("/proc/self/mem")  # a regular file whose reading fails (EIO), even for root
     (folder / "c.ndjson").write_text(json.dumps({"resourceType": "Patient", "id": "cli-late"}) + "\n")
     message = ("MSH|^~\\&|ADT1|GENHOSP|TESSERA|HUB|20260101120000||ADT^A04|NOTED1|P|2.5.1\r"
-               "EVN|A04|20260101120000\rPID|1||MRNNOTED^^^GENHOSP^MR||Noted^Ann||19700101|F\r")
-    (folder / "d.hl7").write_text(message + "# exported by an interface engine\n")
+               "EVN|A04|20260101120000\rPID|1||MRNNOTED^^^GENHOSP^MR||Noted^Ann||19700101|F\r"
+               "OBX|1|TX|8251-1^Service comment^LN||Feels better\nthan yesterday||||||F\r")  # a bare line break
+    (folder / "d.hl7").write_text(message)
     done = run_cli("ingest", str(folder), env=cli_env(tmp_path / "data", store_url), cwd=tmp_path)
     assert done.returncode != 0, done.stderr
     assert f"{folder / 'b.hl7'}: rejected: the file cannot be read (Input/output error)" in done.stderr, done.stderr
-    assert f"{folder / 'd.hl7'}#message 1: accepted with warnings: PID-" in done.stderr, done.stderr
+    assert f"{folder / 'd.hl7'}#message 1: accepted with warnings: OBX-" in done.stderr, done.stderr
     assert "Traceback" not in done.stderr
     summary = done.stdout.strip().splitlines()[-1]
     assert summary.startswith("ingest: 3 accepted, 1 rejected"), summary
     with running_server(store_url, tmp_path / "served") as url:
         observation = httpx.get(f"{url}/Observation/cli-late-obs", headers=url.headers, timeout=30).json()
         assert observation["subject"]["reference"] == "Patient/cli-late"
+        noted = httpx.get(f"{url}/Patient", params={"identifier": "MRNNOTED"}, headers=url.headers, timeout=30).json()
+        assert noted["entry"][0]["resource"]["gender"] == "female"
 
 
 def test_ingest_reads_gzip_and_utf16_files(tmp_path: Path, store_url: str) -> None:

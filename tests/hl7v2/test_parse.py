@@ -151,6 +151,10 @@ def test_split_file_splits_mllp_frames_without_line_breaks_around_them():
     assert [parse_message(p).header.control_id for p in parts] == ["F0", "F1", "F2"] and outside == []
     assert all(b"\x0b" not in p and b"\x1c" not in p for p in parts)
     assert split_file(b"junk\x0bmore\r\n" + framed)[1] == [1]  # the line, counted once
+    logged = framed.replace(b"\x1c", b"\x1c\r\n2026-01-01 12:00:01 INFO frame sent\r\n")
+    parts, outside = split_file(logged)
+    assert [parse_message(p).header.control_id for p in parts] == ["F0", "F1", "F2"] and outside == [5, 10, 15]
+    assert all(parse_message(p).warnings == [] for p in parts)
 
 
 def test_a_single_message_in_batch_wrappers_parses():
