@@ -23,6 +23,7 @@ MAX_WAITING = 10_000  # lines held in memory while they wait for resources sent 
 MAX_WAITING_BYTES = 64 * 1024 * 1024
 GZIP_WBITS = 16 + zlib.MAX_WBITS
 INFLATE_STEP = 1 << 20
+MAX_INFLATION = 200  # NDJSON compresses 5-20 times; far more is a bomb, not data
 MINOR_FAILURE, SERIOUS_FAILURE = "4", "8"  # AuditEvent.outcome: some records rejected / all of them
 
 
@@ -47,8 +48,9 @@ def _authorizer(principal: Any):
 
 async def _decoded(request: Request, on_error: Callable[[str], None]) -> AsyncIterator[bytes]:
     """The upload's bytes, gunzipped as they arrive under `Content-Encoding: gzip` (members one after another,
-    as `cat a.gz b.gz` makes them); a corrupt or cut-off stream is reported to `on_error`, what came before
-    it stays loaded."""
+    as `cat a.gz b.gz` makes them; zero padding after the last is ignored), off the event loop; a corrupt or
+    cut-off stream, or one inflating more than MAX_INFLATION times, is reported to `on_error` and ends the
+    upload there (what came before it stays loaded)."""
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
         async for chunk in request.stream():
@@ -56,14 +58,22 @@ async def _decoded(request: Request, on_error: Callable[[str], None]) -> AsyncIt
         return
     if encoding not in ("gzip", "x-gzip"):
         raise UnsupportedMediaType(f"Content-Encoding {encoding[:40]} is not supported (gzip or identity)")
-    inflater, fed = zlib.decompressobj(wbits=GZIP_WBITS), False
+    inflater, fed, sent, inflated = zlib.decompressobj(wbits=GZIP_WBITS), False, 0, 0
     async for chunk in request.stream():
+        sent += len(chunk)
         while chunk:
+            if not fed and not chunk.strip(b"\x00"):
+                break  # padding after a complete member
             fed = True
-            try:
-                out = inflater.decompress(chunk, INFLATE_STEP)  # bounded: a small upload never inflates at once
+            try:  # bounded steps: a small upload never inflates all at once
+                out = await run_in_threadpool(inflater.decompress, chunk, INFLATE_STEP)
             except zlib.error as exc:
                 on_error(f"the gzip upload is corrupt here ({exc}); the rest of it was not read")
+                return
+            inflated += len(out)
+            if inflated > MAX_INFLATION * sent + INFLATE_STEP:
+                on_error(f"the gzip upload inflates more than {MAX_INFLATION} times (a compression bomb?); "
+                         "the rest of it was not read")
                 return
             if out:
                 yield out
@@ -106,7 +116,12 @@ async def bulk_import(request: Request, principal: PrincipalDep) -> Response:
                         max_depth=settings.max_json_depth, max_waiting=MAX_WAITING,
                         max_waiting_bytes=MAX_WAITING_BYTES)
     max_line = settings.max_request_bytes
-    number, pending, skipping = 0, bytearray(), False
+    number, pending, skipping, broken = 0, bytearray(), False, False
+
+    def stream_broke(reason: str) -> None:
+        nonlocal broken
+        broken = True
+        loader.reject(f"line {number + 1}", reason)
 
     def handle(line: bytes) -> None:
         if not line.strip():
@@ -116,7 +131,7 @@ async def bulk_import(request: Request, principal: PrincipalDep) -> Response:
             return
         loader.load_json(f"line {number}", line)
 
-    async for chunk in _decoded(request, lambda reason: loader.reject(f"line {number + 1}", reason)):
+    async for chunk in _decoded(request, stream_broke):
         pending += chunk
         while (cut := pending.find(b"\n")) >= 0:
             line = bytes(pending[:cut])
@@ -125,14 +140,15 @@ async def bulk_import(request: Request, principal: PrincipalDep) -> Response:
                 skipping = False
                 continue
             number += 1
-            await run_in_threadpool(handle, line)
+            if line.strip():
+                await run_in_threadpool(handle, line)
         if len(pending) > max_line and not skipping:
             number += 1
             loader.reject(f"line {number}", f"longer than {max_line} bytes")
             skipping = True
         if skipping:
             pending.clear()
-    if pending and not skipping:
+    if pending and not skipping and not broken:  # a stream that broke off reported its last line already
         number += 1
         await run_in_threadpool(handle, bytes(pending))
     await run_in_threadpool(loader.finish)

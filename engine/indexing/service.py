@@ -84,6 +84,7 @@ class IndexingService:
         self.embedder = embedder
         self.batch_size = batch_size
         self._index_ready = False
+        self._unrefreshed = False
 
     def drain_once(self, limit: int | None = None) -> DrainReport:
         """Index one batch of pending events; an empty report when nothing is pending."""
@@ -118,11 +119,13 @@ class IndexingService:
         while True:
             report = self.drain_once(limit)
             if not report.events:
-                if total.events:  # caught up: what was written is searchable now, not at the next refresh
+                if total.events or self._unrefreshed:  # caught up: searchable now, not at the next refresh
                     self.index.refresh()
+                    self._unrefreshed = False
                 break
             total.merge(report)
             if max_seconds is not None and time.perf_counter() - started >= max_seconds:
+                self._unrefreshed = True  # the next drain that catches up refreshes
                 break
         total.seconds = time.perf_counter() - started
         return total

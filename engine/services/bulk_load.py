@@ -84,11 +84,11 @@ class BulkLoader:
                 self.reject(location, "not a FHIR resource (a JSON object with a resourceType)")
             elif nesting_exceeds(record, self.max_depth):
                 self.reject(location, f"JSON nesting deeper than {self.max_depth} levels")
+            elif record["resourceType"] == "Bundle" and record.get("type") in ENTRY_BUNDLES:
+                self._entries(location, record)  # a container: its entries are what is stored
             elif "id" in record and not isinstance(record["id"], str):
                 self.reject(location, f"{record['resourceType']}.id must be a string (FHIR id), "
                                       f"not {_json_kind(record['id'])}")
-            elif record["resourceType"] == "Bundle" and record.get("type") in ENTRY_BUNDLES:
-                self._entries(location, record)
             else:
                 self._order += 1
                 self._attempt(_Record(location, record, _keys(record), self._order, size))

@@ -183,8 +183,10 @@ def test_an_id_that_is_not_a_string_is_rejected_not_replaced(container, bad_id, 
     loader, rejected = _loader(container)
     loader.load("n:1", {"resourceType": "Patient", "id": bad_id, "name": [{"family": "Numeric"}]})
     loader.load("n:2", _patient("fine-id"))
+    loader.load("n:3", {"resourceType": "Bundle", "id": bad_id, "type": "collection",  # a container, not stored
+                        "entry": [{"resource": _patient("in-collection")}]})
     loader.finish()
     assert rejected == [("n:1", f"Patient.id must be a string (FHIR id), not {kind}")]
-    assert loader.accepted == 1
+    assert loader.accepted == 2
     found = container.search.search("Patient", [("family", "Numeric")], base_url="http://t")
     assert found["total"] == 0
