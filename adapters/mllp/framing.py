@@ -69,10 +69,12 @@ class FrameReader:
                 del self.buffer[:restart]
                 continue
             if end < 0:
-                if len(self.buffer) > self.max_bytes + 1:  # too long already: report it, skip to its end
+                held = len(self.buffer) - 1 - self.buffer.endswith(END[:1])  # a last 0x1C may begin the end block
+                if held > self.max_bytes:  # too long already: report it, skip to its end
                     frames.append(OversizedFrame(bytes(self.buffer[1:self.max_bytes + 1]), self.max_bytes))
-                    self.discarded += len(self.buffer)  # holds no other frame's start (checked above)
-                    self.buffer.clear()
+                    kept = 1 if self.buffer.endswith(END[:1]) else 0  # may begin the end block
+                    self.discarded += len(self.buffer) - kept  # holds no other frame's start (checked above)
+                    del self.buffer[:len(self.buffer) - kept]
                     self.skipping = True
                     return frames
                 return frames
@@ -94,8 +96,9 @@ class FrameReader:
             self.discarded += end + 2
             del self.buffer[:end + 2]
         else:
-            self.discarded += len(self.buffer)
-            self.buffer.clear()
+            kept = 1 if self.buffer.endswith(END[:1]) else 0  # it may begin the end block the next read finishes
+            self.discarded += len(self.buffer) - kept
+            del self.buffer[:len(self.buffer) - kept]
             return False
         self.skipping = False
         return True

@@ -53,3 +53,20 @@ def test_line_breaks_or_a_stray_end_byte_cut_short_are_not_kept() -> None:
     reader = FrameReader(LIMIT)
     assert reader.feed(START + b"\r\n" + START + b"MSH|a" + END) == [b"MSH|a"]
     assert reader.feed(START + b"\x1c" + START + b"MSH|b" + END) == [b"MSH|b"]
+
+
+def test_a_frame_of_exactly_the_limit_whose_end_block_is_split_is_not_oversized() -> None:
+    reader = FrameReader(LIMIT)
+    assert reader.feed(START + b"m" * LIMIT + END[:1]) == []
+    assert reader.feed(END[1:]) == [b"m" * LIMIT] and not reader.skipping and not reader.buffer
+
+
+def test_an_oversized_frame_whose_end_block_is_split_ends_the_skipping() -> None:
+    reader = FrameReader(LIMIT)
+    assert reader.feed(START + b"m" * (LIMIT + 1)) == [OversizedFrame(b"m" * LIMIT, LIMIT)]
+    assert reader.feed(END[:1]) == [] and reader.skipping
+    assert reader.feed(END[1:]) == [] and not reader.skipping and not reader.buffer
+    reader = FrameReader(LIMIT)  # the same when the frame is found too long in the read that splits the end block
+    assert reader.feed(START + b"m" * (LIMIT + 5) + END[:1]) == [OversizedFrame(b"m" * LIMIT, LIMIT)]
+    assert reader.feed(END[1:] + START + b"MSH|next" + END) == [b"MSH|next"]
+    assert not reader.skipping and not reader.buffer
