@@ -156,9 +156,8 @@ class Ingestor:
 
     def _ndjson(self, path: Path, handle: io.BufferedIOBase) -> None:
         """One record per line; a UTF-16 file (by its byte order mark) is read as such."""
-        buffered = handle if hasattr(handle, "peek") else io.BufferedReader(handle)  # type: ignore[arg-type]
-        utf16 = buffered.peek(2)[:2] in UTF16_BOMS  # type: ignore[union-attr]
-        lines = (line.encode("utf-8") for line in io.TextIOWrapper(buffered, encoding="utf-16")) if utf16 else buffered
+        utf16 = handle.peek(2)[:2] in UTF16_BOMS  # type: ignore[attr-defined]  (both openers buffer)
+        lines = (line.encode("utf-8") for line in io.TextIOWrapper(handle, encoding="utf-16")) if utf16 else handle
         number = 0
         try:
             for number, line in enumerate(lines, start=1):
@@ -198,16 +197,20 @@ class Ingestor:
         elif outcome.ack_code == "AA":
             self.progress.messages += 1
             if outcome.issues:
-                warnings = "; ".join(f"{i.segment}-{i.field or ''} {i.text}" for i in outcome.issues)
-                print(f"{location}: accepted with warnings: {warnings[:300]}", file=sys.stderr)  # noqa: T201
+                print(f"{location}: accepted with warnings: {_described(outcome.issues)[:300]}",  # noqa: T201
+                      file=sys.stderr)
         else:
-            reasons = "; ".join(f"{i.segment}-{i.field or ''} {i.text}" for i in outcome.issues) or outcome.ack_code
-            self.loader.reject(location, f"{outcome.ack_code}: {reasons}")
+            self.loader.reject(location, f"{outcome.ack_code}: {_described(outcome.issues) or outcome.ack_code}")
 
     def finish(self) -> None:
         """Load what waited for its references (files may come in any order)."""
         self.loader.finish()
         self.progress.tick(force=True)
+
+
+def _described(issues: Any) -> str:
+    """HL7-located issues in one line: `SEG-field text; …`."""
+    return "; ".join(f"{i.segment}-{i.field or ''} {i.text}" for i in issues)
 
 
 def _print_rejection(location: str, reason: str) -> None:

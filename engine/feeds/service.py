@@ -138,24 +138,16 @@ class FeedService:
                 translated = self.translator.translate(raw, message_id=message_id, received=format_instant(received))
         raise AssertionError("unreachable")
 
-    def _copy_of(self, uow: UnitOfWork, raw: bytes, identity: MessageIdentity) -> tuple[int | None, bool]:
-        """The processed message this one repeats (same sender, control id and content), if any, and whether
-        another message was processed under the control id."""
-        earlier = uow.processed_messages(identity.sender, identity.control_id, RESEND_WINDOW)
-        for message_id, stored in earlier:
-            if self.translator.same_content(raw, stored):
-                return message_id, False
-        return None, bool(earlier)
-
     def _already_processed(self, uow: UnitOfWork, raw: bytes, message_id: int,
                            identity: MessageIdentity) -> tuple[FeedOutcome | None, bool]:
         """Inside the message's transaction, after waiting for any copy of it in flight: the answer when this
-        message was processed already (by another copy, or by this one), else None; and whether a different
-        message was processed under its control id."""
+        message was processed already (same sender, control id and content; by another copy, or by this one),
+        else None; and whether a different message was processed under its control id."""
         uow.lock_key(f"hl7-message:{identity.sender}|{identity.control_id}")
-        done, reused = self._copy_of(uow, raw, identity)
+        earlier = uow.processed_messages(identity.sender, identity.control_id, RESEND_WINDOW)
+        done = next((earlier_id for earlier_id, stored in earlier if self.translator.same_content(raw, stored)), None)
         if done is None:
-            return None, reused
+            return None, bool(earlier)
         if done != message_id:  # the sender re-sent it and that copy went through
             uow.set_message_status(message_id, "duplicate", f"processed as message {done}")
         uow.commit()
