@@ -99,11 +99,12 @@ class Context:
         return self.builder.upsert(key, resource, create_only=create_only)
 
     def note_update(self, full_url: str, segment: Segment, elements: dict[int, tuple[str, ...]], *,
-                    reopens: frozenset[str] = frozenset(), parts: dict[int, str] | None = None) -> None:
-        """Record which elements the message deletes (fields sent as `""`), what it may reopen, and which
-        `parts` (`element:use` filled by one field of a shared list) it left unsent."""
-        cleared = frozenset(name for n, names in elements.items() if segment.raw(n).strip() == HL7_NULL
-                            for name in names)
+                    reopens: frozenset[str] = frozenset(), parts: dict[int, str] | None = None,
+                    clears: frozenset[str] = frozenset()) -> None:
+        """Record which elements the message deletes (fields sent as `""`, and `clears` by its event), what it
+        may reopen, and which `parts` (`element:use` filled by one field of a shared list) it left unsent."""
+        cleared = clears | frozenset(name for n, names in elements.items() if segment.raw(n).strip() == HL7_NULL
+                                     for name in names)
         unsent = frozenset(part for n, part in (parts or {}).items() if not segment.raw(n).strip())
         if cleared or reopens or unsent:
             known = self.updates.get(full_url, UpdateRule())

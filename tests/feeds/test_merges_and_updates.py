@@ -304,3 +304,24 @@ def test_an_unsent_home_phone_field_keeps_all_its_numbers(container):
         "PID|1||111^^^GENHOSP^MR||Doe^Jane||19800101|F|||1 Main St^^Springfield|||^WPN^PH^^^^5553333")
     values = {t["value"] for t in patient["telecom"]}
     assert {"5551111", "jane@example.org", "5553333"} <= values and "5552222" not in values
+
+
+def test_leave_of_absence_pending_discharge_and_deleted_visit_events_update_the_stored_visit(container):
+    def visit() -> dict:
+        [found] = _all(container, "Encounter", identifier="V1")
+        return found
+
+    plans = "PV2||||||||20260101100000|20260110"
+    _receive(container, _adt("A01", "1", _pid(), _pv1("V1")), _adt("A21", "2", _pid(), _pv1("V1")))
+    assert visit()["status"] == "onleave"
+    _receive(container, _adt("A22", "3", _pid(), _pv1("V1")))
+    assert visit()["status"] == "in-progress"
+    _receive(container, _message("ADT^A16^ADT_A16", "4", "EVN|A16", _pid(), _pv1("V1"), plans))
+    assert {e["url"].rsplit(".", 1)[1] for e in visit()["extension"]} == {"plannedStartDate", "plannedEndDate"}
+    _receive(container, _message("ADT^A25^ADT_A21", "5", "EVN|A25", _pid(), _pv1("V1"), plans))
+    assert {e["url"].rsplit(".", 1)[1] for e in visit()["extension"]} == {"plannedStartDate"}
+    assert visit()["status"] == "in-progress"
+    _receive(container, _adt("A03", "6", _pid(), _pv1("V1", discharged="20260105100000")),
+             _adt("A23", "7", _pid(), _pv1("V1")))
+    assert visit()["status"] == "entered-in-error"
+    assert visit()["period"]["end"].startswith("2026-01-05")

@@ -96,9 +96,51 @@ def test_encounter_class(code, act):
 @pytest.mark.parametrize("trigger, status", [("A01", "in-progress"), ("A02", "in-progress"), ("A03", "finished"),
                                              ("A04", "arrived"), ("A05", "planned"), ("A06", "in-progress"),
                                              ("A07", "in-progress"), ("A11", "cancelled"), ("A13", "in-progress"),
-                                             ("A14", "planned"), ("A08", "in-progress")])
+                                             ("A14", "planned"), ("A08", "in-progress"), ("A21", "onleave"),
+                                             ("A22", "in-progress"), ("A52", "in-progress"), ("A53", "onleave"),
+                                             ("A27", "cancelled"), ("A38", "cancelled"),
+                                             ("A23", "entered-in-error"), ("A09", "in-progress"),
+                                             ("A10", "in-progress"), ("A12", "in-progress"), ("A15", "in-progress"),
+                                             ("A16", "in-progress"), ("A25", "in-progress"), ("A26", "in-progress"),
+                                             ("A32", "in-progress"), ("A33", "in-progress"), ("A54", "in-progress"),
+                                             ("A55", "in-progress")])
 def test_encounter_status_by_trigger(trigger, status):
     assert one(run(adt(trigger)), "Encounter")["status"] == status
+
+
+def _visit_with(field: int, value: str, *, pending: str = "") -> str:
+    visit = pv1().split("|")
+    visit += [""] * (44 - len(visit))
+    visit[field] = value
+    visit[42] = pending
+    return "|".join(visit)
+
+
+@pytest.mark.parametrize("trigger, field, kept", [("A02", 6, True), ("A12", 6, False), ("A09", 11, True),
+                                                  ("A32", 11, False), ("A33", 11, False)])
+def test_a_cancelling_event_does_not_place_the_patient_where_it_undoes(trigger, field, kept):
+    result = run(adt(trigger, pv1=_visit_with(field, "WARD^7^B^GENHOSP")))
+    assert ("WARD" in {r["name"] for r in resources(result, "Location")}) is kept
+    assert len(one(result, "Encounter")["location"]) == (2 if kept else 1)
+
+
+def test_a_cancelled_pending_transfer_drops_the_pending_location_and_a_pending_one_plans_it():
+    pending = one(run(adt("A15", pv1=_visit_with(6, "", pending="WARD^7^B^GENHOSP"))), "Encounter")
+    assert [item["status"] for item in pending["location"]] == ["active", "planned"]
+    cancelled = one(run(adt("A26", pv1=_visit_with(6, "", pending="WARD^7^B^GENHOSP"))), "Encounter")
+    assert [item["status"] for item in cancelled["location"]] == ["active"]
+
+
+def test_a_cancelled_pending_discharge_deletes_the_expected_discharge_date():
+    planned = adt("A16") + "\rPV2||||||||20260101100000|20260110"
+    assert [e["url"].rsplit(".", 1)[1] for e in one(run(planned), "Encounter")["extension"]] == [
+        "plannedStartDate", "plannedEndDate"]
+    result = run(adt("A25", control_id="C2") + "\rPV2||||||||20260101100000|20260110")
+    encounter = one(result, "Encounter")
+    assert [e["url"].rsplit(".", 1)[1] for e in encounter["extension"]] == ["plannedStartDate"]
+    rule = result.updates[next(e["fullUrl"] for e in result.bundle["entry"]
+                               if e["resource"]["resourceType"] == "Encounter")]
+    assert any(name.endswith("plannedEndDate") for name in rule.cleared)
 
 
 def test_encounter_details():

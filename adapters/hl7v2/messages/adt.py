@@ -1,4 +1,4 @@
-"""ADT A01-A08, A11, A13, A14, A28, A31 and merges A34/A39/A40 to Patient, Encounter and related resources.
+"""ADT visit, tracking, leave and cancel events, A28/A31 and merges A34/A39/A40 to Patient, Encounter and more.
 
 HL7 v2-to-FHIR IG: message maps "ADT_A01 to Bundle" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-adt-a01-to-bundle.html),
 "ADT_A02/A03/A04/A05/A06/A07/A08/A11/A13/A28/A31 to Bundle", "ADT_A40 to Bundle" (MRG: the patient merged away).
@@ -18,8 +18,10 @@ from adapters.hl7v2.segments.pv1 import map_encounter
 from adapters.hl7v2.tree import Segment
 
 MERGE_TRIGGERS = frozenset({"A34", "A39", "A40"})
-TRIGGERS = frozenset({"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A11", "A13", "A14", "A28",
-                      "A31"}) | MERGE_TRIGGERS
+VISIT_TRIGGERS = frozenset({"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A09", "A10", "A11", "A12",
+                            "A13", "A14", "A15", "A16", "A21", "A22", "A23", "A25", "A26", "A27", "A32", "A33",
+                            "A38", "A52", "A53", "A54", "A55"})
+TRIGGERS = VISIT_TRIGGERS | frozenset({"A28", "A31"}) | MERGE_TRIGGERS
 
 
 def map_adt(ctx: Context, trigger: str) -> None:

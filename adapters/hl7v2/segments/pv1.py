@@ -4,7 +4,11 @@ HL7 v2-to-FHIR IG: "Segment PV1 to Encounter Map" (http://hl7.org/fhir/uv/v2mapp
 "Segment PV2 to Encounter Map", "Table HL70004 to Encounter Class" and "Table HL70003 to Encounter Status"
 (A01/A02/A13 in-progress, A03 finished, A05/A14 planned, A11 cancelled). Deviations: A04 gives `arrived`
 (the IG says planned, but a registered outpatient is present), A08/A28/A31 derive the status from PV1-44/45
-instead of `unknown` so an update never regresses a known status. Period: PV1-44/45 only; the expected admit
+instead of `unknown` so an update never regresses a known status. Events the table leaves out follow their
+HL7 v2 chapter 3 meaning: leave of absence A21 (and a cancelled return A53) `onleave`, its return A22 (and a
+cancelled leave A52) `in-progress`, cancelled pending admit A27 and pre-admit A38 `cancelled`, deleted visit
+A23 `entered-in-error`; tracking, pending and doctor events (A09 A10 A12 A15 A16 A25 A26 A32 A33 A54 A55)
+change no status and derive it as A08 does, without the location or plan they cancel. Period: PV1-44/45 only; the expected admit
 and discharge dates PV2-8/9 are plans (R5 plannedStartDate/plannedEndDate extensions, per the IG), never the
 period. Locations: the most granular Location, chained by partOf;
 PV1-3 is planned for a pre-admit (PV1-2 = P, per the IG) or planned visit, completed once the visit ended.
@@ -25,7 +29,13 @@ from adapters.hl7v2.tree import Segment
 
 STATUS_BY_TRIGGER = {"A01": "in-progress", "A02": "in-progress", "A06": "in-progress", "A07": "in-progress",
                      "A13": "in-progress", "A03": "finished", "A04": "arrived", "A05": "planned",
-                     "A14": "planned", "A11": "cancelled"}
+                     "A14": "planned", "A11": "cancelled", "A21": "onleave", "A22": "in-progress",
+                     "A52": "in-progress", "A53": "onleave", "A27": "cancelled", "A38": "cancelled",
+                     "A23": "entered-in-error"}
+# locations a cancelling event names as what it undoes, never as where the patient is or was: the erroneous
+# transfer's location (A12 PV1-6), the pending transfer's (A26 PV1-42, PV2-1), the tracked one (A32/A33 PV1-11)
+UNDONE_PLACES = {"A12": {("PV1", 6)}, "A26": {("PV1", 42), ("PV2", 1)},
+                 "A32": {("PV1", 11)}, "A33": {("PV1", 11)}}
 # R5 Encounter.plannedStartDate / plannedEndDate as R4 cross-version extensions
 PLANNED_START = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.plannedStartDate"
 PLANNED_END = "http://hl7.org/fhir/5.0/StructureDefinition/extension-Encounter.plannedEndDate"
@@ -36,6 +46,8 @@ PV1_ELEMENTS = {3: ("location",), 7: ("participant",), 36: ("hospitalization",),
 # registration revives a cancelled one
 _ADMITS = frozenset({"cancelled"})
 REOPENS = {"A13": frozenset({"finished"}), "A01": _ADMITS, "A04": _ADMITS, "A05": _ADMITS, "A14": _ADMITS}
+# the plan a cancelled pending event made: A25 cancels a pending discharge (A16), A26 a pending transfer (A15)
+CLEARS = {"A25": frozenset({f"extension:{PLANNED_END}"})}
 
 
 def _status(pv1: Segment, trigger: str) -> str:
@@ -80,13 +92,16 @@ def _meaningful(pv1: Segment) -> bool:
     return any(pv1.has(n) for n in (2, 3, 19, 44))
 
 
-def _locations(ctx: Context, pv1: Segment, pv2: Segment | None, status: str) -> list[dict[str, Any]]:
-    found = []
-    current = "completed" if status in ("finished", "cancelled") else (
+def _locations(ctx: Context, pv1: Segment, pv2: Segment | None, status: str, trigger: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    undone = UNDONE_PLACES.get(trigger, set())
+    current = "completed" if status in ("finished", "cancelled", "entered-in-error") else (
         "planned" if status == "planned" or pv1.get(2).upper() == "P" else "active")
     places = [(pv1, 3, current), (pv1, 6, "completed"), (pv1, 11, "active"), (pv1, 42, "planned"),
               (pv1, 43, "completed")] + ([(pv2, 1, "planned")] if pv2 is not None else [])
     for segment, field, state in places:
+        if (segment.name, field) in undone:
+            continue
         ref = location(ctx, segment.rep(field))
         if ref and not any(item["location"]["reference"] == ref["reference"] for item in found):
             found.append({"location": ref, "status": state})
@@ -135,7 +150,8 @@ def map_encounter(ctx: Context, pv1: Segment, pv2: Segment | None = None, *, tri
     status = _status(pv1, trigger)
     encounter: dict[str, Any] = {"status": status, "class": _class(ctx, pv1), "subject": ctx.patient_ref()}
     planned = [{"url": url, "valueDateTime": when} for field, url in ((8, PLANNED_START), (9, PLANNED_END))
-               if pv2 is not None and (when := ctx.datetime(pv2, field))]
+               if pv2 is not None and f"extension:{url}" not in CLEARS.get(trigger, ())
+               and (when := ctx.datetime(pv2, field))]
     if planned:  # expected admit / discharge dates are plans, not the period (IG PV2 map)
         encounter["extension"] = planned
     visit = cx_identifier(pv1.rep(19), default_system=key.system) if pv1.has(19) else None
@@ -151,7 +167,7 @@ def map_encounter(ctx: Context, pv1: Segment, pv2: Segment | None = None, *, tri
     if period:
         encounter["period"] = period
     encounter["participant"] = _participants(ctx, pv1)
-    encounter["location"] = _locations(ctx, pv1, pv2, status)
+    encounter["location"] = _locations(ctx, pv1, pv2, status, trigger)
     encounter["hospitalization"] = _hospitalization(ctx, pv1)
     if pv2 is not None:
         reason = cwe_concept(pv2.rep(3))
@@ -162,5 +178,6 @@ def map_encounter(ctx: Context, pv1: Segment, pv2: Segment | None = None, *, tri
     if provider:
         encounter["serviceProvider"] = provider
     ctx.encounter = ctx.upsert(key, encounter, create_only=not ctx.owns_patient)
-    ctx.note_update(ctx.encounter, pv1, PV1_ELEMENTS, reopens=REOPENS.get(trigger, frozenset()))
+    ctx.note_update(ctx.encounter, pv1, PV1_ELEMENTS, reopens=REOPENS.get(trigger, frozenset()),
+                    clears=CLEARS.get(trigger, frozenset()))
     return ctx.encounter
