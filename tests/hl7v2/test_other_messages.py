@@ -93,7 +93,8 @@ def siu(trigger: str) -> str:
 
 
 @pytest.mark.parametrize("trigger, status", [("S12", "booked"), ("S13", "booked"), ("S14", "booked"),
-                                             ("S15", "cancelled")])
+                                             ("S15", "cancelled"), ("S16", "cancelled"), ("S17", "entered-in-error"),
+                                             ("S26", "noshow")])
 def test_appointment(trigger, status):
     result = run(siu(trigger))
     appointment = one(result, "Appointment")
@@ -108,7 +109,8 @@ def test_appointment(trigger, status):
 
 @pytest.mark.parametrize("trigger, filler_status, status", [
     ("S14", "Noshow", "noshow"), ("S14", "Complete", "fulfilled"), ("S12", "Pending", "pending"),
-    ("S14", "Started", "arrived"), ("S15", "Booked", "cancelled")])
+    ("S14", "Started", "arrived"), ("S15", "Booked", "cancelled"), ("S16", "Booked", "cancelled"),
+    ("S17", "Booked", "entered-in-error"), ("S26", "Booked", "noshow")])
 def test_appointment_status_follows_the_filler_status(trigger, filler_status, status):
     sch = "SCH|P-1^EHR|F-1^SCHED||||Routine|CHECKUP^Checkup|NORMAL^Normal^HL70276|30|MIN" + "|" * 15 + filler_status
     text = siu(trigger).replace("SCH|P-1^EHR|F-1^SCHED||||Routine|CHECKUP^Checkup|NORMAL^Normal^HL70276|30|MIN", sch)

@@ -1,4 +1,4 @@
-"""SIU S12-S15 to Appointment (S12/S13/S14 booked, S15 cancelled).
+"""SIU S12-S17 and S26 to Appointment (S12/S13/S14 booked, S15/S16 cancelled, S17 entered-in-error, S26 noshow).
 
 HL7 v2-to-FHIR IG: "SIU_S12 to Bundle Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-siu-s12-to-bundle.html)
 and the SCH/AIS/AIL/AIP segment maps; DG1 become Conditions referenced as the appointment's reason.
@@ -11,7 +11,7 @@ from adapters.hl7v2.segments.clinical import map_condition
 from adapters.hl7v2.segments.pid import map_patient
 from adapters.hl7v2.segments.sch import map_appointment
 
-TRIGGERS = frozenset({"S12", "S13", "S14", "S15"})
+TRIGGERS = frozenset({"S12", "S13", "S14", "S15", "S16", "S17", "S26"})
 RESOURCE_SEGMENTS = ("AIS", "AIG", "AIL", "AIP")
 
 

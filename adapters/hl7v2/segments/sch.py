@@ -2,7 +2,8 @@
 
 HL7 v2-to-FHIR IG: "Segment SCH to Appointment Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-sch-to-appointment.html),
 "Segment AIS/AIL/AIP to Appointment Map" (participants), "PL to Location", "XCN to Practitioner".
-Status: SCH-25 (table 0278) when valued, else the trigger (S15 cancelled, others booked).
+Status: the event when it says what became of the appointment (S15/S16 cancelled, S17 entered-in-error, S26
+noshow), else SCH-25 (table 0278) when valued, else booked.
 Start/end come from TQ1-7/8, else SCH-11 (TQ.4/TQ.5), else the AIS/AIL/AIP start plus their duration.
 """
 from __future__ import annotations
@@ -21,7 +22,10 @@ from adapters.hl7v2.segments.locations import location
 from adapters.hl7v2.segments.practitioners import practitioner
 from adapters.hl7v2.tree import Segment
 
-STATUS_BY_TRIGGER = {"S12": "booked", "S13": "booked", "S14": "booked", "S15": "cancelled"}
+STATUS_BY_TRIGGER = {"S12": "booked", "S13": "booked", "S14": "booked"}
+# events that say what became of the appointment, whatever stale filler status (SCH-25) they carry:
+# cancelled S15, discontinued S16 (its remaining occurrences will not happen), deleted S17, no-show S26
+STATUS_OF_EVENT = {"S15": "cancelled", "S16": "cancelled", "S17": "entered-in-error", "S26": "noshow"}
 # HL7 table 0278 (filler status, SCH-25) to Appointment.status
 FILLER_STATUS = {"PENDING": "pending", "WAITLIST": "waitlist", "BOOKED": "booked", "OVERBOOK": "booked",
                  "STARTED": "arrived", "COMPLETE": "fulfilled", "CANCELLED": "cancelled", "DC": "cancelled",
@@ -97,8 +101,8 @@ def map_appointment(ctx: Context, sch: Segment, *, trigger: str, tq1: Segment | 
     placer = ei_identifier(sch.rep(1), type_code="PLAC", default_system=ctx.assigner("placer"))
     filler = ei_identifier(sch.rep(2), type_code="FILL", default_system=ctx.assigner("filler"))
     filler_status = sch.get(25).upper()
-    status = ("cancelled" if trigger == "S15"  # a cancellation notice wins over a stale filler status
-              else FILLER_STATUS.get(filler_status) or STATUS_BY_TRIGGER.get(trigger, "booked"))
+    status = (STATUS_OF_EVENT.get(trigger) or FILLER_STATUS.get(filler_status)
+              or STATUS_BY_TRIGGER.get(trigger, "booked"))
     if filler_status and filler_status not in FILLER_STATUS:
         ctx.issue(sch, 25, TABLE_VALUE_NOT_FOUND, "SCH-25 is not an HL7 table 0278 filler status", fatal=False)
     timing = _timing(ctx, sch, tq1, resources)
