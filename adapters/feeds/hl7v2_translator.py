@@ -54,7 +54,7 @@ class Hl7v2Translator(MessageTranslator):
             raise UnreadableMessage(exc.reason, issue=FeedIssue("MSH", 1, exc.field, exc.code, exc.reason)) from exc
         except hl7v2.MappingError as exc:
             raise UntranslatableMessage([_issue(i) for i in exc.issues]) from exc
-        updates = {url: EntryUpdate(rule.cleared, rule.reopens, rule.unsent)
+        updates = {url: EntryUpdate(rule.cleared, rule.reopens, rule.unsent, rule.placeholders)
                    for url, rule in result.updates.items()}
         merges = [(m.survivor, (m.merged, *m.alternatives)) for m in result.merges]
         return TranslatedMessage(result.bundle, merges, [_issue(w) for w in result.warnings], updates)

@@ -109,7 +109,13 @@ class Context:
         if cleared or reopens or unsent:
             known = self.updates.get(full_url, UpdateRule())
             self.updates[full_url] = UpdateRule(known.cleared | cleared, known.reopens | reopens,
-                                                known.unsent | unsent)
+                                                known.unsent | unsent, known.placeholders)
+
+    def note_placeholders(self, full_url: str, *elements: str) -> None:
+        """Record elements sent only because FHIR requires them: what the store holds for them wins."""
+        known = self.updates.get(full_url, UpdateRule())
+        self.updates[full_url] = UpdateRule(known.cleared, known.reopens, known.unsent,
+                                            known.placeholders | frozenset(elements))
 
     def assigner(self, role: str) -> str:
         """Default identifier system for placer/filler numbers without an assigning authority.

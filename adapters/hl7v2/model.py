@@ -93,6 +93,7 @@ class UpdateRule:
     cleared: frozenset[str] = frozenset()  # FHIR elements the message deleted, e.g. `address`, `period.end`
     reopens: frozenset[str] = frozenset()  # closed Encounter statuses the message may reopen
     unsent: frozenset[str] = frozenset()  # `element:use` (`element:!use`) entries of a field not sent
+    placeholders: frozenset[str] = frozenset()  # elements sent only as FHIR requires them: a stored value wins
 
 
 @dataclass

@@ -34,6 +34,9 @@ class EntryUpdate:
     unsent: frozenset[str] = frozenset()  # `element:use` (or `element:!use`, any other use) entries kept in
     #                                       a list the message did send, e.g. `telecom:work` when only the
     #                                       home number field was sent
+    placeholders: frozenset[str] = frozenset()  # elements sent only because FHIR requires them (e.g. the
+    #                                             content of a document notification without its text): a
+    #                                             stored value wins
 
 
 @dataclass
@@ -45,10 +48,13 @@ class FeedUpdates:
     def combine(self, full_url: str | None, resource_type: str, incoming: dict[str, Any],
                 current: dict[str, Any] | None) -> dict[str, Any]:
         """`incoming` completed with what the store holds and the message leaves unmentioned."""
-        if current is None or resource_type not in KEEP_UNMENTIONED:
+        if current is None:
             return incoming
         rule = self.entries.get(full_url or "", EntryUpdate())
-        combined = dict(incoming)
+        kept = {name: copy.deepcopy(current[name]) for name in rule.placeholders if current.get(name)}
+        if resource_type not in KEEP_UNMENTIONED:
+            return {**incoming, **kept} if kept else incoming
+        combined = {**incoming, **kept}
         _keep_unmentioned(combined, current, rule)
         if resource_type == "Patient":
             _keep_patient_state(combined, current)

@@ -325,3 +325,22 @@ def test_leave_of_absence_pending_discharge_and_deleted_visit_events_update_the_
              _adt("A23", "7", _pid(), _pv1("V1")))
     assert visit()["status"] == "entered-in-error"
     assert visit()["period"]["end"].startswith("2026-01-05")
+
+
+def test_a_document_notification_without_text_keeps_the_text_it_updates(container):
+    def txa(status: str) -> str:
+        return f"TXA|1|DS^Discharge summary^HL70270|TX|20260101100000||20260101110000||||||DOC-7^EHR|||||{status}"
+
+    def document() -> dict:
+        [found] = _all(container, "DocumentReference", identifier="DOC-7")
+        return found
+
+    _receive(container, _message("MDM^T02^MDM_T02", "1", "EVN|T02", _pid(), txa("PA"),
+                                 "OBX|1|TX|1^Text||Patient stable.||||||F", app="EHR"))
+    text = document()["content"]
+    assert text[0]["attachment"]["data"] and document()["docStatus"] == "preliminary"
+    _receive(container, _message("MDM^T03^MDM_T01", "2", "EVN|T03", _pid(), txa("AU"), app="EHR"))
+    assert document()["content"] == text and document()["docStatus"] == "final"
+    _receive(container, _message("MDM^T08^MDM_T02", "3", "EVN|T08", _pid(), txa("AU"),
+                                 "OBX|1|TX|1^Text||Patient stable, discharged.||||||F", app="EHR"))
+    assert document()["content"] != text and document()["content"][0]["attachment"]["data"]

@@ -79,6 +79,26 @@ def test_document_notification_and_cancel():
     assert one(run(mdm("T11")), "DocumentReference")["status"] == "entered-in-error"
 
 
+@pytest.mark.parametrize("trigger, relation", [("T05", "appends"), ("T06", "appends"), ("T09", "replaces"),
+                                               ("T10", "replaces"), ("T04", None), ("T08", None)])
+def test_addenda_and_replacements_name_their_parent_document(trigger, relation):
+    text = mdm(trigger, "OBX|1|TX|1^Text||Added line||||||F").replace("|DOC-7^EHR|", "|DOC-8^EHR|DOC-7^EHR")
+    doc = one(run(text), "DocumentReference")
+    assert doc["identifier"][0]["value"] == "DOC-8"
+    if relation is None:
+        assert "relatesTo" not in doc
+    else:
+        assert doc["relatesTo"] == [{"code": relation, "target": {"type": "DocumentReference", "identifier": {
+            "value": "DOC-7", "system": "urn:tessera:hl7v2:authority:EHR"}}}]
+
+
+def test_only_a_notification_without_text_marks_its_content_a_placeholder():
+    for trigger, text in (("T03", ()), ("T07", ()), ("T04", ("OBX|1|TX|1^Text||Line||||||F",))):
+        result = run(mdm(trigger, *text))
+        rules = [rule.placeholders for rule in result.updates.values()]
+        assert (frozenset({"content"}) in rules) is (not text)
+
+
 def test_document_with_embedded_pdf():
     pdf = base64.b64encode(b"%PDF-1.4 test").decode()
     doc = one(run(mdm("T02", f"OBX|1|ED|1^PDF||^application^pdf^Base64^{pdf}||||||F")), "DocumentReference")

@@ -1,7 +1,7 @@
-"""MDM T01, T02 and T11 to DocumentReference.
+"""MDM T01-T11 to DocumentReference: original, status change, addendum, edit and replacement; cancel.
 
 HL7 v2-to-FHIR IG: "MDM_T02 to Bundle Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-mdm-t02-to-bundle.html):
-TXA to DocumentReference, the OBX text lines as its content; T01 notifies without content, T11 cancels.
+TXA to DocumentReference, the OBX text lines as its content; odd triggers notify without content, T11 cancels.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from adapters.hl7v2.segments.pid import map_patient
 from adapters.hl7v2.segments.pv1 import map_encounter
 from adapters.hl7v2.segments.txa import map_document
 
-TRIGGERS = frozenset({"T01", "T02", "T11"})
+TRIGGERS = frozenset({"T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08", "T09", "T10", "T11"})
 
 
 def map_mdm(ctx: Context, trigger: str) -> None:

@@ -3,6 +3,9 @@
 HL7 v2-to-FHIR IG: "Segment TXA to DocumentReference Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-txa-to-documentreference.html)
 (status from TXA-19, "current" when not valued; T11 cancels), "Segment OBX to DocumentReference Map" (TX/FT/ST
 lines joined into a text/plain attachment, ED as attachment) and table 0271 (TXA-17) for docStatus.
+An addendum (T05/T06) `appends` to, a replacement (T09/T10) `replaces` the parent document TXA-13, named by
+its identifier (it may not have reached us). A notification without the text (T01/T03/T05/T07/T09) sends the
+content FHIR requires as a placeholder that never replaces text the store already holds.
 """
 from __future__ import annotations
 
@@ -19,6 +22,7 @@ from adapters.hl7v2.terminology import DOC_AVAILABILITY, DOC_STATUS
 from adapters.hl7v2.tree import Segment
 
 TEXT_TYPES = {"TX", "FT", "ST", "TEXT"}
+RELATION_BY_TRIGGER = {"T05": "appends", "T06": "appends", "T09": "replaces", "T10": "replaces"}
 def document_text(segments: list[Segment]) -> str:
     """The text of the TX/FT/ST OBX lines (repetitions are lines), joined with newlines."""
     lines: list[str] = []
@@ -67,11 +71,19 @@ def map_document(ctx: Context, txa: Segment, observations: list[Segment], *, tri
             attachment = ed_attachment(ctx, obx)
             if attachment:
                 content.append({"attachment": attachment})
-    if not content:
+    placeholder = not content
+    if placeholder:
         title = txa.get(16) or f"document content not included ({ctx.header.message_type}^{trigger})"
         content.append({"attachment": {"contentType": "text/plain", "title": title}})
     document["content"] = content
+    parent = ei_identifier(txa.rep(13), default_system=ctx.sender_system) if trigger in RELATION_BY_TRIGGER else None
+    if parent:
+        document["relatesTo"] = [{"code": RELATION_BY_TRIGGER[trigger],
+                                  "target": {"type": "DocumentReference", "identifier": parent}}]
     encounter = ctx.encounter_ref()
     if encounter:
         document["context"] = {"encounter": [encounter]}
-    return ctx.upsert(key, document)
+    full_url = ctx.upsert(key, document)
+    if placeholder:
+        ctx.note_placeholders(full_url, "content")
+    return full_url
