@@ -6,6 +6,7 @@ from functools import lru_cache
 from engine.feeds.model import FeedIssue, FeedOutcome, MessageIdentity, TranslatedMessage
 from engine.feeds.ports import MessageTranslator, UnreadableMessage, UntranslatableMessage
 from engine.services.feed_updates import EntryUpdate
+from engine.services.identifier_changes import IdentifierChange
 from adapters import hl7v2
 
 
@@ -57,7 +58,9 @@ class Hl7v2Translator(MessageTranslator):
         updates = {url: EntryUpdate(rule.cleared, rule.reopens, rule.unsent, rule.placeholders)
                    for url, rule in result.updates.items()}
         merges = [(m.survivor, (m.merged, *m.alternatives)) for m in result.merges]
-        return TranslatedMessage(result.bundle, merges, [_issue(w) for w in result.warnings], updates)
+        changes = [IdentifierChange(c.resource_type, c.old_query, c.old, c.new_query, c.new_identifier, c.old_field,
+                                    c.new_field) for c in result.identifier_changes]
+        return TranslatedMessage(result.bundle, merges, [_issue(w) for w in result.warnings], updates, changes)
 
     def same_content(self, first: bytes, second: bytes) -> bool:
         """A re-send repeats every segment, whatever its segment endings and framing; MSH-7 may be renewed."""

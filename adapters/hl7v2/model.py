@@ -86,6 +86,19 @@ class Merge:
     alternatives: tuple[str, ...] = ()  # its other MRG-1 identifiers, tried when the key names no one
 
 
+@dataclass
+class IdentifierChange:
+    """ADT A46/A47 (patient) or A50 (visit) identifier correction, executed by the feed service before the Bundle."""
+
+    resource_type: str
+    old_query: str  # names the record by the identifier the message retires (MRG-1 / MRG-5)
+    old: tuple[str, str]  # that identifier's (system, value)
+    new_query: str  # the record's key from now on (PID-3 / PV1-19)
+    new_identifier: dict[str, Any]
+    old_field: str
+    new_field: str
+
+
 @dataclass(frozen=True)
 class UpdateRule:
     """How an upserted resource changes the stored one beyond its content (HL7 v2 `""` deletes a value)."""
@@ -102,5 +115,6 @@ class MappingResult:
 
     bundle: dict[str, Any]
     merges: list[Merge] = field(default_factory=list)
+    identifier_changes: list[IdentifierChange] = field(default_factory=list)
     warnings: list[MappingIssue] = field(default_factory=list)
     updates: dict[str, UpdateRule] = field(default_factory=dict)  # per Bundle entry fullUrl

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.services.feed_updates import EntryUpdate
+from engine.services.identifier_changes import IdentifierChange
 
 
 @dataclass(frozen=True)
@@ -31,12 +32,14 @@ class MessageIdentity:
 
 @dataclass
 class TranslatedMessage:
-    """A message as FHIR: one transaction Bundle, patient merges, and how it updates what exists."""
+    """A message as FHIR: one transaction Bundle, patient merges, identifier corrections, and how it updates
+    what exists."""
 
     bundle: dict[str, Any]
     merges: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (survivor, merged: key first)
     warnings: list[FeedIssue] = field(default_factory=list)
     updates: dict[str, EntryUpdate] = field(default_factory=dict)  # per entry fullUrl: deletions, reopening
+    identifier_changes: list[IdentifierChange] = field(default_factory=list)  # applied before the Bundle
 
 
 @dataclass(frozen=True)

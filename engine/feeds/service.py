@@ -11,6 +11,7 @@ from engine.fhir.dates import format_instant
 from engine.security.caller import Caller
 from engine.services.bundles import BundleService
 from engine.services.feed_updates import FeedUpdates
+from engine.services.identifier_changes import change_identifier
 from engine.services.merges import merge_patients
 from engine.services.writes import Clock
 from engine.store.ports import ResourceStore, UnitOfWork
@@ -166,11 +167,13 @@ class FeedService:
                                           "before by a different message from this sender: processed as a new "
                                           "message", "W"))
         try:
+            provenance = _provenance_of(bundle)
+            count = sum(change_identifier(uow, change, clock=self.clock, source=source, owner=identity.institution,
+                                          provenance=provenance) for change in translated.identifier_changes)
             writes = self.bundles.apply_transaction(uow, bundle, source=source,
                                                     caller=Caller.institution_only(identity.institution),
                                                     updates=FeedUpdates(translated.updates))
-            count = len(writes)
-            provenance = _provenance_of(bundle)
+            count += len(writes)
             for survivor, merged in translated.merges:
                 count += merge_patients(uow, survivor_query=survivor, merged_queries=merged, clock=self.clock,
                                         source=source, owner=identity.institution, provenance=provenance)
@@ -229,8 +232,8 @@ def _issues_from(exc: TesseraError) -> list[FeedIssue]:
         where = issue.expression or ""
         segment, _, field = where.partition("-")
         if len(segment) == 3 and segment.isupper() and (field.isascii() and field.isdigit()):
-            issues.append(FeedIssue(segment, 1, int(field), "204" if issue.code == "not-found" else "207",
-                                    issue.diagnostics[:200]))
+            code = {"not-found": "204", "duplicate": "205"}.get(issue.code, "207")  # HL7 table 0357
+            issues.append(FeedIssue(segment, 1, int(field), code, issue.diagnostics[:200]))
         else:
             issues.append(FeedIssue("MSH", 1, None, "207", f"{where}: {issue.diagnostics}"[:200]
                                     if where else issue.diagnostics[:200]))

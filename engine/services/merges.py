@@ -53,17 +53,13 @@ def merge_patients(uow: UnitOfWork, *, survivor_query: str, merged_queries: Sequ
         if (resource.key in (old.key, survivor.key) or resource.body is None
                 or resource.resource_type in KEEPS_ITS_PAST):
             continue
-        body = _sourced(resource.body, source)
+        body = sourced(resource.body, source)
         if _move_references(body, old, survivor.key):
             current = uow.current(resource.resource_type, resource.resource_id, for_update=True)
             writes.append(prepare_write(body, resource_id=resource.resource_id, current=current, now_us=now,
                                         source=source))
     if provenance is not None:
-        targets = [{"reference": f"{w.resource_type}/{w.resource_id}/_history/{w.version}"} for w in writes]
-        record = dict(provenance, target=targets)
-        record.pop("id", None)
-        writes.append(prepare_write(_sourced(record, source), resource_id=new_id(), current=None, now_us=now,
-                                    source=source, institution=owner))
+        writes.append(provenance_of_writes(provenance, writes, now, source, owner))
     persist(uow, writes)
     return len(writes)
 
@@ -107,7 +103,17 @@ def _move_references(body: dict[str, Any], old: StoredResource, survivor: str) -
     return moved
 
 
-def _sourced(body: dict[str, Any], source: str | None) -> dict[str, Any]:
+def provenance_of_writes(provenance: dict[str, Any], writes: list[PendingWrite], now: int, source: str | None,
+                        owner: str | None) -> PendingWrite:
+    """A new Provenance like the message's own (`provenance`), naming every version in `writes`."""
+    record = dict(provenance, target=[{"reference": f"{w.resource_type}/{w.resource_id}/_history/{w.version}"}
+                                      for w in writes])
+    record.pop("id", None)
+    return prepare_write(sourced(record, source), resource_id=new_id(), current=None, now_us=now, source=source,
+                         institution=owner)
+
+
+def sourced(body: dict[str, Any], source: str | None) -> dict[str, Any]:
     """A copy of `body` whose meta.source names the writer of the new version."""
     copied = dict(body)
     meta = {k: v for k, v in (copied.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
@@ -119,7 +125,7 @@ def _sourced(body: dict[str, Any], source: str | None) -> dict[str, Any]:
 
 def _relinked(uow: UnitOfWork, patient: StoredResource, other: str, link_type: str, now: int,
               source: str | None, *, deactivate: bool) -> PendingWrite:
-    body: dict[str, Any] = _sourced(patient.body or {}, source)
+    body: dict[str, Any] = sourced(patient.body or {}, source)
     links = [link for link in body.get("link", []) if link.get("other", {}).get("reference") != other]
     links.append({"other": {"reference": other}, "type": link_type})
     body["link"] = links

@@ -344,3 +344,48 @@ def test_a_document_notification_without_text_keeps_the_text_it_updates(containe
     _receive(container, _message("MDM^T08^MDM_T02", "3", "EVN|T08", _pid(), txa("AU"),
                                  "OBX|1|TX|1^Text||Patient stable, discharged.||||||F", app="EHR"))
     assert document()["content"] != text and document()["content"][0]["attachment"]["data"]
+
+
+def _a47(control: str, new: str, old: str) -> bytes:
+    return _message("ADT^A47^ADT_A30", control, "EVN|A47|20260102120000", _pid(f"{new}^^^GENHOSP^MR"),
+                    f"MRG|{old}^^^GENHOSP^MR")
+
+
+def test_a_corrected_mrn_replaces_the_wrong_one_on_the_same_record(container):
+    _receive(container, _adt("A01", "1", _pid("111^^^GENHOSP^MR"), _pv1("V1")), _oru("2", "111"))
+    [before] = _by_mrn(container, "111")
+    _receive(container, _a47("3", "999", "111"))
+    assert _by_mrn(container, "111") == []  # the wrong number names no one any more
+    [after] = _by_mrn(container, "999")
+    assert after["id"] == before["id"] and {i["value"] for i in after["identifier"]} == {"999"}
+    assert [o["subject"]["reference"] for o in _all(container, "Observation")] == [f"Patient/{after['id']}"]
+    [visit] = _all(container, "Encounter", identifier="V1")
+    assert visit["subject"]["reference"] == f"Patient/{after['id']}"
+    assert any(p["target"][0]["reference"].startswith(f"Patient/{after['id']}/_history/")
+               for p in _all(container, "Provenance") if len(p["target"]) == 1)
+    _receive(container, _a47("4", "999", "111"))  # the correction again (a replay): nothing changes
+    assert _read(container, f"Patient/{after['id']}")["meta"]["versionId"] == after["meta"]["versionId"]
+    assert len(_all(container, "Patient")) == 1
+    _receive(container, _adt("A08", "5", _pid("111^^^GENHOSP^MR", name="Roe^Richard")))
+    assert [p["name"][0]["family"] for p in _by_mrn(container, "111")] == ["Roe"]  # someone else's number
+    assert len(_all(container, "Patient")) == 2
+
+
+def test_a_correction_to_a_number_another_patient_has_is_refused_as_a_merge(container):
+    _receive(container, _adt("A01", "1", _pid("111^^^GENHOSP^MR"), _pv1("V1")),
+             _adt("A01", "2", _pid("222^^^GENHOSP^MR", name="Roe^Richard"), _pv1("V2")))
+    outcome = container.feeds.receive(_a47("3", "222", "111"), peer="test")
+    assert outcome.ack_code == "AE"
+    assert [(i.segment, i.field, i.code) for i in outcome.issues] == [("PID", 3, "205")]
+    assert "merge" in outcome.issues[0].text
+    assert {i["value"] for i in _by_mrn(container, "111")[0]["identifier"]} == {"111"}
+
+
+def test_a_corrected_visit_number_replaces_the_wrong_one_on_the_same_visit(container):
+    _receive(container, _adt("A01", "1", _pid(), _pv1("V1")))
+    [before] = _all(container, "Encounter", identifier="V1")
+    _receive(container, _message("ADT^A50^ADT_A50", "2", "EVN|A50", _pid(), "MRG|||||V1^^^GENHOSP^VN", _pv1("V2")))
+    assert _all(container, "Encounter", identifier="V1") == []
+    [after] = _all(container, "Encounter", identifier="V2")
+    assert after["id"] == before["id"] and [i["value"] for i in after["identifier"]] == ["V2"]
+    assert after["status"] == "in-progress" and len(_all(container, "Encounter")) == 1

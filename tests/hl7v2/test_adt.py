@@ -184,6 +184,43 @@ def test_merge_messages_give_merge_instructions():
     assert one(result, "Patient")["identifier"][0]["value"] == "NEW1"
 
 
+@pytest.mark.parametrize("trigger", ["A47", "A46"])
+def test_a_patient_identifier_correction_names_the_old_and_the_new_key(trigger):
+    result = run("\r".join([msh(f"ADT^{trigger}^ADT_A30"), f"EVN|{trigger}", pid("NEW1^^^GENHOSP^MR"),
+                            "MRG|OLD1^^^GENHOSP^MR"]))
+    [change] = result.identifier_changes
+    assert (change.resource_type, change.old, change.new_identifier) == (
+        "Patient", ("urn:tessera:hl7v2:authority:GENHOSP", "OLD1"),
+        {"system": "urn:tessera:hl7v2:authority:GENHOSP", "value": "NEW1"})
+    assert (change.old_query, change.new_query) == ("identifier=urn:tessera:hl7v2:authority:GENHOSP|OLD1",
+                                                    "identifier=urn:tessera:hl7v2:authority:GENHOSP|NEW1")
+    assert one(result, "Patient")["identifier"][0]["value"] == "NEW1" and not result.merges
+
+
+def test_a_visit_number_correction_names_the_old_and_the_new_visit():
+    result = run("\r".join([msh("ADT^A50^ADT_A50"), "EVN|A50", pid(), "MRG|||||V0^^^GENHOSP^VN", pv1()]))
+    [change] = result.identifier_changes
+    assert (change.resource_type, change.old, change.new_query, change.old_field) == (
+        "Encounter", ("urn:tessera:hl7v2:authority:GENHOSP", "V0"), "identifier=urn:tessera:hl7v2:authority:GENHOSP|V1",
+        "MRG-5")
+    assert one(result, "Encounter")["identifier"][0]["value"] == "V1"
+
+
+@pytest.mark.parametrize("segments, where", [(["MRG|"], ("MRG", 1)), ([], ("MRG", None))])
+def test_a_patient_identifier_correction_without_the_old_identifier_is_an_error(segments, where):
+    with pytest.raises(MappingError) as info:
+        run("\r".join([msh("ADT^A47^ADT_A30"), "EVN|A47", pid(), *segments]))
+    assert (info.value.issues[0].segment, info.value.issues[0].field) == where
+
+
+@pytest.mark.parametrize("segments, where", [(["MRG|", pv1()], ("MRG", 5)), (["MRG|||||V0"], ("PV1", None)),
+                                             (["MRG|||||V0", "PV1|1|I"], ("PV1", 19))])
+def test_a_visit_number_correction_needs_both_visit_numbers(segments, where):
+    with pytest.raises(MappingError) as info:
+        run("\r".join([msh("ADT^A50^ADT_A50"), "EVN|A50", pid(), *segments]))
+    assert (info.value.issues[0].segment, info.value.issues[0].field) == where
+
+
 def test_merge_without_mrg_is_an_error():
     with pytest.raises(MappingError) as info:
         run("\r".join([msh("ADT^A34"), "EVN|A34", pid()]))

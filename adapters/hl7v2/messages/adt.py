@@ -1,7 +1,11 @@
-"""ADT visit, tracking, leave and cancel events, A28/A31 and merges A34/A39/A40 to Patient, Encounter and more.
+"""ADT visit, tracking, leave and cancel events, A28/A31, merges A34/A39/A40 and identifier corrections
+A46/A47 (patient) and A50 (visit) to Patient, Encounter and more.
 
 HL7 v2-to-FHIR IG: message maps "ADT_A01 to Bundle" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-adt-a01-to-bundle.html),
 "ADT_A02/A03/A04/A05/A06/A07/A08/A11/A13/A28/A31 to Bundle", "ADT_A40 to Bundle" (MRG: the patient merged away).
+A corrected identifier (MRG-1 for A46/A47, MRG-5 for A50) is replaced by the message's (PID-3, PV1-19) on the
+record it names before the message's own upsert, which then updates that record (chapter 3.6.2: one record,
+its identifier corrected; a new identifier naming another record is a merge, not a correction).
 ADT owns patient data: Patient and Encounter are conditional PUTs (other messages only create them if missing).
 """
 from __future__ import annotations
@@ -9,19 +13,25 @@ from __future__ import annotations
 from adapters.hl7v2.context import Context
 from adapters.hl7v2.errors import SEGMENT_SEQUENCE_ERROR, MappingIssue
 from adapters.hl7v2.messages.common import Result, map_results, note_text, require_segment
-from adapters.hl7v2.model import Merge
+from adapters.hl7v2.datatypes.identifiers import hd_system
+from adapters.hl7v2.errors import REQUIRED_FIELD_MISSING
+from adapters.hl7v2.identity import Key
+from adapters.hl7v2.model import IdentifierChange, Merge
 from adapters.hl7v2.segments.clinical import map_allergy, map_condition
 from adapters.hl7v2.segments.in1 import map_coverage
 from adapters.hl7v2.segments.nk1 import map_related_person
-from adapters.hl7v2.segments.pid import map_patient, merge_queries
-from adapters.hl7v2.segments.pv1 import map_encounter
+from adapters.hl7v2.segments.pid import identifier_key, map_patient, merge_queries
+from adapters.hl7v2.segments.pv1 import map_encounter, visit_key
 from adapters.hl7v2.tree import Segment
 
 MERGE_TRIGGERS = frozenset({"A34", "A39", "A40"})
 VISIT_TRIGGERS = frozenset({"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A09", "A10", "A11", "A12",
                             "A13", "A14", "A15", "A16", "A21", "A22", "A23", "A25", "A26", "A27", "A32", "A33",
                             "A38", "A52", "A53", "A54", "A55"})
-TRIGGERS = VISIT_TRIGGERS | frozenset({"A28", "A31"}) | MERGE_TRIGGERS
+PATIENT_IDENTIFIER_TRIGGERS = frozenset({"A46", "A47"})
+VISIT_IDENTIFIER_TRIGGERS = frozenset({"A50"})
+TRIGGERS = (VISIT_TRIGGERS | frozenset({"A28", "A31"}) | MERGE_TRIGGERS | PATIENT_IDENTIFIER_TRIGGERS
+            | VISIT_IDENTIFIER_TRIGGERS)
 
 
 def map_adt(ctx: Context, trigger: str) -> None:
@@ -30,6 +40,9 @@ def map_adt(ctx: Context, trigger: str) -> None:
     message = ctx.message
     if trigger in MERGE_TRIGGERS:
         _merges(ctx)
+        return
+    if trigger in PATIENT_IDENTIFIER_TRIGGERS | VISIT_IDENTIFIER_TRIGGERS:
+        _identifier_changes(ctx, trigger)
         return
     pid = message.first("PID")
     if not require_segment(ctx, pid, "PID"):
@@ -63,23 +76,66 @@ def _results(segments: list[Segment]) -> list[Result]:
     return results
 
 
-def _merges(ctx: Context) -> None:
-    """Each PID (survivor) with the MRG after it (merged away): upsert the survivor, record the merge."""
+def _patient_groups(ctx: Context, kind: str) -> list[tuple[Segment, list[Segment], Segment]]:
+    """Each PID with the segments up to the next PID and the MRG among them (an error for a PID without)."""
     segments = ctx.message.segments
     pids = [i for i, segment in enumerate(segments) if segment.name == "PID"]
     if not pids:
         require_segment(ctx, None, "PID")
-        return
+    groups = []
     for number, index in enumerate(pids):
         end = pids[number + 1] if number + 1 < len(pids) else len(segments)
         group = segments[index:end]
         mrg = next((segment for segment in group if segment.name == "MRG"), None)
-        pid = segments[index]
-        subject = map_patient(ctx, pid, next((s for s in group if s.name == "PD1"), None))
         if mrg is None:
             ctx.issues.append(MappingIssue("MRG", number + 1, None, SEGMENT_SEQUENCE_ERROR,
-                                           "each PID of a merge message needs an MRG segment after it", "E"))
+                                           f"each PID of {kind} message needs an MRG segment after it", "E"))
             continue
+        groups.append((segments[index], group, mrg))
+    return groups
+
+
+def _identifier_changes(ctx: Context, trigger: str) -> None:
+    """Upsert each PID's patient (and PV1's visit for A50) by its new identifier; record the correction."""
+    for pid, group, mrg in _patient_groups(ctx, "an identifier change"):
+        subject = map_patient(ctx, pid, next((s for s in group if s.name == "PD1"), None))
+        if subject is None:
+            continue
+        if trigger in PATIENT_IDENTIFIER_TRIGGERS:
+            old = identifier_key(mrg.reps(1), ctx.sender_system)
+            if old is None:
+                ctx.issue(mrg, 1, REQUIRED_FIELD_MISSING, "MRG-1 (prior patient identifier list) is required",
+                          fatal=True)
+            elif old[0] != subject.key:
+                _record_change(ctx, old[0], subject.key, "MRG-1", "PID-3")
+            continue
+        pv1 = next((s for s in group if s.name == "PV1"), None)
+        if not require_segment(ctx, pv1, "PV1"):
+            continue
+        if not pv1.rep(19).c(1):
+            ctx.issue(pv1, 19, REQUIRED_FIELD_MISSING, "PV1-19 (the new visit number) is required", fatal=True)
+            continue
+        new = visit_key(ctx, pv1)
+        map_encounter(ctx, pv1, next((s for s in group if s.name == "PV2"), None), trigger=trigger)
+        prior = mrg.rep(5)
+        if not prior.c(1):
+            ctx.issue(mrg, 5, REQUIRED_FIELD_MISSING, "MRG-5 (prior visit number) is required", fatal=True)
+            continue
+        old_key = Key("Encounter", hd_system(prior.comp(4)) or ctx.sender_system, prior.c(1))
+        if old_key != new:
+            _record_change(ctx, old_key, new, "MRG-5", "PV1-19")
+
+
+def _record_change(ctx: Context, old: Key, new: Key, old_field: str, new_field: str) -> None:
+    identifier = {"system": new.system, "value": new.value}
+    ctx.identifier_changes.append(IdentifierChange(new.resource_type, old.readable_query, (old.system, old.value),
+                                                   new.readable_query, identifier, old_field, new_field))
+
+
+def _merges(ctx: Context) -> None:
+    """Each PID (survivor) with the MRG after it (merged away): upsert the survivor, record the merge."""
+    for pid, group, mrg in _patient_groups(ctx, "a merge"):
+        subject = map_patient(ctx, pid, next((s for s in group if s.name == "PD1"), None))
         merged = merge_queries(ctx, mrg)
         if subject is not None and merged:
             survivor = subject.key.readable_query

@@ -70,7 +70,8 @@ def _class(ctx: Context, pv1: Segment) -> dict[str, Any]:
     return {"system": V3_NULL, "code": "UNK", "display": "unknown"}
 
 
-def _key(ctx: Context, pv1: Segment) -> Key | None:
+def visit_key(ctx: Context, pv1: Segment) -> Key | None:
+    """The Encounter key: the visit number PV1-19, else the patient and admit time, else this message."""
     visit = pv1.rep(19)
     if visit.c(1):
         return Key("Encounter", hd_system(visit.comp(4)) or ctx.sender_system, visit.c(1))
@@ -139,7 +140,7 @@ def map_encounter(ctx: Context, pv1: Segment, pv2: Segment | None = None, *, tri
     """Upsert the Encounter of a PV1 (+PV2) and make it current; its fullUrl (None when PV1 is empty)."""
     if ctx.subject is None or not _meaningful(pv1):
         return None
-    key = _key(ctx, pv1)
+    key = visit_key(ctx, pv1)
     if key is None:
         return None
     period: dict[str, str] = {}
