@@ -162,9 +162,11 @@ def test_service_request(control, status, expected):
     assert ("PUT", "ServiceRequest?identifier=urn:tessera:hl7v2:authority:EHR|PL-5", None) in requests(result)
 
 
-def test_oml_is_mapped_like_orm():
-    text = orm("NW").replace("ORM^O01^ORM_O01", "OML^O21^OML_O21")
-    assert one(run(text), "ServiceRequest")["status"] == "active"
+@pytest.mark.parametrize("message_type", ["OML^O21^OML_O21", "OMG^O19^OMG_O19"])
+def test_lab_and_general_clinical_orders_are_mapped_like_orm(message_type):
+    result = run(orm("NW").replace("ORM^O01^ORM_O01", message_type))
+    assert one(result, "ServiceRequest")["status"] == "active"
+    assert ("PUT", "ServiceRequest?identifier=urn:tessera:hl7v2:authority:EHR|PL-5", None) in requests(result)
 
 
 def test_older_orders_take_priority_and_start_from_the_quantity_timing_field():

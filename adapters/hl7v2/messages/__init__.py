@@ -16,6 +16,7 @@ HANDLERS: dict[str, tuple[frozenset[str], Handler]] = {
     "SIU": (siu.TRIGGERS, siu.map_siu),
     "ORM": (orders.ORM_TRIGGERS, orders.map_order),
     "OML": (orders.OML_TRIGGERS, orders.map_order),
+    "OMG": (orders.OMG_TRIGGERS, orders.map_order),
 }
 
 

@@ -1,7 +1,7 @@
-"""ORM O01 and OML O21 to ServiceRequest (with Specimen, Condition and supporting Observations).
+"""ORM O01, OML O21 and OMG O19 to ServiceRequest (with Specimen, Condition and supporting Observations).
 
 HL7 v2-to-FHIR IG: "OML_O21 to Bundle Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-oml-o21-to-bundle.html)
-and "ORM_O01 to Bundle Map": each ORC (with its OBR / RXO / ODS) is one ServiceRequest, intent order, keyed
+and "ORM_O01 to Bundle Map" (OMG_O19, the general clinical order, has OML_O21's groups): each ORC (with its OBR / RXO / ODS) is one ServiceRequest, intent order, keyed
 by the placer order number; DG1 in the order become reasonReference, OBX supportingInfo, SPM specimen.
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from adapters.hl7v2.tree import Segment
 
 ORM_TRIGGERS = frozenset({"O01"})
 OML_TRIGGERS = frozenset({"O21"})
+OMG_TRIGGERS = frozenset({"O19"})
 DETAIL_SEGMENTS = {"OBR": 4, "RXO": 1, "ODS": 3, "RXE": 2}
 
 
