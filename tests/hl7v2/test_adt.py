@@ -221,6 +221,34 @@ def test_a_visit_number_correction_needs_both_visit_numbers(segments, where):
     assert (info.value.issues[0].segment, info.value.issues[0].field) == where
 
 
+def _a60(*iam: str) -> str:
+    return "\r".join([msh("ADT^A60^ADT_A60"), "EVN|A60", pid(), *iam])
+
+
+@pytest.mark.parametrize("action, status, verification, clinical", [
+    ("A", "C", "confirmed", "active"), ("U", "I", "confirmed", "inactive"), ("A", "U", "unconfirmed", "active"),
+    ("A", "E", "entered-in-error", None), ("D", "C", "entered-in-error", None), ("A", "", None, "active")])
+def test_adverse_reaction_information_updates_the_allergy(action, status, verification, clinical):
+    iam = (f"IAM|1|FA^Food allergy^HL70127|12345^Peanut^L|SV^Severe^HL70128|Hives~Wheezing|{action}|A-9^EHR||||"
+           f"201805||202010051600||||{status}")
+    allergy = one(run(_a60(iam)), "AllergyIntolerance")
+    assert allergy["code"]["coding"][0]["code"] == "12345" and allergy["category"] == ["food"]
+    assert allergy["criticality"] == "high" and allergy["onsetDateTime"] == "2018-05"
+    assert [m["text"] for m in allergy["reaction"][0]["manifestation"]] == ["Hives", "Wheezing"]
+    assert allergy["recordedDate"] == "2020-10-05T16:00:00+01:00"
+    assert {"value": "A-9", "system": "urn:tessera:hl7v2:authority:EHR"} in allergy["identifier"]
+    assert (allergy.get("verificationStatus") or {}).get("coding", [{}])[0].get("code") == verification
+    assert (allergy.get("clinicalStatus") or {}).get("coding", [{}])[0].get("code") == clinical
+
+
+def test_al1_and_iam_about_one_allergen_update_one_allergy():
+    iam = "IAM|1|FA|12345^Peanut^L|||A"
+    al1 = "AL1|1|FA|12345^Peanut^L"
+    urls = [[url for _, url, _ in requests(run(text)) if url.startswith("AllergyIntolerance?")]
+            for text in (_a60(iam), adt("A08") + "\r" + al1)]
+    assert urls[0] == urls[1] and len(urls[0]) == 1
+
+
 def test_merge_without_mrg_is_an_error():
     with pytest.raises(MappingError) as info:
         run("\r".join([msh("ADT^A34"), "EVN|A34", pid()]))

@@ -1,4 +1,4 @@
-"""ADT visit, tracking, leave and cancel events, A28/A31, merges A34/A39/A40 and identifier corrections
+"""ADT visit, tracking, leave and cancel events, A28/A31, adverse reactions A60, merges A34/A39/A40 and identifier corrections
 A46/A47 (patient) and A50 (visit) to Patient, Encounter and more.
 
 HL7 v2-to-FHIR IG: message maps "ADT_A01 to Bundle" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-adt-a01-to-bundle.html),
@@ -17,7 +17,7 @@ from adapters.hl7v2.datatypes.identifiers import hd_system
 from adapters.hl7v2.errors import REQUIRED_FIELD_MISSING
 from adapters.hl7v2.identity import Key
 from adapters.hl7v2.model import IdentifierChange, Merge
-from adapters.hl7v2.segments.clinical import map_allergy, map_condition
+from adapters.hl7v2.segments.clinical import map_adverse_reaction, map_allergy, map_condition
 from adapters.hl7v2.segments.in1 import map_coverage
 from adapters.hl7v2.segments.nk1 import map_related_person
 from adapters.hl7v2.segments.pid import identifier_key, map_patient, merge_queries
@@ -30,7 +30,7 @@ VISIT_TRIGGERS = frozenset({"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A0
                             "A38", "A52", "A53", "A54", "A55"})
 PATIENT_IDENTIFIER_TRIGGERS = frozenset({"A46", "A47"})
 VISIT_IDENTIFIER_TRIGGERS = frozenset({"A50"})
-TRIGGERS = (VISIT_TRIGGERS | frozenset({"A28", "A31"}) | MERGE_TRIGGERS | PATIENT_IDENTIFIER_TRIGGERS
+TRIGGERS = (VISIT_TRIGGERS | frozenset({"A28", "A31", "A60"}) | MERGE_TRIGGERS | PATIENT_IDENTIFIER_TRIGGERS
             | VISIT_IDENTIFIER_TRIGGERS)
 
 
@@ -56,6 +56,8 @@ def map_adt(ctx: Context, trigger: str) -> None:
         map_related_person(ctx, nk1)
     for al1 in message.all("AL1"):
         map_allergy(ctx, al1)
+    for iam in message.all("IAM"):  # A60: adverse reaction information
+        map_adverse_reaction(ctx, iam)
     for dg1 in message.all("DG1"):
         map_condition(ctx, dg1)
     for in1 in message.all("IN1"):
