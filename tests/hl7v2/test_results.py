@@ -169,3 +169,35 @@ def test_the_analysis_time_is_an_extension_not_the_issue_time():
     assert "issued" not in observation
     assert observation["extension"] == [{"url": "http://hl7.org/fhir/StructureDefinition/observation-analysis-date-time",
                                          "valueDateTime": "2026-01-01T10:30:00+01:00"}]
+
+
+SPM = "SPM|1|SP-1&LAB||BLD^Blood^HL70487|||||||P^Patient^HL70369"
+OUL_OBR = "OBR|1|PL-1^EHR|FI-1^LAB|2345-7^Glucose^LN|||20260101100000"
+OUL_ORC = "ORC|RE|PL-1^EHR|FI-1^LAB"
+RESULT = "OBX|1|NM|2345-7^Glucose^LN||5.4|mmol/L|||||F"
+
+
+def _oul(trigger: str, *segments: str) -> str:
+    from tests.hl7v2.builders import msh, pid
+    return "\r".join([msh(f"OUL^{trigger}^OUL_{trigger}", sender="LAB"), pid(), *segments])
+
+
+@pytest.mark.parametrize("trigger, segments", [
+    ("R22", [SPM, "OBX|1|NM|SPECVOL^Specimen volume^L||5|mL|||||F", OUL_OBR, OUL_ORC, RESULT]),
+    ("R23", [SPM, "OBX|1|NM|SPECVOL^Specimen volume^L||5|mL|||||F", "SAC||C-1", OUL_OBR, OUL_ORC, RESULT]),
+    ("R24", [OUL_OBR, OUL_ORC, SPM, "SAC||C-1", RESULT])])
+def test_unsolicited_lab_observations_group_results_by_order_around_the_specimen(trigger, segments):
+    result = run(_oul(trigger, *segments))
+    report = one(result, "DiagnosticReport")
+    specimen = one(result, "Specimen")
+    specimen_url = next(e["fullUrl"] for e in result.bundle["entry"] if e["resource"] is specimen)
+    assert report["specimen"] == [{"reference": specimen_url}]
+    assert {i["value"] for i in report["identifier"]} >= {"FI-1"}
+    observations = {o["code"]["coding"][0]["code"]: o for o in resources(result, "Observation")}
+    urls = {e["resource"]["code"]["coding"][0]["code"]: e["fullUrl"] for e in result.bundle["entry"]
+            if e["resource"]["resourceType"] == "Observation"}
+    assert [r["reference"] for r in report["result"]] == [urls["2345-7"]]
+    assert observations["2345-7"]["specimen"] == {"reference": specimen_url}
+    if trigger != "R24":  # an observation of the specimen itself is no result of the order
+        assert observations["SPECVOL"]["specimen"] == {"reference": specimen_url}
+        assert observations["SPECVOL"]["valueQuantity"]["value"] == 5

@@ -11,6 +11,7 @@ Handler = Callable[[Context, str], None]
 HANDLERS: dict[str, tuple[frozenset[str], Handler]] = {
     "ADT": (adt.TRIGGERS, adt.map_adt),
     "ORU": (oru.TRIGGERS, oru.map_oru),
+    "OUL": (oru.OUL_TRIGGERS, oru.map_oul),
     "VXU": (vxu.TRIGGERS, vxu.map_vxu),
     "MDM": (mdm.TRIGGERS, mdm.map_mdm),
     "SIU": (siu.TRIGGERS, siu.map_siu),

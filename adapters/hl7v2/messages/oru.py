@@ -1,8 +1,11 @@
-"""ORU R01 to DiagnosticReport, Observation, Specimen (and the ServiceRequest they fulfil).
+"""ORU R01 and OUL R22-R24 to DiagnosticReport, Observation, Specimen (and the ServiceRequest they fulfil).
 
 HL7 v2-to-FHIR IG: "ORU_R01 to Bundle Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-oru-r01-to-bundle.html):
 one DiagnosticReport per OBR (results = its OBX), Specimen from SPM (or OBR-15), OBX-14 else OBR-7 as
 effective time. The Patient/Encounter/ServiceRequest are only created when missing (ADT/ORM own them).
+OUL (unsolicited laboratory observations, HL7 v2 chapter 7) carries the same groups ordered around the
+specimen: R22 and R23 name the SPM (and its containers) before the OBRs it was used for, each OBR followed by
+its ORC; the OBX right after an SPM observe the specimen. R24 is ordered by OBR, its SPMs inside the order.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from adapters.hl7v2.segments.specimen import map_obr_specimen, map_specimen
 from adapters.hl7v2.tree import Segment
 
 TRIGGERS = frozenset({"R01"})
+OUL_TRIGGERS = frozenset({"R22", "R23", "R24"})
 
 
 @dataclass
@@ -74,6 +78,51 @@ def map_oru(ctx: Context, trigger: str) -> None:
     for position, group in enumerate(groups, start=1):
         ctx.subject, ctx.encounter = group.subject, group.encounter
         if ctx.subject is not None:
+            _map_group(ctx, group, position)
+
+
+def map_oul(ctx: Context, trigger: str) -> None:
+    """Translate an OUL^R22/R23/R24 message into the context's Bundle."""
+    if not require_segment(ctx, ctx.message.first("PID"), "PID"):
+        return
+    groups: list[OrderGroup] = []
+    specimen: Segment | None = None  # R22/R23: the SPM the following orders were performed on
+    previous = ""
+    for segment in ctx.message.segments:
+        name = segment.name
+        if name == "PID":
+            map_patient(ctx, segment, None)
+            ctx.encounter, specimen = None, None
+        elif name == "PV1" and ctx.subject is not None:
+            map_encounter(ctx, segment, None)
+        elif name == "SPM":
+            if trigger == "R24" and groups and groups[-1].obr is not None:
+                groups[-1].specimens.append(segment)
+            else:  # observations of the specimen itself follow until its first order
+                specimen = segment
+                groups.append(OrderGroup(specimens=[segment], subject=ctx.subject, encounter=ctx.encounter))
+        elif name == "OBR":
+            groups.append(OrderGroup(obr=segment, specimens=[specimen] if specimen is not None else [],
+                                     subject=ctx.subject, encounter=ctx.encounter))
+        elif name == "ORC" and groups and groups[-1].obr is not None and groups[-1].orc is None:
+            groups[-1].orc = segment
+        elif name == "OBX":
+            if not groups:
+                groups.append(OrderGroup(subject=ctx.subject, encounter=ctx.encounter))
+            groups[-1].results.append(Result(segment))
+        elif name == "NTE" and groups:
+            text = note_text(segment)
+            if previous == "OBX" and groups[-1].results:
+                groups[-1].results[-1].notes.append(text)
+            elif previous in ("OBR", "ORC", "TQ1"):
+                groups[-1].notes.append(text)
+        elif name == "TQ1" and groups:
+            groups[-1].tq1 = segment
+        if name != "NTE":
+            previous = name
+    for position, group in enumerate(groups, start=1):
+        ctx.subject, ctx.encounter = group.subject, group.encounter
+        if ctx.subject is not None and (group.obr is not None or group.results):
             _map_group(ctx, group, position)
 
 
