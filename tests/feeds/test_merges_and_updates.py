@@ -389,3 +389,17 @@ def test_a_corrected_visit_number_replaces_the_wrong_one_on_the_same_visit(conta
     [after] = _all(container, "Encounter", identifier="V2")
     assert after["id"] == before["id"] and [i["value"] for i in after["identifier"]] == ["V2"]
     assert after["status"] == "in-progress" and len(_all(container, "Encounter")) == 1
+
+
+def test_a_pharmacy_order_and_its_dispense_are_one_request_and_a_dispense_that_names_it(container):
+    order = ["ORC|NW|RX-5^EHR||||||||20260105073000", "RXE||00071015523^Atorvastatin 10 mg tab^NDC|1||TAB^tablet|||"
+             "|||30|TAB^tablet|3", "RXR|PO^Oral^HL70162"]
+    _receive(container, _message("RDE^O11^RDE_O11", "1", _pid(), *order, app="EHR"))
+    dispensed = [order[0], order[1].replace("|1||TAB", "|2||TAB"),
+                 "RXD|1|00071015523^Atorvastatin 10 mg tab^NDC|20260105093000|30|TAB^tablet||PN-77"]
+    _receive(container, _message("RDS^O13^RDS_O13", "2", _pid(), *dispensed, app="PHARM"))
+    [request] = _all(container, "MedicationRequest")
+    assert request["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 1  # the prescriber's
+    [dispense] = _all(container, "MedicationDispense")
+    assert dispense["authorizingPrescription"] == [{"reference": f"MedicationRequest/{request['id']}"}]
+    assert dispense["subject"] == request["subject"] and dispense["quantity"]["value"] == 30

@@ -173,3 +173,76 @@ def test_older_orders_take_priority_and_start_from_the_quantity_timing_field():
     text = orm("NW").replace("|NW|PL-5^EHR||GRP-1^EHR|||", "|NW|PL-5^EHR||GRP-1^EHR|||^^^20260102070000^^S", 1)
     request = one(run(text.replace("2.5.1", "2.3")), "ServiceRequest")
     assert request["priority"] == "stat" and request["occurrenceDateTime"] == "2026-01-02T07:00:00+01:00"
+
+
+RXE = ("RXE|^^^20260105080000^^R|00071015523^Atorvastatin 10 mg tab^NDC|1|2|TAB^tablet^HL70292|TAB|"
+       "^Take with water|||30|TAB^tablet|3")
+
+
+def rde(control: str = "NW", *, status: str = "", detail: str = RXE) -> str:
+    return "\r".join([msh("RDE^O11^RDE_O11", sender="EHR"), pid(), "PV1|1|O|||||||||||||||||V9^^^GENHOSP^VN",
+                      f"ORC|{control}|RX-5^EHR||GRP-2^EHR|{status}||||20260105073000|||77^Orderer^Olga",
+                      detail, "TQ1|1||BID||||20260105080000|20260204080000", "RXR|PO^Oral^HL70162",
+                      "OBX|1|NM|29463-7^Body weight^LN||72|kg|||||F"])
+
+
+def test_an_encoded_pharmacy_order_is_a_medication_request():
+    result = run(rde())
+    request = one(result, "MedicationRequest")
+    assert request["status"] == "active" and request["intent"] == "order"
+    assert request["medicationCodeableConcept"]["coding"][0] == {
+        "system": "http://hl7.org/fhir/sid/ndc", "code": "00071015523", "display": "Atorvastatin 10 mg tab"}
+    assert request["authoredOn"] == "2026-01-05T07:30:00+01:00" and request["requester"]["display"] == "Olga Orderer"
+    [dosage] = request["dosageInstruction"]
+    assert dosage["text"] == "Take with water"
+    assert dosage["doseAndRate"] == [{"doseRange": {"low": {"value": 1, "unit": "tablet"},
+                                                    "high": {"value": 2, "unit": "tablet"}}}]
+    assert dosage["route"]["coding"][0]["code"] == "PO" and dosage["timing"]["code"] == {"text": "BID"}
+    assert dosage["timing"]["repeat"]["boundsPeriod"]["start"] == "2026-01-05T08:00:00+01:00"
+    assert request["dispenseRequest"] == {"quantity": {"value": 30, "unit": "tablet"}, "numberOfRepeatsAllowed": 3}
+    assert request["groupIdentifier"]["value"] == "GRP-2"
+    weight = one(result, "Observation")
+    assert [r["reference"] for r in request["supportingInformation"]] == [
+        next(e["fullUrl"] for e in result.bundle["entry"] if e["resource"] is weight)]
+    assert ("PUT", "MedicationRequest?identifier=urn:tessera:hl7v2:authority:EHR|RX-5", None) in requests(result)
+
+
+@pytest.mark.parametrize("control, status, expected", [("CA", "", "cancelled"), ("DC", "", "stopped"),
+                                                       ("HD", "", "on-hold"), ("NW", "CM", "completed")])
+def test_medication_request_status_follows_the_order_control(control, status, expected):
+    assert one(run(rde(control, status=status)), "MedicationRequest")["status"] == expected
+
+
+def test_a_requested_pharmacy_order_without_rxe_uses_rxo():
+    rxo = "RXO|00071015523^Atorvastatin 10 mg tab^NDC|1||TAB^tablet^HL70292"
+    request = one(run(rde(detail=rxo)), "MedicationRequest")
+    assert request["medicationCodeableConcept"]["coding"][0]["code"] == "00071015523"
+    assert request["dosageInstruction"][0]["doseAndRate"] == [{"doseQuantity": {"value": 1, "unit": "tablet"}}]
+
+
+def test_a_dispense_names_the_order_it_fills_and_only_creates_that_order_when_missing():
+    text = rde().replace("RDE^O11^RDE_O11", "RDS^O13^RDS_O13").replace("|EHR|", "|PHARM|", 1) + "\r" + (
+        "RXD|1|00071015523^Atorvastatin 10 mg tab^NDC|20260105093000|30|TAB^tablet|TAB|PN-77||Dispensed in vial|"
+        "88^Pharmacist^Paul") + "\rRXR|PO^Oral^HL70162"
+    result = run(text)
+    dispense = one(result, "MedicationDispense")
+    request_url = next(e["fullUrl"] for e in result.bundle["entry"]
+                       if e["resource"]["resourceType"] == "MedicationRequest")
+    assert dispense["authorizingPrescription"] == [{"reference": request_url}]
+    assert dispense["status"] == "completed" and dispense["quantity"] == {"value": 30, "unit": "tablet"}
+    assert dispense["whenHandedOver"] == "2026-01-05T09:30:00+01:00"
+    assert dispense["performer"][0]["actor"]["display"] == "Paul Pharmacist"
+    assert dispense["note"] == [{"text": "Dispensed in vial"}]
+    assert {"system": "urn:tessera:hl7v2:authority:GENHOSP", "value": "PN-77"} in dispense["identifier"]
+    methods = {url.split("?")[0]: method for method, url, _ in requests(result)}
+    assert methods["MedicationRequest"] == "POST" and methods["MedicationDispense"] == "PUT"
+
+
+@pytest.mark.parametrize("text, segment", [
+    ("\r".join([msh("RDE^O11^RDE_O11"), pid(), "ORC|NW|RX-5^EHR"]), "RXE"),
+    ("\r".join([msh("RDS^O13^RDS_O13"), pid(), "ORC|NW|RX-5^EHR", RXE]), "RXD"),
+    ("\r".join([msh("RDE^O11^RDE_O11"), pid(), "ORC|NW|RX-5^EHR", "RXE||"]), "RXE")])
+def test_a_pharmacy_order_without_its_medication_or_dispense_is_an_error(text, segment):
+    with pytest.raises(MappingError) as info:
+        run(text)
+    assert info.value.issues[0].segment == segment

@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from adapters.hl7v2.context import Context
 from adapters.hl7v2.errors import UNSUPPORTED_EVENT_CODE, UNSUPPORTED_MESSAGE_TYPE, UnsupportedMessage
-from adapters.hl7v2.messages import adt, mdm, orders, oru, siu, vxu
+from adapters.hl7v2.messages import adt, mdm, orders, oru, pharmacy, siu, vxu
 
 Handler = Callable[[Context, str], None]
 HANDLERS: dict[str, tuple[frozenset[str], Handler]] = {
@@ -18,6 +18,8 @@ HANDLERS: dict[str, tuple[frozenset[str], Handler]] = {
     "ORM": (orders.ORM_TRIGGERS, orders.map_order),
     "OML": (orders.OML_TRIGGERS, orders.map_order),
     "OMG": (orders.OMG_TRIGGERS, orders.map_order),
+    "RDE": (pharmacy.RDE_TRIGGERS, pharmacy.map_pharmacy),
+    "RDS": (pharmacy.RDS_TRIGGERS, pharmacy.map_pharmacy),
 }
 
 

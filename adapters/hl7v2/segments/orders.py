@@ -66,10 +66,10 @@ def request_status(orc: Segment | None, default: str = "unknown") -> str:
     return ORDER_STATUS.get(orc.get(5).upper()) or ORDER_CONTROL.get(orc.get(1).upper()) or default
 
 
-def request_key(ctx: Context, ids: OrderIds, position: int) -> Key:
-    """ServiceRequest key: placer number, else filler number, else this message and the order position."""
-    return (identifier_key("ServiceRequest", ids.placer) or identifier_key("ServiceRequest", ids.filler)
-            or synthetic_key("ServiceRequest", "order", ctx.sender_system, ctx.header.control_id, str(position)))
+def request_key(ctx: Context, ids: OrderIds, position: int, resource_type: str = "ServiceRequest") -> Key:
+    """Request key: placer number, else filler number, else this message and the order position."""
+    return (identifier_key(resource_type, ids.placer) or identifier_key(resource_type, ids.filler)
+            or synthetic_key(resource_type, "order", ctx.sender_system, ctx.header.control_id, str(position)))
 
 
 def map_service_request(ctx: Context, orc: Segment | None, obr: Segment | None, *, key: Key, ids: OrderIds,
