@@ -246,3 +246,14 @@ def test_a_pharmacy_order_without_its_medication_or_dispense_is_an_error(text, s
     with pytest.raises(MappingError) as info:
         run(text)
     assert info.value.issues[0].segment == segment
+
+
+def test_a_pharmacy_order_in_an_orm_message_is_a_medication_request():
+    text = "\r".join([msh("ORM^O01^ORM_O01", sender="EHR"), pid(), "ORC|NW|RX-6^EHR",
+                      "RXO|00071015523^Atorvastatin 10 mg tab^NDC|1||TAB^tablet", "RXR|PO^Oral^HL70162",
+                      "DG1|1||E78.5^Hyperlipidemia^I10C"])
+    result = run(text)
+    request = one(result, "MedicationRequest")
+    assert request["dosageInstruction"][0]["route"]["coding"][0]["code"] == "PO"
+    assert request["reasonReference"] and not resources(result, "ServiceRequest")
+    assert ("PUT", "MedicationRequest?identifier=urn:tessera:hl7v2:authority:EHR|RX-6", None) in requests(result)

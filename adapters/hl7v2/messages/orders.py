@@ -1,4 +1,5 @@
-"""ORM O01, OML O21 and OMG O19 to ServiceRequest (with Specimen, Condition and supporting Observations).
+"""ORM O01, OML O21 and OMG O19 to ServiceRequest (with Specimen, Condition and supporting Observations);
+a pharmacy order (RXO/RXE) to MedicationRequest.
 
 HL7 v2-to-FHIR IG: "OML_O21 to Bundle Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-oml-o21-to-bundle.html)
 and "ORM_O01 to Bundle Map" (OMG_O19, the general clinical order, has OML_O21's groups): each ORC (with its OBR / RXO / ODS) is one ServiceRequest, intent order, keyed
@@ -14,6 +15,7 @@ from adapters.hl7v2.datatypes.codes import cwe_concept
 from adapters.hl7v2.messages.common import Result, map_results, note_text, require_segment
 from adapters.hl7v2.segments.clinical import map_allergy, map_condition
 from adapters.hl7v2.segments.in1 import map_coverage
+from adapters.hl7v2.segments.medication import map_medication_request
 from adapters.hl7v2.segments.orders import map_service_request, order_ids, request_key
 from adapters.hl7v2.segments.pid import map_patient
 from adapters.hl7v2.segments.pv1 import map_encounter
@@ -24,6 +26,7 @@ ORM_TRIGGERS = frozenset({"O01"})
 OML_TRIGGERS = frozenset({"O21"})
 OMG_TRIGGERS = frozenset({"O19"})
 DETAIL_SEGMENTS = {"OBR": 4, "RXO": 1, "ODS": 3, "RXE": 2}
+MEDICATION_DETAILS = ("RXO", "RXE")
 
 
 @dataclass
@@ -38,6 +41,7 @@ class Order:
     results: list[Result] = field(default_factory=list)
     specimens: list[Segment] = field(default_factory=list)
     visit: Segment | None = None  # a PV1 met between orders (OML prior-result groups)
+    routes: list[Segment] = field(default_factory=list)  # RXR of a pharmacy order
 
 
 def _groups(ctx: Context) -> list[Order]:
@@ -60,6 +64,8 @@ def _groups(ctx: Context) -> list[Order]:
             orders[-1].tq1 = orders[-1].tq1 or segment
         elif name == "DG1":
             orders[-1].diagnoses.append(segment)
+        elif name == "RXR":
+            orders[-1].routes.append(segment)
         elif name == "OBX":
             orders[-1].results.append(Result(segment))
         elif name == "SPM":
@@ -105,12 +111,18 @@ def map_order(ctx: Context, trigger: str) -> None:
 def _map_order(ctx: Context, order: Order, position: int) -> None:
     obr = order.detail if order.detail is not None and order.detail.name == "OBR" else None
     ids = order_ids(ctx, order.orc, obr)
+    reasons = [url for url in (map_condition(ctx, dg1) for dg1 in order.diagnoses) if url]
+    if order.detail is not None and order.detail.name in MEDICATION_DETAILS:  # IG: RXO/RXE to MedicationRequest
+        key = request_key(ctx, ids, position, "MedicationRequest")
+        results = map_results(ctx, order.results, (key.system, key.value))
+        map_medication_request(ctx, order.orc, order.detail, key=key, ids=ids, rxrs=order.routes, tq1=order.tq1,
+                               notes=order.notes, supporting=results, reasons=reasons)
+        return
     key = request_key(ctx, ids, position)
     scope = (key.system, key.value)
     code = None
     if order.detail is not None:
         code = cwe_concept(order.detail.rep(DETAIL_SEGMENTS[order.detail.name]))
-    reasons = [url for url in (map_condition(ctx, dg1) for dg1 in order.diagnoses) if url]
     specimens = [url for url in (map_specimen(ctx, spm, scope) for spm in order.specimens) if url]
     results = map_results(ctx, order.results, scope)
     links: dict[str, Any] = {"reasonReference": [{"reference": url} for url in reasons],

@@ -90,7 +90,8 @@ def medication_status(orc: Segment | None) -> str:
 
 def map_medication_request(ctx: Context, orc: Segment | None, detail: Segment, *, key: Key, ids: OrderIds,
                            rxrs: list[Segment], tq1: Segment | None, notes: list[str],
-                           supporting: list[str], create_only: bool = False) -> str | None:
+                           supporting: list[str], reasons: list[str] | None = None,
+                           create_only: bool = False) -> str | None:
     """Upsert the MedicationRequest of an ORC with its RXE (else RXO); None without a medication code."""
     if ctx.subject is None:
         return None
@@ -130,6 +131,8 @@ def map_medication_request(ctx: Context, orc: Segment | None, detail: Segment, *
     indication = cwe_concept(detail.rep(numbers["indication"]))
     if indication:
         request["reasonCode"] = [indication]
+    if reasons:
+        request["reasonReference"] = [{"reference": url} for url in reasons]
     if supporting:
         request["supportingInformation"] = [{"reference": url} for url in supporting]
     if notes:
