@@ -403,3 +403,15 @@ def test_a_pharmacy_order_and_its_dispense_are_one_request_and_a_dispense_that_n
     [dispense] = _all(container, "MedicationDispense")
     assert dispense["authorizingPrescription"] == [{"reference": f"MedicationRequest/{request['id']}"}]
     assert dispense["subject"] == request["subject"] and dispense["quantity"]["value"] == 30
+
+
+def test_a_problem_added_updated_and_deleted_stays_one_condition(container):
+    prb = "PRB|{action}|20260101100000|I10^Essential hypertension^I10C|P-9^EHR|||20260101|||||||{status}"
+    for control, trigger, action, status in (("1", "PC1", "AD", "A"), ("2", "PC2", "UP", "R"), ("3", "PC3", "DE", "")):
+        _receive(container, _message(f"PPR^{trigger}^PPR_PC1", control, _pid(),
+                                     prb.format(action=action, status=status), app="EHR"))
+        [condition] = _all(container, "Condition")
+        if trigger == "PC2":
+            assert condition["clinicalStatus"]["coding"][0]["code"] == "resolved"
+    assert condition["verificationStatus"]["coding"][0]["code"] == "entered-in-error"
+    assert "clinicalStatus" not in condition

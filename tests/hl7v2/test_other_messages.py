@@ -257,3 +257,43 @@ def test_a_pharmacy_order_in_an_orm_message_is_a_medication_request():
     assert request["dosageInstruction"][0]["route"]["coding"][0]["code"] == "PO"
     assert request["reasonReference"] and not resources(result, "ServiceRequest")
     assert ("PUT", "MedicationRequest?identifier=urn:tessera:hl7v2:authority:EHR|RX-6", None) in requests(result)
+
+
+def ppr(trigger: str, prb: str, *extra: str) -> str:
+    return "\r".join([msh(f"PPR^{trigger}^PPR_PC1", sender="EHR"), pid(), prb, *extra])
+
+
+def _status(condition: dict, element: str) -> str | None:
+    return (condition.get(element) or {}).get("coding", [{}])[0].get("code")
+
+
+def test_a_problem_is_a_problem_list_condition():
+    prb = ("PRB|AD|20260101100000|I10^Essential hypertension^I10C|P-9^EHR|||20260101||20260301||||CO^Confirmed|"
+           "A^Active||20251201")
+    condition = one(run(ppr("PC1", prb, "NTE|1||diet first")), "Condition")
+    assert condition["category"][0]["coding"][0]["code"] == "problem-list-item"
+    assert condition["code"]["coding"][0]["code"] == "I10"
+    assert _status(condition, "verificationStatus") == "confirmed" and _status(condition, "clinicalStatus") == "active"
+    assert (condition["recordedDate"], condition["abatementDateTime"], condition["onsetDateTime"]) == (
+        "2026-01-01", "2026-03-01", "2025-12-01")
+    assert condition["note"] == [{"text": "diet first"}]
+    assert {"value": "P-9", "system": "urn:tessera:hl7v2:authority:EHR"} in condition["identifier"]
+
+
+@pytest.mark.parametrize("trigger, action", [("PC3", "DE"), ("PC2", "DE")])
+def test_a_deleted_problem_is_entered_in_error_without_a_clinical_status(trigger, action):
+    prb = f"PRB|{action}|20260101100000|I10^Essential hypertension^I10C|P-9^EHR||||||||||A"
+    condition = one(run(ppr(trigger, prb)), "Condition")
+    assert _status(condition, "verificationStatus") == "entered-in-error" and "clinicalStatus" not in condition
+
+
+def test_a_life_cycle_status_sent_in_the_confirmation_field_is_read_with_a_warning():
+    result = run(ppr("PC2", "PRB|UP|20260101100000|I10^Essential hypertension^I10C|P-9|||||||||Resolved"))
+    assert _status(one(result, "Condition"), "clinicalStatus") == "resolved"
+    assert [(w.segment, w.field) for w in result.warnings] == [("PRB", 13)]
+
+
+def test_a_problem_message_without_a_problem_is_an_error():
+    with pytest.raises(MappingError) as info:
+        run(ppr("PC1", "NTE|1||nothing"))
+    assert info.value.issues[0].segment == "PRB"

@@ -1,10 +1,14 @@
-"""AL1 and IAM to AllergyIntolerance, DG1 to Condition.
+"""AL1 and IAM to AllergyIntolerance, DG1 and PRB to Condition.
 
 HL7 v2-to-FHIR IG: "Segment AL1 to AllergyIntolerance Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-al1-to-allergyintolerance.html),
 "Segment IAM to AllergyIntolerance Map" (IAM-1..5 as AL1; IAM-7 identifier, IAM-11 onset, IAM-13 recorded date,
 IAM-17 clinical status, table 0438, to verification and clinical status; IAM-6 action D is a deletion,
 kept as `entered-in-error`) and "Segment DG1 to Condition Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-dg1-to-condition.html).
 An allergy is keyed by patient and allergen, so AL1 and IAM about one allergen update one resource.
+"Segment PRB to Condition Map": a problem-list-item keyed by its instance id PRB-4 (else patient and PRB-3),
+PRB-13 confirmation to verificationStatus, PRB-14 life cycle to clinicalStatus (codes or their names, as
+senders write either), PRB-7 recorded, PRB-9 abatement, PRB-16/17 onset; action DE (or a PC3) deletes it,
+kept as `entered-in-error`.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ from adapters.hl7v2.tree import Segment
 ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
 CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
 CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
 DIAGNOSIS_VERIFICATION = {"F": "confirmed", "W": "provisional", "A": "provisional"}
 ALLERGY_VERIFICATION = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
 # HL7 table 0438 allergy clinical status -> (verificationStatus, clinicalStatus)
@@ -98,6 +103,72 @@ def _allergy(ctx: Context, segment: Segment) -> tuple[Key, dict[str, Any]] | Non
     if reactions:
         allergy["reaction"] = [{"manifestation": reactions}]
     return key, allergy
+
+
+PROBLEM_VERIFICATION = {"C": "confirmed", "CO": "confirmed", "CONFIRMED": "confirmed", "P": "provisional",
+                        "PO": "provisional", "PR": "provisional", "PROVISIONAL": "provisional", "PROBABLE": "provisional",
+                        "POSSIBLE": "provisional", "D": "differential", "DIFFERENTIAL": "differential",
+                        "R": "refuted", "RO": "refuted", "REFUTED": "refuted", "RULED OUT": "refuted",
+                        "U": "unconfirmed", "UNCONFIRMED": "unconfirmed"}
+PROBLEM_CLINICAL = {"A": "active", "ACTIVE": "active", "I": "inactive", "INACTIVE": "inactive", "R": "resolved",
+                    "RESOLVED": "resolved", "REMISSION": "remission", "RECURRENCE": "recurrence",
+                    "RELAPSE": "relapse"}
+
+
+def map_problem(ctx: Context, prb: Segment, notes: list[str], *, deleted: bool = False) -> str | None:
+    """Upsert the Condition (problem-list item) of a PRB segment; its fullUrl (None without PRB-3)."""
+    if ctx.subject is None:
+        return None
+    code = cwe_concept(prb.rep(3))
+    if code is None:
+        ctx.issue(prb, 3, REQUIRED_FIELD_MISSING, "PRB-3 (the problem) is required", fatal=True)
+        return None
+    identifier = ei_identifier(prb.rep(4), default_system=ctx.sender_system)
+    key = (Key("Condition", identifier["system"], identifier["value"]) if identifier
+           else synthetic_key("Condition", "problem", ctx.subject.key.system, ctx.subject.key.value,
+                              cwe_code(prb.rep(3)) or code.get("text")))
+    categories = [{"coding": [{"system": CONDITION_CATEGORY, "code": "problem-list-item"}]}]
+    classification = cwe_concept(prb.rep(10))
+    if classification:
+        categories.append(classification)
+    condition: dict[str, Any] = {"category": categories, "code": code, "subject": ctx.patient_ref(),
+                                 "encounter": ctx.encounter_ref(), "identifier": [identifier] if identifier else []}
+    clinical = _table_value(ctx, prb, 14, PROBLEM_CLINICAL, "problem life cycle status")
+    misplaced = None if clinical or prb.get(14) else _table_value(ctx, prb, 13, PROBLEM_CLINICAL, "", warn=False)
+    if misplaced:  # a life cycle status sent one field early (seen from several senders): read, and said so
+        clinical, verification = misplaced, None
+        ctx.issue(prb, 13, TABLE_VALUE_NOT_FOUND, "PRB-13 holds a problem life cycle status; it was read as PRB-14",
+                  fatal=False)
+    else:
+        verification = _table_value(ctx, prb, 13, PROBLEM_VERIFICATION, "problem confirmation status")
+    if deleted or prb.get(1).upper() == "DE":
+        verification, clinical = "entered-in-error", None  # FHIR con-5: no clinical status then
+    if verification:
+        condition["verificationStatus"] = {"coding": [{"system": CONDITION_VERIFICATION, "code": verification}]}
+    if clinical:
+        condition["clinicalStatus"] = {"coding": [{"system": CONDITION_CLINICAL, "code": clinical}]}
+    for field, name in ((7, "recordedDate"), (9, "abatementDateTime"), (16, "onsetDateTime")):
+        when = ctx.datetime(prb, field) if prb.get(field) else None
+        if when:
+            condition[name] = when
+    if "onsetDateTime" not in condition and prb.get(17):
+        condition["onsetString"] = prb.get(17)
+    if notes:
+        condition["note"] = [{"text": text} for text in notes]
+    return ctx.upsert(key, condition)
+
+
+def _table_value(ctx: Context, segment: Segment, field: int, table: dict[str, str], name: str, *,
+                 warn: bool = True) -> str | None:
+    """A FHIR code for a CWE field sent as a code or its name (a warning when it is neither)."""
+    rep = segment.rep(field)
+    for text in (rep.c(1), rep.c(2)):
+        if text.strip().upper() in table:
+            return table[text.strip().upper()]
+    if warn and (rep.c(1) or rep.c(2)):
+        ctx.issue(segment, field, TABLE_VALUE_NOT_FOUND, f"{segment.name}-{field} is not a known {name}",
+                  fatal=False)
+    return None
 
 
 def map_condition(ctx: Context, dg1: Segment) -> str | None:
