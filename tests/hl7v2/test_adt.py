@@ -249,6 +249,26 @@ def test_al1_and_iam_about_one_allergen_update_one_allergy():
     assert urls[0] == urls[1] and len(urls[0]) == 1
 
 
+def test_procedures_of_an_admission():
+    pr1 = ("PR1|1||76164006^Biopsy of colon^SCT|colon biopsy|20260101114000|D^Diagnostic procedure^HL70230|20|"
+           "12^Anes^Mark||||55^Cutter^Sam|||K63.5^Polyp of colon^I10C||||PROC-1^GENHOSP")
+    result = run(adt("A01") + "\r" + pr1)
+    procedure = one(result, "Procedure")
+    assert procedure["status"] == "completed" and procedure["code"]["coding"][0]["code"] == "76164006"
+    assert procedure["code"]["text"] == "colon biopsy"
+    assert procedure["performedDateTime"] == "2026-01-01T11:40:00+01:00"
+    assert procedure["category"]["coding"][0] == {"system": "http://terminology.hl7.org/CodeSystem/v2-0230",
+                                                  "code": "D", "display": "Diagnostic procedure"}
+    assert [p["function"]["coding"][0]["display"] for p in procedure["performer"]] == [
+        "Anesthesiologist", "Healthcare professional"]
+    assert procedure["reasonCode"][0]["coding"][0]["code"] == "K63.5"
+    assert procedure["encounter"]["reference"] == next(e["fullUrl"] for e in result.bundle["entry"]
+                                                       if e["resource"]["resourceType"] == "Encounter")
+    assert ("PUT", "Procedure?identifier=urn:tessera:hl7v2:authority:GENHOSP|PROC-1", None) in requests(result)
+    deleted = run(adt("A08") + "\r" + pr1 + "|D")
+    assert one(deleted, "Procedure")["status"] == "entered-in-error"
+
+
 def test_merge_without_mrg_is_an_error():
     with pytest.raises(MappingError) as info:
         run("\r".join([msh("ADT^A34"), "EVN|A34", pid()]))

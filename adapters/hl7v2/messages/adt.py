@@ -17,7 +17,7 @@ from adapters.hl7v2.datatypes.identifiers import hd_system
 from adapters.hl7v2.errors import REQUIRED_FIELD_MISSING
 from adapters.hl7v2.identity import Key
 from adapters.hl7v2.model import IdentifierChange, Merge
-from adapters.hl7v2.segments.clinical import map_adverse_reaction, map_allergy, map_condition
+from adapters.hl7v2.segments.clinical import map_adverse_reaction, map_allergy, map_condition, map_procedure
 from adapters.hl7v2.segments.in1 import map_coverage
 from adapters.hl7v2.segments.nk1 import map_related_person
 from adapters.hl7v2.segments.pid import identifier_key, map_patient, merge_queries
@@ -60,6 +60,8 @@ def map_adt(ctx: Context, trigger: str) -> None:
         map_adverse_reaction(ctx, iam)
     for dg1 in message.all("DG1"):
         map_condition(ctx, dg1)
+    for pr1 in message.all("PR1"):
+        map_procedure(ctx, pr1)
     for in1 in message.all("IN1"):
         map_coverage(ctx, in1)
     map_results(ctx, _results(message.segments), (ctx.sender_system, f"message^{ctx.header.control_id}"))

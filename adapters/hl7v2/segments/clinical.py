@@ -1,4 +1,4 @@
-"""AL1 and IAM to AllergyIntolerance, DG1 and PRB to Condition.
+"""AL1 and IAM to AllergyIntolerance, DG1 and PRB to Condition, PR1 to Procedure.
 
 HL7 v2-to-FHIR IG: "Segment AL1 to AllergyIntolerance Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-al1-to-allergyintolerance.html),
 "Segment IAM to AllergyIntolerance Map" (IAM-1..5 as AL1; IAM-7 identifier, IAM-11 onset, IAM-13 recorded date,
@@ -9,13 +9,17 @@ An allergy is keyed by patient and allergen, so AL1 and IAM about one allergen u
 PRB-13 confirmation to verificationStatus, PRB-14 life cycle to clinicalStatus (codes or their names, as
 senders write either), PRB-7 recorded, PRB-9 abatement, PRB-16/17 onset; action DE (or a PC3) deletes it,
 kept as `entered-in-error`.
+"Segment PR1 to Procedure Map": PR1-3 code (PR1-4 its text), PR1-5 performed, PR1-6 functional type
+(table 0230) category, PR1-8 anesthesiologist / PR1-11 surgeon / PR1-12 practitioner performers, PR1-15
+reason, PR1-19 identifier (the key, else patient + code + time); PR1-20 action D is a deletion, kept as
+`entered-in-error`.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from adapters.hl7v2.context import Context
-from adapters.hl7v2.datatypes.codes import cwe_code, cwe_concept
+from adapters.hl7v2.datatypes.codes import cwe_code, cwe_concept, table_concept
 from adapters.hl7v2.datatypes.identifiers import ei_identifier
 from adapters.hl7v2.errors import REQUIRED_FIELD_MISSING, TABLE_VALUE_NOT_FOUND
 from adapters.hl7v2.identity import Key, synthetic_key
@@ -169,6 +173,52 @@ def _table_value(ctx: Context, segment: Segment, field: int, table: dict[str, st
         ctx.issue(segment, field, TABLE_VALUE_NOT_FOUND, f"{segment.name}-{field} is not a known {name}",
                   fatal=False)
     return None
+
+
+PERFORMER_FUNCTIONS = ((8, "88189002", "Anesthesiologist"), (11, "304292004", "Surgeon"),
+                       (12, "223366009", "Healthcare professional"))
+
+
+def map_procedure(ctx: Context, pr1: Segment) -> str | None:
+    """Upsert the Procedure of a PR1 segment; its fullUrl (None without a procedure code)."""
+    if ctx.subject is None:
+        return None
+    code = cwe_concept(pr1.rep(3))
+    if code is not None and pr1.get(4) and "text" not in code:
+        code["text"] = pr1.get(4)
+    elif code is None and pr1.get(4):
+        code = {"text": pr1.get(4)}
+    if code is None:
+        ctx.issue(pr1, 3, REQUIRED_FIELD_MISSING, "PR1-3 (procedure code) is empty; the procedure was skipped",
+                  fatal=False)
+        return None
+    performed = ctx.datetime(pr1, 5) if pr1.get(5) else None
+    identifier = ei_identifier(pr1.rep(19), default_system=ctx.sender_system)
+    key = (Key("Procedure", identifier["system"], identifier["value"]) if identifier
+           else synthetic_key("Procedure", "procedure", ctx.subject.key.system, ctx.subject.key.value,
+                              cwe_code(pr1.rep(3)) or code.get("text"), pr1.get(5)))
+    deleted = pr1.get(20).upper() == "D"
+    procedure: dict[str, Any] = {"status": "entered-in-error" if deleted else "completed", "code": code,
+                                 "subject": ctx.patient_ref(), "encounter": ctx.encounter_ref(),
+                                 "identifier": [identifier] if identifier else []}
+    if performed:
+        procedure["performedDateTime"] = performed
+    category = table_concept(pr1.get(6), "0230", pr1.rep(6).c(2))
+    if category:
+        procedure["category"] = category
+    performers = []
+    for field, function, display in PERFORMER_FUNCTIONS:
+        for rep in pr1.reps(field):
+            actor = practitioner(ctx, rep)
+            if actor:
+                performers.append({"function": {"coding": [{"system": "http://snomed.info/sct", "code": function,
+                                                            "display": display}]}, "actor": actor})
+    if performers:
+        procedure["performer"] = performers
+    reason = cwe_concept(pr1.rep(15))
+    if reason:
+        procedure["reasonCode"] = [reason]
+    return ctx.upsert(key, procedure)
 
 
 def map_condition(ctx: Context, dg1: Segment) -> str | None:
