@@ -415,3 +415,21 @@ def test_a_problem_added_updated_and_deleted_stays_one_condition(container):
             assert condition["clinicalStatus"]["coding"][0]["code"] == "resolved"
     assert condition["verificationStatus"]["coding"][0]["code"] == "entered-in-error"
     assert "clinicalStatus" not in condition
+
+
+def test_billing_messages_store_an_account_and_charges_for_the_known_patient(container):
+    pid = "PID|1||111^^^GENHOSP^MR||Doe^Jane||19800101|F|||1 Main St^^Springfield^IL^62701|||||||ACCT-1^^^GENHOSP^AN"
+    _receive(container, _adt("A01", "1", _pid(), _pv1("V1")),
+             _message("BAR^P01^BAR_P01", "2", "EVN|P01", pid, _pv1("V1"), "IN1|1|PLAN-A^Gold|PAYER-1^^^GENHOSP|Acme",
+                      app="PAS"),
+             _message("DFT^P03^DFT_P03", "3", "EVN|P03", pid, _pv1("V1"),
+                      "FT1|1|T-1||20260101|20260101|CG|71045^Chest x-ray^C4|||1|80&USD",
+                      "PR1|1||71045^Chest x-ray^C4||20260101090000", app="BILL"))
+    [patient] = _all(container, "Patient")
+    [account] = _all(container, "Account")
+    [charge] = _all(container, "ChargeItem")
+    [procedure] = _all(container, "Procedure")
+    assert account["subject"][0]["reference"] == f"Patient/{patient['id']}" and account["coverage"]
+    assert charge["service"] == [{"reference": f"Procedure/{procedure['id']}"}]
+    assert charge["account"] == [{"reference": f"Account/{account['id']}"}]
+    assert patient["name"][0]["family"] == "Doe" and len(_all(container, "Encounter")) == 1

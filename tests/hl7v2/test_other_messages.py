@@ -297,3 +297,59 @@ def test_a_problem_message_without_a_problem_is_an_error():
     with pytest.raises(MappingError) as info:
         run(ppr("PC1", "NTE|1||nothing"))
     assert info.value.issues[0].segment == "PRB"
+
+
+def bar(trigger: str, *segments: str) -> str:
+    return "\r".join([msh(f"BAR^{trigger}^BAR_P01", sender="PAS"), f"EVN|{trigger}",
+                      pid(extra="|||||||ACCT-1^^^GENHOSP^AN"), *segments])
+
+
+IN1 = "IN1|1|PLAN-A^Gold plan|PAYER-1^^^GENHOSP|Acme Health"
+
+
+def test_a_patient_account_names_its_coverages_and_carries_the_visit_diagnoses_and_procedures():
+    result = run(bar("P01", "PV1|1|I|||||||||||||||||V1^^^GENHOSP^VN", "DG1|1||I10^Hypertension^I10C",
+                     "PR1|1||0DTJ4ZZ^Appendectomy^I10P||20260101090000", IN1))
+    account = one(result, "Account")
+    assert account["status"] == "active" and account["identifier"][0]["value"] == "ACCT-1"
+    coverage_url = next(e["fullUrl"] for e in result.bundle["entry"] if e["resource"]["resourceType"] == "Coverage")
+    assert account["coverage"] == [{"coverage": {"reference": coverage_url}, "priority": 1}]
+    assert one(result, "Condition")["code"]["coding"][0]["code"] == "I10"
+    assert one(result, "Procedure")["code"]["coding"][0]["code"] == "0DTJ4ZZ"
+    methods = {url.split("?")[0]: method for method, url, _ in requests(result)}
+    assert methods["Patient"] == "POST" and methods["Encounter"] == "POST" and methods["Account"] == "PUT"
+
+
+def test_an_ended_account_is_inactive_and_each_patient_of_a_purge_is_its_own():
+    assert one(run(bar("P06")), "Account")["status"] == "inactive"
+    second = pid("MRN2^^^GENHOSP^MR", name="Roe^Richard", extra="|||||||ACCT-2^^^GENHOSP^AN")
+    accounts = resources(run(bar("P02", "PV1|1|I", second)), "Account")
+    assert sorted(a["identifier"][0]["value"] for a in accounts) == ["ACCT-1", "ACCT-2"]
+    assert all(a["status"] == "inactive" for a in accounts)
+    assert len({a["subject"][0]["reference"] for a in accounts}) == 2
+
+
+def test_a_charge_is_a_charge_item_naming_its_procedure_and_a_payment_is_not():
+    text = "\r".join([msh("DFT^P03^DFT_P03", sender="BILL"), "EVN|P03", pid(extra="|||||||ACCT-1^^^GENHOSP^AN"),
+                      "PV1|1|I|||||||||||||||||V1^^^GENHOSP^VN",
+                      "FT1|1|T-1||20260101|20260101|CG|71045^Chest x-ray^C4|||2|100.50&USD||||||||"
+                      "R07.9^Chest pain^I10C|12^Reader^Rita|34^Orderer^Olga",
+                      "PR1|1||71045^Chest x-ray^C4||20260101090000",
+                      "FT1|2|T-2||20260102|20260102|PY|PAY^Payment^L|||1|50&USD",
+                      "DG1|1||R07.9^Chest pain^I10C", IN1])
+    result = run(text)
+    charge = one(result, "ChargeItem")
+    assert charge["status"] == "billable" and charge["code"]["coding"][0]["code"] == "71045"
+    assert charge["priceOverride"] == {"value": 100.5, "currency": "USD"} and charge["quantity"] == {"value": 2}
+    assert charge["occurrenceDateTime"] == "2026-01-01" and charge["reason"][0]["coding"][0]["code"] == "R07.9"
+    assert charge["performer"][0]["actor"]["display"] == "Rita Reader" and charge["enterer"]["display"] == "Olga Orderer"
+    urls = {e["resource"]["resourceType"]: e["fullUrl"] for e in result.bundle["entry"]}
+    assert charge["service"] == [{"reference": urls["Procedure"]}]
+    assert charge["account"] == [{"reference": urls["Account"]}] and charge["context"] == {"reference": urls["Encounter"]}
+    assert [(w.segment, w.field) for w in result.warnings] == [("FT1", 6)]
+
+
+def test_a_financial_transaction_message_without_a_transaction_is_an_error():
+    with pytest.raises(MappingError) as info:
+        run("\r".join([msh("DFT^P03^DFT_P03"), pid()]))
+    assert info.value.issues[0].segment == "FT1"

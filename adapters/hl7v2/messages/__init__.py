@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from adapters.hl7v2.context import Context
 from adapters.hl7v2.errors import UNSUPPORTED_EVENT_CODE, UNSUPPORTED_MESSAGE_TYPE, UnsupportedMessage
-from adapters.hl7v2.messages import adt, mdm, orders, oru, pharmacy, problems, siu, vxu
+from adapters.hl7v2.messages import adt, billing, mdm, orders, oru, pharmacy, problems, siu, vxu
 
 Handler = Callable[[Context, str], None]
 HANDLERS: dict[str, tuple[frozenset[str], Handler]] = {
@@ -21,6 +21,8 @@ HANDLERS: dict[str, tuple[frozenset[str], Handler]] = {
     "RDE": (pharmacy.RDE_TRIGGERS, pharmacy.map_pharmacy),
     "RDS": (pharmacy.RDS_TRIGGERS, pharmacy.map_pharmacy),
     "PPR": (problems.TRIGGERS, problems.map_problems),
+    "BAR": (billing.BAR_TRIGGERS, billing.map_billing),
+    "DFT": (billing.DFT_TRIGGERS, billing.map_billing),
 }
 
 
