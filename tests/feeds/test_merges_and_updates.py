@@ -433,3 +433,16 @@ def test_billing_messages_store_an_account_and_charges_for_the_known_patient(con
     assert charge["service"] == [{"reference": f"Procedure/{procedure['id']}"}]
     assert charge["account"] == [{"reference": f"Account/{account['id']}"}]
     assert patient["name"][0]["family"] == "Doe" and len(_all(container, "Encounter")) == 1
+
+
+def test_a_referral_and_its_cancellation_are_one_service_request(container):
+    def referral(trigger: str, control: str) -> bytes:
+        return _message(f"REF^{trigger}^REF_I12", control, "RF1|P|R|Med||O|R-1^EHR|20260105",
+                        "PRD|RP|Powell^Robert|||||LIC-1^SL", "PRD|RT|McWilliams^Paul|||||LIC-2^SL", _pid(), app="EHR")
+
+    _receive(container, referral("I12", "1"))
+    [request] = _all(container, "ServiceRequest")
+    assert request["status"] == "active" and request["requester"]["reference"].startswith("Practitioner/")
+    _receive(container, referral("I14", "2"))
+    [request] = _all(container, "ServiceRequest")
+    assert request["status"] == "revoked" and len(_all(container, "Practitioner")) == 2

@@ -353,3 +353,35 @@ def test_a_financial_transaction_message_without_a_transaction_is_an_error():
     with pytest.raises(MappingError) as info:
         run("\r".join([msh("DFT^P03^DFT_P03"), pid()]))
     assert info.value.issues[0].segment == "FT1"
+
+
+def ref(trigger: str, status: str = "P") -> str:
+    return "\r".join([msh(f"REF^{trigger}^REF_I12", sender="EHR"),
+                      f"RF1|{status}^Pending^HL70283|S^STAT^HL70280|Med^Medical^HL70281||O|R-1^EHR|20260105|20260205|"
+                      "|K63.3^Ulcer of intestine^I10C|X-9^CLINIC",
+                      "PRD|RP^Referring provider^HL70286|Powell^Robert^^^Dr|||||LIC-1^SL",
+                      "PRD|RT^Referred to provider^HL70286|McWilliams^Paul^^^Dr|||||LIC-2^SL",
+                      pid(), "DG1|1||K63.3^Ulcer of intestine^I10C", "OBX|1|ST|22310-7^H pylori Ab^LN||Positive||||||F"])
+
+
+@pytest.mark.parametrize("trigger, status, expected", [("I12", "P", "active"), ("I13", "A", "active"),
+                                                       ("I12", "R", "revoked"), ("I14", "P", "revoked")])
+def test_a_referral_is_a_service_request_from_the_referring_to_the_referred_to_provider(trigger, status, expected):
+    result = run(ref(trigger, status))
+    referral = one(result, "ServiceRequest")
+    assert referral["status"] == expected and referral["priority"] == "stat"
+    assert referral["category"][0]["coding"][0]["code"] == "3457005"
+    assert referral["requester"]["display"] == "Robert Powell"
+    assert [p["display"] for p in referral["performer"]] == ["Paul McWilliams"]
+    assert referral["authoredOn"] == "2026-01-05" and referral["occurrencePeriod"] == {"end": "2026-02-05"}
+    assert referral["reasonCode"][0]["coding"][0]["code"] == "K63.3"
+    urls = {e["resource"]["resourceType"]: e["fullUrl"] for e in result.bundle["entry"]}
+    assert referral["reasonReference"] == [{"reference": urls["Condition"]}]
+    assert referral["supportingInfo"] == [{"reference": urls["Observation"]}]
+    assert ("PUT", "ServiceRequest?identifier=urn:tessera:hl7v2:authority:EHR|R-1", None) in requests(result)
+
+
+def test_a_referral_without_rf1_is_an_error():
+    with pytest.raises(MappingError) as info:
+        run("\r".join([msh("REF^I12^REF_I12"), pid()]))
+    assert info.value.issues[0].segment == "RF1"

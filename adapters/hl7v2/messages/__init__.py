@@ -5,7 +5,7 @@ from collections.abc import Callable
 
 from adapters.hl7v2.context import Context
 from adapters.hl7v2.errors import UNSUPPORTED_EVENT_CODE, UNSUPPORTED_MESSAGE_TYPE, UnsupportedMessage
-from adapters.hl7v2.messages import adt, billing, mdm, orders, oru, pharmacy, problems, siu, vxu
+from adapters.hl7v2.messages import adt, billing, mdm, orders, oru, pharmacy, problems, referrals, siu, vxu
 
 Handler = Callable[[Context, str], None]
 HANDLERS: dict[str, tuple[frozenset[str], Handler]] = {
@@ -23,6 +23,7 @@ HANDLERS: dict[str, tuple[frozenset[str], Handler]] = {
     "PPR": (problems.TRIGGERS, problems.map_problems),
     "BAR": (billing.BAR_TRIGGERS, billing.map_billing),
     "DFT": (billing.DFT_TRIGGERS, billing.map_billing),
+    "REF": (referrals.TRIGGERS, referrals.map_ref),
 }
 
 

@@ -1,4 +1,4 @@
-"""XCN/CNN to Practitioner and XON/HD to Organization (keyed by identifier, else by name).
+"""XCN/CNN (and PRD) to Practitioner and XON/HD to Organization (keyed by identifier, else by name).
 
 HL7 v2-to-FHIR IG: datatype maps "XCN to Practitioner" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-datatype-xcn-to-practitioner.html),
 "XON to Organization" (ConceptMap-datatype-xon-to-organization) and "HD to Organization".
@@ -9,9 +9,9 @@ from typing import Any
 
 from adapters.hl7v2.context import Context
 from adapters.hl7v2.datatypes.identifiers import WELL_KNOWN, hd_label, hd_system, identifier_type, uid_system
-from adapters.hl7v2.datatypes.names import cnn_name, name_text, xcn_name
+from adapters.hl7v2.datatypes.names import cnn_name, name_text, xcn_name, xpn_name
 from adapters.hl7v2.identity import Key, synthetic_key
-from adapters.hl7v2.tree import Value
+from adapters.hl7v2.tree import Segment, Value
 
 URI_SYSTEM = "urn:ietf:rfc:3986"
 
@@ -53,6 +53,12 @@ def practitioner_cnn(ctx: Context, cnn: Value) -> dict[str, Any] | None:
     """Upsert the Practitioner of a CNN (NDL.1, subcomponents: id, family, given, ..., authority 9-11)."""
     system = uid_system(cnn.c(10), cnn.c(11)) or hd_system(Value(cnn.parts[8:11], cnn.enc))
     return _practitioner(ctx, cnn.c(1), system, "", cnn_name(cnn))
+
+
+def practitioner_prd(ctx: Context, prd: Segment) -> dict[str, Any] | None:
+    """Upsert the Practitioner of a PRD (referral provider): name PRD-2, identifier PRD-7 (PLN: id, type)."""
+    licence = prd.rep(7)
+    return _practitioner(ctx, licence.c(1), None, licence.c(2), xpn_name(prd.rep(2)))
 
 
 def organization(ctx: Context, name: str, ident: str = "", system: str | None = None,
