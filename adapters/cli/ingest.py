@@ -209,8 +209,12 @@ class Ingestor:
 
 
 def _described(issues: Any) -> str:
-    """HL7-located issues in one line: `SEG-field text; …`."""
-    return "; ".join(f"{i.segment}-{i.field or ''} {i.text}" for i in issues)
+    """HL7-located issues in one line: `SEG-field text; …` (the location once when the text starts with it)."""
+    described = []
+    for issue in issues:
+        where = f"{issue.segment}-{issue.field}" if issue.field else issue.segment
+        described.append(issue.text if issue.text.startswith(where) else f"{where} {issue.text}")
+    return "; ".join(described)
 
 
 def _print_rejection(location: str, reason: str) -> None:

@@ -28,3 +28,14 @@ def test_a_folder_that_cannot_be_read_is_reported_and_the_rest_is_walked(tmp_pat
     assert found == [tmp_path / "open" / "y.ndjson"]
     assert errors == [(str(tmp_path / "locked"),
                        "folder cannot be read (Permission denied); nothing in it was loaded")]
+
+
+def test_an_issue_names_its_location_once():
+    from engine.feeds.model import FeedIssue
+    from adapters.cli.ingest import _described
+
+    issues = [FeedIssue("PV1", 1, 19, "101", "PV1-19 (visit number) is missing"),
+              FeedIssue("MSH", 1, 10, "205", "control id 7 was used before"),
+              FeedIssue("MSH", 1, None, "207", "could not be stored")]
+    assert _described(issues) == ("PV1-19 (visit number) is missing; MSH-10 control id 7 was used before; "
+                                  "MSH could not be stored")
