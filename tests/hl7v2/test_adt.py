@@ -269,6 +269,21 @@ def test_procedures_of_an_admission():
     assert one(deleted, "Procedure")["status"] == "entered-in-error"
 
 
+def test_a_swap_moves_each_of_two_patients_to_the_location_its_visit_names():
+    first = pv1(visit="V1^^^GENHOSP^VN").replace("ICU^101^A^GENHOSP", "WARD^7^B^GENHOSP")
+    second = pv1(visit="V2^^^GENHOSP^VN")
+    result = run("\r".join([msh("ADT^A17^ADT_A17"), "EVN|A17", pid(), first,
+                            pid("MRN2^^^GENHOSP^MR", name="Roe^Richard"), second]))
+    encounters = {e["identifier"][0]["value"]: e for e in resources(result, "Encounter")}
+    places = {url: r["name"] for url, r in ((e["fullUrl"], e["resource"]) for e in result.bundle["entry"])
+              if r["resourceType"] == "Location"}
+    assert {visit: places[e["location"][0]["location"]["reference"]] for visit, e in encounters.items()} == {
+        "V1": "B", "V2": "A"}
+    assert len({e["subject"]["reference"] for e in encounters.values()}) == 2
+    with pytest.raises(MappingError):
+        run("\r".join([msh("ADT^A17^ADT_A17"), "EVN|A17", pid(), first]))
+
+
 def test_merge_without_mrg_is_an_error():
     with pytest.raises(MappingError) as info:
         run("\r".join([msh("ADT^A34"), "EVN|A34", pid()]))

@@ -1,4 +1,4 @@
-"""ADT visit, tracking, leave and cancel events, A28/A31, adverse reactions A60, merges A34/A39/A40 and identifier corrections
+"""ADT visit, tracking, leave, swap and cancel events, A28/A31, adverse reactions A60, merges A34/A39/A40 and identifier corrections
 A46/A47 (patient) and A50 (visit) to Patient, Encounter and more.
 
 HL7 v2-to-FHIR IG: message maps "ADT_A01 to Bundle" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-adt-a01-to-bundle.html),
@@ -28,9 +28,10 @@ MERGE_TRIGGERS = frozenset({"A34", "A39", "A40"})
 VISIT_TRIGGERS = frozenset({"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A09", "A10", "A11", "A12",
                             "A13", "A14", "A15", "A16", "A21", "A22", "A23", "A25", "A26", "A27", "A32", "A33",
                             "A38", "A52", "A53", "A54", "A55"})
+SWAP_TRIGGER = "A17"  # two patients swap locations: each PID with its PV1 (chapter 3.3.17)
 PATIENT_IDENTIFIER_TRIGGERS = frozenset({"A46", "A47"})
 VISIT_IDENTIFIER_TRIGGERS = frozenset({"A50"})
-TRIGGERS = (VISIT_TRIGGERS | frozenset({"A28", "A31", "A60"}) | MERGE_TRIGGERS | PATIENT_IDENTIFIER_TRIGGERS
+TRIGGERS = (VISIT_TRIGGERS | frozenset({"A17", "A28", "A31", "A60"}) | MERGE_TRIGGERS | PATIENT_IDENTIFIER_TRIGGERS
             | VISIT_IDENTIFIER_TRIGGERS)
 
 
@@ -43,6 +44,9 @@ def map_adt(ctx: Context, trigger: str) -> None:
         return
     if trigger in PATIENT_IDENTIFIER_TRIGGERS | VISIT_IDENTIFIER_TRIGGERS:
         _identifier_changes(ctx, trigger)
+        return
+    if trigger == SWAP_TRIGGER:
+        _swap(ctx)
         return
     pid = message.first("PID")
     if not require_segment(ctx, pid, "PID"):
@@ -78,6 +82,23 @@ def _results(segments: list[Segment]) -> list[Result]:
         if segment.name != "NTE":
             previous = segment.name
     return results
+
+
+def _swap(ctx: Context) -> None:
+    """A17: each of the two patients' visits moves to the location its PV1 names."""
+    segments = ctx.message.segments
+    pids = [segment.index for segment in segments if segment.name == "PID"]
+    if len(pids) != 2:
+        ctx.issues.append(MappingIssue("PID", max(1, len(pids)), None, SEGMENT_SEQUENCE_ERROR,
+                                       "a swap (A17) names exactly two patients, each PID with its PV1", "E"))
+        return
+    for number, start in enumerate(pids):
+        group = segments[start:pids[number + 1] if number == 0 else len(segments)]
+        pv1 = next((s for s in group if s.name == "PV1"), None)
+        if not require_segment(ctx, pv1, "PV1"):
+            continue
+        if map_patient(ctx, group[0], next((s for s in group if s.name == "PD1"), None)) is not None:
+            map_encounter(ctx, pv1, next((s for s in group if s.name == "PV2"), None), trigger=SWAP_TRIGGER)
 
 
 def _patient_groups(ctx: Context, kind: str) -> list[tuple[Segment, list[Segment], Segment]]:
