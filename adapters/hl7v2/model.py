@@ -88,7 +88,7 @@ class Merge:
 
 @dataclass
 class IdentifierChange:
-    """ADT A46/A47 (patient) or A50 (visit) identifier correction, executed by the feed service before the Bundle."""
+    """ADT A47 (patient) or A50 (visit) identifier correction, executed by the feed service before the Bundle."""
 
     resource_type: str
     old_query: str  # names the record by the identifier the message retires (MRG-1 / MRG-5)

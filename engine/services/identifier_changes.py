@@ -1,4 +1,4 @@
-"""Identifier corrections (HL7 ADT A47/A46 for a patient, A50 for a visit): the record stays, its identifier changes.
+"""Identifier corrections (HL7 ADT A47 for a patient, A50 for a visit): the record stays, its identifier changes.
 
 The identifier a correction retires is removed, not kept as `use: old`: it was wrong, and it may belong to
 someone else, whose later messages must never reach this record (the earlier version keeps it in history).
@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import InvalidResource, Issue
+from engine.errors import InvalidResource, Issue, VersionConflict
 from engine.services.conditional import match_conditional
 from engine.services.feed_updates import follow_merges
 from engine.services.merges import MAX_MERGE_MATCHES, provenance_of_writes, sourced
@@ -46,8 +46,9 @@ def change_identifier(uow: UnitOfWork, change: IdentifierChange, *, clock: Clock
     Nothing known by the old identifier (never sent to us, or corrected already): nothing to do, and the
     message's own upsert creates or updates the record by the new one. With `owner`, only that
     institution's records are considered. A merged-away patient's correction reaches its survivor.
+    Raises VersionConflict when the record changed between its lookup and its lock (the feed retries).
     """
-    olds = _named(uow, change.resource_type, change.old_query, owner)
+    olds = _named(uow, change.resource_type, change.old_query, owner, for_write=True)
     if not olds:
         return 0
     if len(olds) > 1:
@@ -61,6 +62,10 @@ def change_identifier(uow: UnitOfWork, change: IdentifierChange, *, clock: Clock
         raise IdentifierChangeConflict("The new identifier names another record", issues=[Issue(
             "duplicate", f"{change.new_field} already names another {change.resource_type}{hint}",
             change.new_field)])
+    now = clock()
+    current = uow.current(target.resource_type, target.resource_id, for_update=True)
+    if current is None or current.version != target.version:  # written meanwhile: the caller looks up again
+        raise VersionConflict(f"{target.key} changed while its identifier was being corrected")
     body = sourced(target.body or {}, source)
     identifiers = [item for item in body.get("identifier") or [] if (item.get("system"), item.get("value"))
                    != change.old]
@@ -70,8 +75,6 @@ def change_identifier(uow: UnitOfWork, change: IdentifierChange, *, clock: Clock
     if identifiers == (target.body or {}).get("identifier"):
         return 0
     body["identifier"] = identifiers
-    now = clock()
-    current = uow.current(target.resource_type, target.resource_id, for_update=True)
     writes = [prepare_write(body, resource_id=target.resource_id, current=current, now_us=now, source=source)]
     if provenance is not None:
         writes.append(provenance_of_writes(provenance, writes, now, source, owner))

@@ -446,3 +446,42 @@ def test_a_referral_and_its_cancellation_are_one_service_request(container):
     _receive(container, referral("I14", "2"))
     [request] = _all(container, "ServiceRequest")
     assert request["status"] == "revoked" and len(_all(container, "Practitioner")) == 2
+
+
+def test_a_write_racing_an_identifier_correction_is_kept(postgres_container, monkeypatch):
+    """PostgreSQL only: on SQLite the correction's locking lookup already holds the single writer's lock."""
+    import engine.services.identifier_changes as changes
+
+    container = postgres_container
+    _receive(container, _adt("A01", "1", _pid("111^^^GENHOSP^MR"), _pv1("V1")))
+    [patient] = _by_mrn(container, "111")
+    real_named, raced = changes._named, []
+
+    def named_then_raced(uow, resource_type, query, owner, *, for_write=False):
+        found = real_named(uow, resource_type, query, owner, for_write=for_write)
+        if not raced and "111" in query:  # another writer updates the patient between lookup and lock
+            raced.append(True)
+            body = dict(_read(container, f"Patient/{patient['id']}"), maritalStatus={"text": "married"})
+            container.resources.update("Patient", patient["id"], body)
+        return found
+
+    monkeypatch.setattr(changes, "_named", named_then_raced)
+    _receive(container, _a47("2", "999", "111"))
+    [after] = _by_mrn(container, "999")
+    assert raced and after["maritalStatus"] == {"text": "married"}  # the racing write survived the correction
+    assert {i["value"] for i in after["identifier"]} == {"999"}
+
+
+def test_a_message_that_does_not_own_an_allergy_or_diagnosis_never_overwrites_it(container):
+    _receive(container, _adt("A01", "1", _pid(), _pv1("V1")),
+             _message("ADT^A60^ADT_A60", "2", "EVN|A60", _pid(), _pv1("V1"),
+                      "IAM|1|FA|12345^Peanut^L|||D|A-9^EHR||||||20260101", "DG1|1||I10^Hypertension^I10C"))
+    [allergy] = _all(container, "AllergyIntolerance")
+    [diagnosis] = _all(container, "Condition")
+    assert allergy["verificationStatus"]["coding"][0]["code"] == "entered-in-error"
+    _receive(container, _message("BAR^P01^BAR_P01", "3", "EVN|P01", _pid(), "AL1|1|FA|12345^Peanut^L",
+                                 "DG1|1||I10^Hypertension^I10C", app="PAS"),
+             _message("REF^I12^REF_I12", "4", "RF1|P|R|Med||O|R-1^EHR", _pid(), "DG1|1||I10^Hypertension^I10C",
+                      app="EHR"))
+    assert _all(container, "AllergyIntolerance") == [allergy]
+    assert _all(container, "Condition") == [diagnosis] and diagnosis["encounter"]

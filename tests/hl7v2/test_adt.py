@@ -184,7 +184,7 @@ def test_merge_messages_give_merge_instructions():
     assert one(result, "Patient")["identifier"][0]["value"] == "NEW1"
 
 
-@pytest.mark.parametrize("trigger", ["A47", "A46"])
+@pytest.mark.parametrize("trigger", ["A47"])
 def test_a_patient_identifier_correction_names_the_old_and_the_new_key(trigger):
     result = run("\r".join([msh(f"ADT^{trigger}^ADT_A30"), f"EVN|{trigger}", pid("NEW1^^^GENHOSP^MR"),
                             "MRG|OLD1^^^GENHOSP^MR"]))

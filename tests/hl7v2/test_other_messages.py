@@ -208,7 +208,9 @@ def test_an_encoded_pharmacy_order_is_a_medication_request():
 
 
 @pytest.mark.parametrize("control, status, expected", [("CA", "", "cancelled"), ("DC", "", "stopped"),
-                                                       ("HD", "", "on-hold"), ("NW", "CM", "completed")])
+                                                       ("HD", "", "on-hold"), ("NW", "CM", "completed"),
+                                                       ("DC", "DC", "stopped"), ("XO", "DC", "stopped"),
+                                                       ("OC", "CA", "cancelled")])
 def test_medication_request_status_follows_the_order_control(control, status, expected):
     assert one(run(rde(control, status=status)), "MedicationRequest")["status"] == expected
 
@@ -269,11 +271,12 @@ def _status(condition: dict, element: str) -> str | None:
 
 def test_a_problem_is_a_problem_list_condition():
     prb = ("PRB|AD|20260101100000|I10^Essential hypertension^I10C|P-9^EHR|||20260101||20260301||||CO^Confirmed|"
-           "A^Active||20251201")
+           "R^Resolved||20251201")
     condition = one(run(ppr("PC1", prb, "NTE|1||diet first")), "Condition")
     assert condition["category"][0]["coding"][0]["code"] == "problem-list-item"
     assert condition["code"]["coding"][0]["code"] == "I10"
-    assert _status(condition, "verificationStatus") == "confirmed" and _status(condition, "clinicalStatus") == "active"
+    assert _status(condition, "verificationStatus") == "confirmed"
+    assert _status(condition, "clinicalStatus") == "resolved"
     assert (condition["recordedDate"], condition["abatementDateTime"], condition["onsetDateTime"]) == (
         "2026-01-01", "2026-03-01", "2025-12-01")
     assert condition["note"] == [{"text": "diet first"}]
@@ -285,6 +288,26 @@ def test_a_deleted_problem_is_entered_in_error_without_a_clinical_status(trigger
     prb = f"PRB|{action}|20260101100000|I10^Essential hypertension^I10C|P-9^EHR||||||||||A"
     condition = one(run(ppr(trigger, prb)), "Condition")
     assert _status(condition, "verificationStatus") == "entered-in-error" and "clinicalStatus" not in condition
+
+
+@pytest.mark.parametrize("action, confirmation, life_cycle, clinical, abated, warned", [
+    ("UP", "", "A", "active", False, True), ("UP", "", "", "resolved", True, False),
+    ("UP", "", "I", "inactive", True, False), ("DE", "", "R", None, False, False),
+    ("UP", "R", "", "resolved", True, False)])
+def test_a_resolution_date_only_ends_a_problem_that_is_over(action, confirmation, life_cycle, clinical, abated,
+                                                            warned):
+    prb = (f"PRB|{action}|20260101100000|I10^Essential hypertension^I10C|P-9|||20260101||20260301||||"
+           f"{confirmation}|{life_cycle}")
+    result = run(ppr("PC2", prb))
+    condition = one(result, "Condition")
+    assert _status(condition, "clinicalStatus") == clinical and ("abatementDateTime" in condition) is abated
+    assert ((("PRB", 9) in [(w.segment, w.field) for w in result.warnings]) is warned)
+
+
+def test_ruled_out_in_the_confirmation_field_is_refuted_not_resolved():
+    condition = one(run(ppr("PC2", "PRB|UP|20260101100000|I10^Essential hypertension^I10C|P-9|||||||||R")),
+                    "Condition")
+    assert _status(condition, "verificationStatus") == "refuted" and "clinicalStatus" not in condition
 
 
 def test_a_life_cycle_status_sent_in_the_confirmation_field_is_read_with_a_warning():
@@ -333,7 +356,7 @@ def test_a_charge_is_a_charge_item_naming_its_procedure_and_a_payment_is_not():
     text = "\r".join([msh("DFT^P03^DFT_P03", sender="BILL"), "EVN|P03", pid(extra="|||||||ACCT-1^^^GENHOSP^AN"),
                       "PV1|1|I|||||||||||||||||V1^^^GENHOSP^VN",
                       "FT1|1|T-1||20260101|20260101|CG|71045^Chest x-ray^C4|||2|100.50&USD||||||||"
-                      "R07.9^Chest pain^I10C|12^Reader^Rita|34^Orderer^Olga",
+                      "R07.9^Chest pain^I10C|12^Reader^Rita|34^Orderer^Olga|||56^Clerk^Carl",
                       "PR1|1||71045^Chest x-ray^C4||20260101090000",
                       "FT1|2|T-2||20260102|20260102|PY|PAY^Payment^L|||1|50&USD",
                       "DG1|1||R07.9^Chest pain^I10C", IN1])
@@ -342,7 +365,7 @@ def test_a_charge_is_a_charge_item_naming_its_procedure_and_a_payment_is_not():
     assert charge["status"] == "billable" and charge["code"]["coding"][0]["code"] == "71045"
     assert charge["priceOverride"] == {"value": 100.5, "currency": "USD"} and charge["quantity"] == {"value": 2}
     assert charge["occurrenceDateTime"] == "2026-01-01" and charge["reason"][0]["coding"][0]["code"] == "R07.9"
-    assert charge["performer"][0]["actor"]["display"] == "Rita Reader" and charge["enterer"]["display"] == "Olga Orderer"
+    assert charge["performer"][0]["actor"]["display"] == "Rita Reader" and charge["enterer"]["display"] == "Carl Clerk"
     urls = {e["resource"]["resourceType"]: e["fullUrl"] for e in result.bundle["entry"]}
     assert charge["service"] == [{"reference": urls["Procedure"]}]
     assert charge["account"] == [{"reference": urls["Account"]}] and charge["context"] == {"reference": urls["Encounter"]}
@@ -381,7 +404,32 @@ def test_a_referral_is_a_service_request_from_the_referring_to_the_referred_to_p
     assert ("PUT", "ServiceRequest?identifier=urn:tessera:hl7v2:authority:EHR|R-1", None) in requests(result)
 
 
+def test_a_licence_number_never_names_a_practitioner_of_the_staff_list():
+    text = ref("I12").replace("|||||LIC-1^SL", "|||||1234^SL^IL").replace("|||||LIC-2^SL", "|||||1234567893^NPI")
+    urls = [url for _, url, _ in requests(run(text + "\rPV1|1|I|||||1234^House^Gregory")) if url.startswith("Pract")]
+    assert sorted(urls) == sorted([
+        "Practitioner?identifier=urn:tessera:hl7v2:authority:GENHOSP|1234",
+        "Practitioner?identifier=urn:tessera:hl7v2:authority:licence%20SL%20IL|1234",
+        "Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|1234567893"])
+
+
 def test_a_referral_without_rf1_is_an_error():
     with pytest.raises(MappingError) as info:
         run("\r".join([msh("REF^I12^REF_I12"), pid()]))
     assert info.value.issues[0].segment == "RF1"
+
+
+def test_a_dispense_with_only_the_order_numbers_names_that_order():
+    text = "\r".join([msh("RDS^O13^RDS_O13", sender="PHARM"), pid(), "ORC|RE|RX-5^EHR",
+                      "RXD|1|00071015523^Atorvastatin 10 mg tab^NDC|20260105093000|30|TAB^tablet"])
+    result = run(text)
+    request = one(result, "MedicationRequest")
+    assert request["medicationCodeableConcept"]["coding"][0]["code"] == "00071015523"
+    url = next(e["fullUrl"] for e in result.bundle["entry"] if e["resource"] is request)
+    assert one(result, "MedicationDispense")["authorizingPrescription"] == [{"reference": url}]
+    assert ("POST", "MedicationRequest", "identifier=urn:tessera:hl7v2:authority:EHR|RX-5") in requests(result)
+
+
+def test_a_refill_authorization_request_comes_from_the_pharmacy_and_only_creates_the_order():
+    result = run(rde().replace("RDE^O11^RDE_O11", "RDE^O25^RDE_O25"))
+    assert ("POST", "MedicationRequest", "identifier=urn:tessera:hl7v2:authority:EHR|RX-5") in requests(result)

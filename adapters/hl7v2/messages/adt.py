@@ -1,9 +1,9 @@
 """ADT visit, tracking, leave, swap and cancel events, A28/A31, adverse reactions A60, merges A34/A39/A40 and identifier corrections
-A46/A47 (patient) and A50 (visit) to Patient, Encounter and more.
+A47 (patient) and A50 (visit) to Patient, Encounter and more.
 
 HL7 v2-to-FHIR IG: message maps "ADT_A01 to Bundle" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-adt-a01-to-bundle.html),
 "ADT_A02/A03/A04/A05/A06/A07/A08/A11/A13/A28/A31 to Bundle", "ADT_A40 to Bundle" (MRG: the patient merged away).
-A corrected identifier (MRG-1 for A46/A47, MRG-5 for A50) is replaced by the message's (PID-3, PV1-19) on the
+A corrected identifier (MRG-1 for A47, MRG-5 for A50) is replaced by the message's (PID-3, PV1-19) on the
 record it names before the message's own upsert, which then updates that record (chapter 3.6.2: one record,
 its identifier corrected; a new identifier naming another record is a merge, not a correction).
 ADT owns patient data: Patient and Encounter are conditional PUTs (other messages only create them if missing).
@@ -29,7 +29,7 @@ VISIT_TRIGGERS = frozenset({"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A0
                             "A13", "A14", "A15", "A16", "A21", "A22", "A23", "A25", "A26", "A27", "A32", "A33",
                             "A38", "A52", "A53", "A54", "A55"})
 SWAP_TRIGGER = "A17"  # two patients swap locations: each PID with its PV1 (chapter 3.3.17)
-PATIENT_IDENTIFIER_TRIGGERS = frozenset({"A46", "A47"})
+PATIENT_IDENTIFIER_TRIGGERS = frozenset({"A47"})  # not A46: it corrects the external id PID-2, not the key
 VISIT_IDENTIFIER_TRIGGERS = frozenset({"A50"})
 TRIGGERS = (VISIT_TRIGGERS | frozenset({"A17", "A28", "A31", "A60"}) | MERGE_TRIGGERS | PATIENT_IDENTIFIER_TRIGGERS
             | VISIT_IDENTIFIER_TRIGGERS)

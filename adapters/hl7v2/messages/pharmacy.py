@@ -4,8 +4,9 @@ HL7 v2-to-FHIR IG: "RDE_O11 to Bundle Map" (http://hl7.org/fhir/uv/v2mappings/Co
 and "RDS_O13 to Bundle Map": each ORC starts an order; its RXE (else RXO) with the TQ1 and RXR after it is the
 MedicationRequest, keyed by the placer order number, its OBX Observations the supporting information; each RXD
 with the RXR after it a MedicationDispense.
-The prescriber's system sends RDE and owns the order (PUT); the pharmacy sends RDS, which only creates the
-order when missing. O25 (a refill authorization request) carries the order like O11.
+The prescriber's system sends RDE O11 and owns the order (PUT); the pharmacy sends RDS O13 and the refill
+authorization request RDE O25, which only create the order when missing. A dispense whose order group has
+no RXE or RXO still names the order by its ORC numbers (created when missing from the dispensed medication).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from adapters.hl7v2.context import Context
 from adapters.hl7v2.messages.common import Result, map_results, note_text, require_segment
 from adapters.hl7v2.segments.clinical import map_allergy
-from adapters.hl7v2.segments.medication import map_medication_dispense, map_medication_request
+from adapters.hl7v2.segments.medication import map_dispensed_order, map_medication_dispense, map_medication_request
 from adapters.hl7v2.segments.orders import order_ids, request_key
 from adapters.hl7v2.segments.pid import map_patient
 from adapters.hl7v2.segments.pv1 import map_encounter
@@ -70,7 +71,8 @@ def map_pharmacy(ctx: Context, trigger: str) -> None:
     """Translate an RDE or RDS message into the context's Bundle."""
     message = ctx.message
     dispensing = message.header.message_type.upper() == "RDS"
-    ctx.sender_places_orders = not dispensing
+    prescribing = not dispensing and trigger.upper() == "O11"  # O25 comes from the pharmacy too
+    ctx.sender_places_orders = prescribing
     pid = message.first("PID")
     if not require_segment(ctx, pid, "PID") or map_patient(ctx, pid, message.first("PD1")) is None:
         return
@@ -87,24 +89,26 @@ def map_pharmacy(ctx: Context, trigger: str) -> None:
     if not orders:
         require_segment(ctx, None, "ORC")
     for position, order in enumerate(orders, start=1):
-        _map_order(ctx, order, position, dispensing)
+        _map_order(ctx, order, position, dispensing, prescribing)
 
 
-def _map_order(ctx: Context, order: PharmacyOrder, position: int, dispensing: bool) -> None:
+def _map_order(ctx: Context, order: PharmacyOrder, position: int, dispensing: bool, prescribing: bool) -> None:
     ids = order_ids(ctx, order.orc, None)
     key = request_key(ctx, ids, position, "MedicationRequest")
     kind = "RXE" if "RXE" in order.details else "RXO"
     request = None
     supporting = map_results(ctx, order.results, (key.system, key.value))
+    rxd = order.details.get("RXD")
     if kind in order.details:
         request = map_medication_request(
             ctx, order.orc, order.details[kind], key=key, ids=ids, rxrs=order.routes.get(kind, []),
             tq1=order.timing.get(kind), notes=order.notes.get("ORC", []) + order.notes.get(kind, []),
-            supporting=supporting, create_only=dispensing)
+            supporting=supporting, create_only=not prescribing)
     elif not dispensing:
         require_segment(ctx, None, "RXE")
         return
-    rxd = order.details.get("RXD")
+    elif rxd is not None:  # the order is known by its numbers only
+        request = map_dispensed_order(ctx, order.orc, rxd, key=key, ids=ids)
     if dispensing:
         if rxd is None:
             require_segment(ctx, None, "RXD")

@@ -3,7 +3,7 @@
 HL7 v2-to-FHIR IG: "Segment PID to Account Map" (PID-18 patient account number), "Segment FT1 to ChargeItem
 Map" (http://hl7.org/fhir/uv/v2mappings/): FT1-2 transaction id, FT1-4 transaction date, FT1-7 transaction code,
 FT1-10 quantity, FT1-11 extended amount (price override), FT1-19 diagnoses (reasons), FT1-20 performer,
-FT1-21 orderer (enterer). Only charges (FT1-6 `CG`) become ChargeItems: a credit, payment or adjustment is no
+FT1-24 enterer. Only charges (FT1-6 `CG`) become ChargeItems: a credit, payment or adjustment is no
 chargeable item (it stays in the kept raw message, and a warning says so).
 """
 from __future__ import annotations
@@ -95,7 +95,7 @@ def map_charge(ctx: Context, ft1: Segment, *, account: str | None, services: lis
     performer = practitioner(ctx, ft1.rep(20)) if ft1.has(20) else None
     if performer:
         charge["performer"] = [{"actor": performer}]
-    enterer = practitioner(ctx, ft1.rep(21)) if ft1.has(21) else None
+    enterer = practitioner(ctx, ft1.rep(24)) if ft1.has(24) else None
     if enterer:
         charge["enterer"] = enterer
     reasons = [concept for concept in (cwe_concept(rep) for rep in ft1.reps(19)) if concept]

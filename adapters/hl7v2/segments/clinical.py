@@ -5,10 +5,13 @@ HL7 v2-to-FHIR IG: "Segment AL1 to AllergyIntolerance Map" (http://hl7.org/fhir/
 IAM-17 clinical status, table 0438, to verification and clinical status; IAM-6 action D is a deletion,
 kept as `entered-in-error`) and "Segment DG1 to Condition Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-dg1-to-condition.html).
 An allergy is keyed by patient and allergen, so AL1 and IAM about one allergen update one resource.
+ADT owns allergies, diagnoses and procedures: other messages (orders, billing, referrals) carrying the same
+segments only create them when missing, so they never overwrite what ADT recorded.
 "Segment PRB to Condition Map": a problem-list-item keyed by its instance id PRB-4 (else patient and PRB-3),
 PRB-13 confirmation to verificationStatus, PRB-14 life cycle to clinicalStatus (codes or their names, as
-senders write either), PRB-7 recorded, PRB-9 abatement, PRB-16/17 onset; action DE (or a PC3) deletes it,
-kept as `entered-in-error`.
+senders write either), PRB-7 recorded, PRB-9 abatement (only for an inactive, resolved or remission problem,
+FHIR con-4; a resolution date without a life cycle status means resolved), PRB-16/17 onset; action DE (or
+a PC3) deletes it, kept as `entered-in-error`.
 "Segment PR1 to Procedure Map": PR1-3 code (PR1-4 its text), PR1-5 performed, PR1-6 functional type
 (table 0230) category, PR1-8 anesthesiologist / PR1-11 surgeon / PR1-12 practitioner performers, PR1-15
 reason, PR1-19 identifier (the key, else patient + code + time); PR1-20 action D is a deletion, kept as
@@ -48,7 +51,7 @@ def map_allergy(ctx: Context, al1: Segment) -> str | None:
     onset = ctx.datetime(al1, 6)
     if onset:
         allergy["onsetDateTime"] = onset
-    return ctx.upsert(key, allergy)
+    return ctx.upsert(key, allergy, create_only=not ctx.owns_patient)
 
 
 def map_adverse_reaction(ctx: Context, iam: Segment) -> str | None:
@@ -80,7 +83,7 @@ def map_adverse_reaction(ctx: Context, iam: Segment) -> str | None:
     recorded = ctx.datetime(iam, 13)
     if recorded:
         allergy["recordedDate"] = recorded
-    return ctx.upsert(key, allergy)
+    return ctx.upsert(key, allergy, create_only=not ctx.owns_patient)
 
 
 def _allergy(ctx: Context, segment: Segment) -> tuple[Key, dict[str, Any]] | None:
@@ -114,6 +117,7 @@ PROBLEM_VERIFICATION = {"C": "confirmed", "CO": "confirmed", "CONFIRMED": "confi
                         "POSSIBLE": "provisional", "D": "differential", "DIFFERENTIAL": "differential",
                         "R": "refuted", "RO": "refuted", "REFUTED": "refuted", "RULED OUT": "refuted",
                         "U": "unconfirmed", "UNCONFIRMED": "unconfirmed"}
+ABATED = ("inactive", "resolved", "remission")
 PROBLEM_CLINICAL = {"A": "active", "ACTIVE": "active", "I": "inactive", "INACTIVE": "inactive", "R": "resolved",
                     "RESOLVED": "resolved", "REMISSION": "remission", "RECURRENCE": "recurrence",
                     "RELAPSE": "relapse"}
@@ -138,23 +142,34 @@ def map_problem(ctx: Context, prb: Segment, notes: list[str], *, deleted: bool =
     condition: dict[str, Any] = {"category": categories, "code": code, "subject": ctx.patient_ref(),
                                  "encounter": ctx.encounter_ref(), "identifier": [identifier] if identifier else []}
     clinical = _table_value(ctx, prb, 14, PROBLEM_CLINICAL, "problem life cycle status")
-    misplaced = None if clinical or prb.get(14) else _table_value(ctx, prb, 13, PROBLEM_CLINICAL, "", warn=False)
+    verification = _table_value(ctx, prb, 13, PROBLEM_VERIFICATION, "", warn=False)
+    misplaced = (None if verification or clinical or prb.get(14)
+                 else _table_value(ctx, prb, 13, PROBLEM_CLINICAL, "", warn=False))
     if misplaced:  # a life cycle status sent one field early (seen from several senders): read, and said so
-        clinical, verification = misplaced, None
+        clinical = misplaced
         ctx.issue(prb, 13, TABLE_VALUE_NOT_FOUND, "PRB-13 holds a problem life cycle status; it was read as PRB-14",
                   fatal=False)
-    else:
-        verification = _table_value(ctx, prb, 13, PROBLEM_VERIFICATION, "problem confirmation status")
-    if deleted or prb.get(1).upper() == "DE":
+    elif verification is None:
+        _table_value(ctx, prb, 13, PROBLEM_VERIFICATION, "problem confirmation status")  # warns when unknown
+    deleted = deleted or prb.get(1).upper() == "DE"
+    if deleted:
         verification, clinical = "entered-in-error", None  # FHIR con-5: no clinical status then
-    if verification:
-        condition["verificationStatus"] = {"coding": [{"system": CONDITION_VERIFICATION, "code": verification}]}
-    if clinical:
-        condition["clinicalStatus"] = {"coding": [{"system": CONDITION_CLINICAL, "code": clinical}]}
     for field, name in ((7, "recordedDate"), (9, "abatementDateTime"), (16, "onsetDateTime")):
         when = ctx.datetime(prb, field) if prb.get(field) else None
         if when:
             condition[name] = when
+    if "abatementDateTime" in condition and clinical not in ABATED:  # FHIR con-4: only an abated problem ends
+        if deleted or clinical is not None:
+            del condition["abatementDateTime"]
+            if not deleted:
+                ctx.issue(prb, 9, TABLE_VALUE_NOT_FOUND, f"PRB-9 (resolution date) was left out: the problem is "
+                          f"{clinical} (PRB-14)", fatal=False)
+        else:
+            clinical = "resolved"  # a resolution date and no life cycle status: the problem was resolved
+    if verification:
+        condition["verificationStatus"] = {"coding": [{"system": CONDITION_VERIFICATION, "code": verification}]}
+    if clinical:
+        condition["clinicalStatus"] = {"coding": [{"system": CONDITION_CLINICAL, "code": clinical}]}
     if "onsetDateTime" not in condition and prb.get(17):
         condition["onsetString"] = prb.get(17)
     if notes:
@@ -218,7 +233,7 @@ def map_procedure(ctx: Context, pr1: Segment) -> str | None:
     reason = cwe_concept(pr1.rep(15))
     if reason:
         procedure["reasonCode"] = [reason]
-    return ctx.upsert(key, procedure)
+    return ctx.upsert(key, procedure, create_only=not ctx.owns_patient)
 
 
 def map_condition(ctx: Context, dg1: Segment) -> str | None:
@@ -258,4 +273,4 @@ def map_condition(ctx: Context, dg1: Segment) -> str | None:
         condition["asserter"] = clinician
     if identifier:
         condition["identifier"] = [identifier]
-    return ctx.upsert(key, condition)
+    return ctx.upsert(key, condition, create_only=not ctx.owns_patient)

@@ -83,7 +83,8 @@ def _dosage(ctx: Context, detail: Segment, rxrs: list[Segment], tq1: Segment | N
 
 def medication_status(orc: Segment | None) -> str:
     """MedicationRequest.status from ORC-5 / ORC-1."""
-    if orc is not None and orc.get(1).upper() in STOPPED_CONTROLS and not orc.get(5):
+    if orc is not None and (orc.get(5).upper() == "DC" or (orc.get(1).upper() in STOPPED_CONTROLS
+                                                           and not orc.get(5))):
         return "stopped"
     return MEDICATION_STATUS.get(request_status(orc, "active"), "unknown")
 
@@ -138,6 +139,18 @@ def map_medication_request(ctx: Context, orc: Segment | None, detail: Segment, *
     if notes:
         request["note"] = [{"text": text} for text in notes]
     return ctx.upsert(key, request, create_only=create_only)
+
+
+def map_dispensed_order(ctx: Context, orc: Segment | None, rxd: Segment, *, key: Key,
+                        ids: OrderIds) -> str | None:
+    """Create (when missing) the MedicationRequest a dispense fills when only its ORC numbers are sent."""
+    medication = cwe_concept(rxd.rep(2))
+    if ctx.subject is None or medication is None or not ids.listed():
+        return None
+    request: dict[str, Any] = {"status": medication_status(orc), "intent": "order",
+                               "medicationCodeableConcept": medication, "subject": ctx.patient_ref(),
+                               "encounter": ctx.encounter_ref(), "identifier": ids.listed()}
+    return ctx.upsert(key, request, create_only=True)
 
 
 def map_medication_dispense(ctx: Context, rxd: Segment, *, scope: tuple[str, str], request: str | None,

@@ -10,7 +10,7 @@ from typing import Any
 from adapters.hl7v2.context import Context
 from adapters.hl7v2.datatypes.identifiers import WELL_KNOWN, hd_label, hd_system, identifier_type, uid_system
 from adapters.hl7v2.datatypes.names import cnn_name, name_text, xcn_name, xpn_name
-from adapters.hl7v2.identity import Key, synthetic_key
+from adapters.hl7v2.identity import Key, authority_system, synthetic_key
 from adapters.hl7v2.tree import Segment, Value
 
 URI_SYSTEM = "urn:ietf:rfc:3986"
@@ -56,9 +56,16 @@ def practitioner_cnn(ctx: Context, cnn: Value) -> dict[str, Any] | None:
 
 
 def practitioner_prd(ctx: Context, prd: Segment) -> dict[str, Any] | None:
-    """Upsert the Practitioner of a PRD (referral provider): name PRD-2, identifier PRD-7 (PLN: id, type)."""
+    """Upsert the Practitioner of a PRD (referral provider): name PRD-2, identifier PRD-7 (PLN: id, type, state).
+
+    A licence number is no staff number: it is kept under its own system (the well-known one for an NPI,
+    else one per licence type and issuing state), so it never names a practitioner of the sender's staff list.
+    """
     licence = prd.rep(7)
-    return _practitioner(ctx, licence.c(1), None, licence.c(2), xpn_name(prd.rep(2)))
+    kind, state = licence.c(2).strip(), licence.c(3).strip()
+    system = WELL_KNOWN.get(kind.upper()) or authority_system(" ".join(part for part in ("licence", kind, state)
+                                                                       if part))
+    return _practitioner(ctx, licence.c(1), system, kind, xpn_name(prd.rep(2)))
 
 
 def organization(ctx: Context, name: str, ident: str = "", system: str | None = None,
