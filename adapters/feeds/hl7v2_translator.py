@@ -7,6 +7,7 @@ from engine.feeds.model import FeedIssue, FeedOutcome, MessageIdentity, Translat
 from engine.feeds.ports import MessageTranslator, UnreadableMessage, UntranslatableMessage
 from engine.services.feed_updates import EntryUpdate
 from engine.services.identifier_changes import IdentifierChange
+from engine.services.status_changes import StatusChange
 from adapters import hl7v2
 
 
@@ -60,7 +61,9 @@ class Hl7v2Translator(MessageTranslator):
         merges = [(m.survivor, (m.merged, *m.alternatives)) for m in result.merges]
         changes = [IdentifierChange(c.resource_type, c.old_query, c.old, c.new_query, c.new_identifier, c.old_field,
                                     c.new_field) for c in result.identifier_changes]
-        return TranslatedMessage(result.bundle, merges, [_issue(w) for w in result.warnings], updates, changes)
+        statuses = [StatusChange(c.resource_type, c.query, c.status, c.from_statuses) for c in result.status_changes]
+        return TranslatedMessage(result.bundle, merges, [_issue(w) for w in result.warnings], updates, changes,
+                                 statuses)
 
     def same_content(self, first: bytes, second: bytes) -> bool:
         """A re-send repeats every segment, whatever its segment endings and framing; MSH-7 may be renewed."""

@@ -99,6 +99,16 @@ class IdentifierChange:
     new_field: str
 
 
+@dataclass
+class StatusChange:
+    """A status a message sets on a resource it names but does not carry (MDM T09/T10: the replaced document)."""
+
+    resource_type: str
+    query: str
+    status: str
+    from_statuses: tuple[str, ...]
+
+
 @dataclass(frozen=True)
 class UpdateRule:
     """How an upserted resource changes the stored one beyond its content (HL7 v2 `""` deletes a value)."""
@@ -116,5 +126,6 @@ class MappingResult:
     bundle: dict[str, Any]
     merges: list[Merge] = field(default_factory=list)
     identifier_changes: list[IdentifierChange] = field(default_factory=list)
+    status_changes: list[StatusChange] = field(default_factory=list)
     warnings: list[MappingIssue] = field(default_factory=list)
     updates: dict[str, UpdateRule] = field(default_factory=dict)  # per Bundle entry fullUrl

@@ -6,6 +6,7 @@ from typing import Any
 
 from engine.services.feed_updates import EntryUpdate
 from engine.services.identifier_changes import IdentifierChange
+from engine.services.status_changes import StatusChange
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class TranslatedMessage:
     warnings: list[FeedIssue] = field(default_factory=list)
     updates: dict[str, EntryUpdate] = field(default_factory=dict)  # per entry fullUrl: deletions, reopening
     identifier_changes: list[IdentifierChange] = field(default_factory=list)  # applied before the Bundle
+    status_changes: list[StatusChange] = field(default_factory=list)  # applied after it
 
 
 @dataclass(frozen=True)

@@ -485,3 +485,20 @@ def test_a_message_that_does_not_own_an_allergy_or_diagnosis_never_overwrites_it
                       app="EHR"))
     assert _all(container, "AllergyIntolerance") == [allergy]
     assert _all(container, "Condition") == [diagnosis] and diagnosis["encounter"]
+
+
+def test_a_replacement_document_supersedes_the_one_it_replaces(container):
+    def txa(number: str, parent: str = "") -> str:
+        return f"TXA|1|DS^Discharge summary^HL70270|TX|20260101100000||20260101110000||||||{number}^EHR|{parent}||||AU"
+
+    _receive(container, _message("MDM^T02^MDM_T02", "1", "EVN|T02", _pid(), txa("DOC-7"),
+                                 "OBX|1|TX|1^Text||First version.||||||F", app="EHR"))
+    _receive(container, _message("MDM^T10^MDM_T02", "2", "EVN|T10", _pid(), txa("DOC-8", "DOC-7^EHR"),
+                                 "OBX|1|TX|1^Text||Second version.||||||F", app="EHR"))
+    [old] = _all(container, "DocumentReference", identifier="DOC-7")
+    [new] = _all(container, "DocumentReference", identifier="DOC-8")
+    assert (old["status"], new["status"]) == ("superseded", "current")
+    assert new["relatesTo"][0]["code"] == "replaces"
+    _receive(container, _message("MDM^T10^MDM_T02", "3", "EVN|T10", _pid(), txa("DOC-9", "DOC-404^EHR"),
+                                 "OBX|1|TX|1^Text||Replaces one never sent.||||||F", app="EHR"))
+    assert len(_all(container, "DocumentReference")) == 3

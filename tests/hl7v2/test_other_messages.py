@@ -433,3 +433,10 @@ def test_a_dispense_with_only_the_order_numbers_names_that_order():
 def test_a_refill_authorization_request_comes_from_the_pharmacy_and_only_creates_the_order():
     result = run(rde().replace("RDE^O11^RDE_O11", "RDE^O25^RDE_O25"))
     assert ("POST", "MedicationRequest", "identifier=urn:tessera:hl7v2:authority:EHR|RX-5") in requests(result)
+
+
+@pytest.mark.parametrize("trigger, superseded", [("T10", True), ("T09", True), ("T06", False)])
+def test_only_a_replacement_supersedes_its_parent(trigger, superseded):
+    text = mdm(trigger, "OBX|1|TX|1^Text||Line||||||F").replace("|DOC-7^EHR|", "|DOC-8^EHR|DOC-7^EHR")
+    changes = [(c.query, c.status) for c in run(text).status_changes]
+    assert changes == ([("identifier=urn:tessera:hl7v2:authority:EHR|DOC-7", "superseded")] if superseded else [])

@@ -4,7 +4,8 @@ HL7 v2-to-FHIR IG: "Segment TXA to DocumentReference Map" (http://hl7.org/fhir/u
 (status from TXA-19, "current" when not valued; T11 cancels), "Segment OBX to DocumentReference Map" (TX/FT/ST
 lines joined into a text/plain attachment, ED as attachment) and table 0271 (TXA-17) for docStatus.
 An addendum (T05/T06) `appends` to, a replacement (T09/T10) `replaces` the parent document TXA-13, named by
-its identifier (it may not have reached us). A notification without the text (T01/T03/T05/T07/T09) sends the
+its identifier (it may not have reached us); a replaced document that is stored and current becomes
+`superseded`. A notification without the text (T01/T03/T05/T07/T09) sends the
 content FHIR requires as a placeholder that never replaces text the store already holds.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from adapters.hl7v2.datatypes.encapsulated import ed_attachment
 from adapters.hl7v2.datatypes.codes import cwe_concept
 from adapters.hl7v2.datatypes.identifiers import ei_identifier
 from adapters.hl7v2.identity import Key, synthetic_key
+from adapters.hl7v2.model import StatusChange
 from adapters.hl7v2.segments.practitioners import practitioner
 from adapters.hl7v2.terminology import DOC_AVAILABILITY, DOC_STATUS
 from adapters.hl7v2.tree import Segment
@@ -80,6 +82,11 @@ def map_document(ctx: Context, txa: Segment, observations: list[Segment], *, tri
     if parent:
         document["relatesTo"] = [{"code": RELATION_BY_TRIGGER[trigger],
                                   "target": {"type": "DocumentReference", "identifier": parent}}]
+        if RELATION_BY_TRIGGER[trigger] == "replaces" and parent.get("system"):
+            replaced = Key("DocumentReference", parent["system"], parent["value"])
+            if replaced != key:  # the replaced document, when it reached us, is superseded
+                ctx.status_changes.append(StatusChange("DocumentReference", replaced.readable_query, "superseded",
+                                                       ("current",)))
     encounter = ctx.encounter_ref()
     if encounter:
         document["context"] = {"encounter": [encounter]}
