@@ -213,7 +213,8 @@ def _described(issues: Any) -> str:
     described = []
     for issue in issues:
         where = f"{issue.segment}-{issue.field}" if issue.field else issue.segment
-        described.append(issue.text if issue.text.startswith(where) else f"{where} {issue.text}")
+        named = issue.text == where or issue.text.startswith(f"{where} ")
+        described.append(issue.text if named else f"{where} {issue.text}")
     return "; ".join(described)
 
 

@@ -61,7 +61,8 @@ class Hl7v2Translator(MessageTranslator):
         merges = [(m.survivor, (m.merged, *m.alternatives)) for m in result.merges]
         changes = [IdentifierChange(c.resource_type, c.old_query, c.old, c.new_query, c.new_identifier, c.old_field,
                                     c.new_field) for c in result.identifier_changes]
-        statuses = [StatusChange(c.resource_type, c.query, c.status, c.from_statuses) for c in result.status_changes]
+        statuses = [StatusChange(c.resource_type, c.query, c.status, c.from_statuses, c.patient_query)
+                    for c in result.status_changes]
         return TranslatedMessage(result.bundle, merges, [_issue(w) for w in result.warnings], updates, changes,
                                  statuses)
 

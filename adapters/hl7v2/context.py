@@ -50,6 +50,7 @@ class Context:
         self.subject: Subject | None = None
         self.encounter: str | None = None
         self.owns_patient = False  # True for ADT: Patient/Encounter are PUT, else created only if missing
+        self.owned: frozenset[str] = frozenset()  # segment-borne types the sender may update (else create only)
 
     # -- issues -----------------------------------------------------------------------------------------
     def issue(self, segment: Segment, field: int | None, code: str, text: str, *, fatal: bool) -> None:
@@ -99,6 +100,10 @@ class Context:
     def upsert(self, key: Key, resource: dict[str, Any], *, create_only: bool = False) -> str:
         """Add a keyed resource to the Bundle; returns its fullUrl."""
         return self.builder.upsert(key, resource, create_only=create_only)
+
+    def owns(self, resource_type: str) -> bool:
+        """Whether this message may update (not only create) a resource of this type it carries."""
+        return resource_type in self.owned
 
     def note_update(self, full_url: str, segment: Segment, elements: dict[int, tuple[str, ...]], *,
                     reopens: frozenset[str] = frozenset(), parts: dict[int, str] | None = None,

@@ -107,6 +107,7 @@ class StatusChange:
     query: str
     status: str
     from_statuses: tuple[str, ...]
+    patient_query: str | None = None  # the resource must belong to this patient
 
 
 @dataclass(frozen=True)

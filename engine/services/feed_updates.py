@@ -52,6 +52,9 @@ class FeedUpdates:
             return incoming
         rule = self.entries.get(full_url or "", EntryUpdate())
         kept = {name: copy.deepcopy(current[name]) for name in rule.placeholders if current.get(name)}
+        if resource_type == "DocumentReference" and current.get("status") == "superseded" and \
+                incoming.get("status") == "current":  # replaced by another: an edit or re-send does not revive it
+            kept["status"] = "superseded"
         if resource_type not in KEEP_UNMENTIONED:
             return {**incoming, **kept} if kept else incoming
         combined = {**incoming, **kept}

@@ -6,33 +6,39 @@ from typing import Any
 
 from engine.errors import VersionConflict
 from engine.services.conditional import match_conditional
-from engine.services.merges import provenance_of_writes, sourced
+from engine.services.feed_updates import follow_merges
+from engine.services.merges import MAX_MERGE_MATCHES, provenance_of_writes, sourced
 from engine.services.writes import Clock, persist, prepare_write
 from engine.store.ports import UnitOfWork
 
 
 @dataclass(frozen=True)
 class StatusChange:
-    """Set `status` of the one resource `query` names, when its status is one of `from_statuses`."""
+    """Set `status` of the one resource `query` names, when its status is one of `from_statuses` and (with
+    `patient_query`) it belongs to the patient that query names."""
 
     resource_type: str
     query: str
     status: str
     from_statuses: tuple[str, ...]
+    patient_query: str | None = None
 
 
 def change_status(uow: UnitOfWork, change: StatusChange, *, clock: Clock, source: str | None,
                   owner: str | None = None, provenance: dict[str, Any] | None = None) -> int:
     """Apply one status change after the message's own writes; the versions written.
 
-    Nothing happens when the query names no resource (it never reached us), several (ambiguous), or one
-    whose status is not among `from_statuses` (e.g. a document already entered in error).
+    Nothing happens when the query names no resource (it never reached us), several (ambiguous), one
+    whose status is not among `from_statuses` (e.g. a document already entered in error), or one of
+    another patient.
     """
     matches = [m for m in match_conditional(uow, change.resource_type, change.query, owner=owner)
                if not m.deleted and m.body is not None]
     if len(matches) != 1 or matches[0].body.get("status") not in change.from_statuses:
         return 0
     target = matches[0]
+    if change.patient_query is not None and _subject(target.body) not in _patients(uow, change.patient_query, owner):
+        return 0  # the identifier names another patient's resource: not the one the message means
     now = clock()
     current = uow.current(target.resource_type, target.resource_id, for_update=True)
     if current is None or current.version != target.version:  # written meanwhile: the caller looks up again
@@ -43,3 +49,13 @@ def change_status(uow: UnitOfWork, change: StatusChange, *, clock: Clock, source
         writes.append(provenance_of_writes(provenance, writes, now, source, owner))
     persist(uow, writes)
     return len(writes)
+
+
+def _subject(body: dict[str, Any]) -> str | None:
+    return ((body.get("subject") or body.get("patient") or {}).get("reference"))
+
+
+def _patients(uow: UnitOfWork, query: str, owner: str | None) -> set[str]:
+    """`Patient/<id>` of every patient the query names, merged-away ones with their survivors."""
+    matches = match_conditional(uow, "Patient", query, owner=owner, limit=MAX_MERGE_MATCHES)
+    return {f"Patient/{p.resource_id}" for p in matches + follow_merges(uow, matches)}

@@ -479,12 +479,26 @@ def test_a_message_that_does_not_own_an_allergy_or_diagnosis_never_overwrites_it
     [allergy] = _all(container, "AllergyIntolerance")
     [diagnosis] = _all(container, "Condition")
     assert allergy["verificationStatus"]["coding"][0]["code"] == "entered-in-error"
-    _receive(container, _message("BAR^P01^BAR_P01", "3", "EVN|P01", _pid(), "AL1|1|FA|12345^Peanut^L",
-                                 "DG1|1||I10^Hypertension^I10C", app="PAS"),
-             _message("REF^I12^REF_I12", "4", "RF1|P|R|Med||O|R-1^EHR", _pid(), "DG1|1||I10^Hypertension^I10C",
+    _receive(container, _message("BAR^P01^BAR_P01", "3", "EVN|P01", _pid(), "AL1|1|FA|12345^Peanut^L", app="PAS"),
+             _message("DFT^P03^DFT_P03", "4", "EVN|P03", _pid(), "FT1|1|T-1||20260101|20260101|CG|99213^Visit^C4",
+                      "DG1|1||I10^Hypertension^I10C", app="BILL"),
+             _message("REF^I12^REF_I12", "5", "RF1|P|R|Med||O|R-1^EHR", _pid(), "DG1|1||I10^Hypertension^I10C",
                       app="EHR"))
     assert _all(container, "AllergyIntolerance") == [allergy]
     assert _all(container, "Condition") == [diagnosis] and diagnosis["encounter"]
+
+
+def test_patient_accounting_corrects_the_diagnoses_and_procedures_it_codes(container):
+    pr1 = "PR1|1||0DTJ4ZZ^Appendectomy^I10P||20260101090000||||||||||||||PROC-1^ADM"
+    _receive(container, _adt("A01", "1", _pid(), _pv1("V1")),
+             _message("ADT^A08^ADT_A01", "2", "EVN|A08", _pid(), _pv1("V1"), "DG1|1||K35.80^Appendicitis^I10C||"
+                      "|W", pr1))
+    _receive(container, _message("BAR^P12^BAR_P12", "3", "EVN|P12", _pid(), _pv1("V1"),
+                                 "DG1|1||K35.80^Appendicitis^I10C|||F", pr1 + "|D", app="PAS"))
+    [diagnosis] = _all(container, "Condition")
+    [procedure] = _all(container, "Procedure")
+    assert diagnosis["verificationStatus"]["coding"][0]["code"] == "confirmed"
+    assert procedure["status"] == "entered-in-error"
 
 
 def test_a_replacement_document_supersedes_the_one_it_replaces(container):
@@ -499,6 +513,17 @@ def test_a_replacement_document_supersedes_the_one_it_replaces(container):
     [new] = _all(container, "DocumentReference", identifier="DOC-8")
     assert (old["status"], new["status"]) == ("superseded", "current")
     assert new["relatesTo"][0]["code"] == "replaces"
+    _receive(container, _message("MDM^T08^MDM_T02", "2b", "EVN|T08", _pid(), txa("DOC-7"),
+                                 "OBX|1|TX|1^Text||First version, edited late.||||||F", app="EHR"))
+    [old] = _all(container, "DocumentReference", identifier="DOC-7")
+    assert old["status"] == "superseded"  # a late edit does not make the replaced document current again
+    other = _pid("222^^^GENHOSP^MR", name="Roe^Richard")
+    _receive(container, _message("MDM^T02^MDM_T02", "2c", "EVN|T02", other, txa("DOC-50"),
+                                 "OBX|1|TX|1^Text||Someone else's.||||||F", app="EHR"),
+             _message("MDM^T10^MDM_T02", "2d", "EVN|T10", _pid(), txa("DOC-51", "DOC-50^EHR"),
+                      "OBX|1|TX|1^Text||Names the wrong parent.||||||F", app="EHR"))
+    [others] = _all(container, "DocumentReference", identifier="DOC-50")
+    assert others["status"] == "current"  # another patient's document is never superseded
     _receive(container, _message("MDM^T10^MDM_T02", "3", "EVN|T10", _pid(), txa("DOC-9", "DOC-404^EHR"),
                                  "OBX|1|TX|1^Text||Replaces one never sent.||||||F", app="EHR"))
-    assert len(_all(container, "DocumentReference")) == 3
+    assert len(_all(container, "DocumentReference")) == 5

@@ -272,8 +272,10 @@ def test_procedures_of_an_admission():
 def test_a_swap_moves_each_of_two_patients_to_the_location_its_visit_names():
     first = pv1(visit="V1^^^GENHOSP^VN").replace("ICU^101^A^GENHOSP", "WARD^7^B^GENHOSP")
     second = pv1(visit="V2^^^GENHOSP^VN")
-    result = run("\r".join([msh("ADT^A17^ADT_A17"), "EVN|A17", pid(), first,
+    result = run("\r".join([msh("ADT^A17^ADT_A17"), "EVN|A17", pid(), first, "OBX|1|NM|8302-2^Height^LN||170|cm",
                             pid("MRN2^^^GENHOSP^MR", name="Roe^Richard"), second]))
+    [height] = resources(result, "Observation")
+    assert height["subject"]["display"] == "Jane Q Doe"
     encounters = {e["identifier"][0]["value"]: e for e in resources(result, "Encounter")}
     places = {url: r["name"] for url, r in ((e["fullUrl"], e["resource"]) for e in result.bundle["entry"])
               if r["resourceType"] == "Location"}

@@ -293,7 +293,7 @@ def test_a_deleted_problem_is_entered_in_error_without_a_clinical_status(trigger
 @pytest.mark.parametrize("action, confirmation, life_cycle, clinical, abated, warned", [
     ("UP", "", "A", "active", False, True), ("UP", "", "", "resolved", True, False),
     ("UP", "", "I", "inactive", True, False), ("DE", "", "R", None, False, False),
-    ("UP", "R", "", "resolved", True, False)])
+    ("UP", "R", "", "resolved", True, False), ("UP", "", "X", None, False, True)])
 def test_a_resolution_date_only_ends_a_problem_that_is_over(action, confirmation, life_cycle, clinical, abated,
                                                             warned):
     prb = (f"PRB|{action}|20260101100000|I10^Essential hypertension^I10C|P-9|||20260101||20260301||||"
@@ -406,11 +406,15 @@ def test_a_referral_is_a_service_request_from_the_referring_to_the_referred_to_p
 
 def test_a_licence_number_never_names_a_practitioner_of_the_staff_list():
     text = ref("I12").replace("|||||LIC-1^SL", "|||||1234^SL^IL").replace("|||||LIC-2^SL", "|||||1234567893^NPI")
-    urls = [url for _, url, _ in requests(run(text + "\rPV1|1|I|||||1234^House^Gregory")) if url.startswith("Pract")]
-    assert sorted(urls) == sorted([
-        "Practitioner?identifier=urn:tessera:hl7v2:authority:GENHOSP|1234",
-        "Practitioner?identifier=urn:tessera:hl7v2:authority:licence%20SL%20IL|1234",
-        "Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|1234567893"])
+    found = {(method, url if method == "PUT" else f"{url}?{condition}")
+             for method, url, condition in requests(run(text + "\rPV1|1|I|||||1234^House^Gregory"))
+             if url.startswith("Pract")}
+    assert found == {("PUT", "Practitioner?identifier=urn:tessera:hl7v2:authority:GENHOSP|1234"),
+                     ("POST", "Practitioner?identifier=urn:tessera:hl7v2:authority:licence%20SL%20IL|1234"),
+                     ("POST", "Practitioner?identifier=http://hl7.org/fhir/sid/us-npi|1234567893")}
+    stateless = {url for _, url, _ in requests(run(ref("I12")))} | {
+        condition for _, _, condition in requests(run(ref("I12"))) if condition}
+    assert "identifier=urn:tessera:hl7v2:authority:licence%20SL%20of%20GENHOSP|LIC-1" in stateless
 
 
 def test_a_referral_without_rf1_is_an_error():
@@ -428,6 +432,9 @@ def test_a_dispense_with_only_the_order_numbers_names_that_order():
     url = next(e["fullUrl"] for e in result.bundle["entry"] if e["resource"] is request)
     assert one(result, "MedicationDispense")["authorizingPrescription"] == [{"reference": url}]
     assert ("POST", "MedicationRequest", "identifier=urn:tessera:hl7v2:authority:EHR|RX-5") in requests(result)
+    filler_only = run(text.replace("ORC|RE|RX-5^EHR", "ORC|RE||RX-F1^PHARM"))
+    assert not resources(filler_only, "MedicationRequest")
+    assert "authorizingPrescription" not in one(filler_only, "MedicationDispense")
 
 
 def test_a_refill_authorization_request_comes_from_the_pharmacy_and_only_creates_the_order():

@@ -35,7 +35,8 @@ def test_an_issue_names_its_location_once():
     from adapters.cli.ingest import _described
 
     issues = [FeedIssue("PV1", 1, 19, "101", "PV1-19 (visit number) is missing"),
+              FeedIssue("PV1", 1, 1, "102", "PV1-19 names no visit"),
               FeedIssue("MSH", 1, 10, "205", "control id 7 was used before"),
               FeedIssue("MSH", 1, None, "207", "could not be stored")]
-    assert _described(issues) == ("PV1-19 (visit number) is missing; MSH-10 control id 7 was used before; "
-                                  "MSH could not be stored")
+    assert _described(issues) == ("PV1-19 (visit number) is missing; PV1-1 PV1-19 names no visit; "
+                                  "MSH-10 control id 7 was used before; MSH could not be stored")

@@ -28,6 +28,7 @@ MERGE_TRIGGERS = frozenset({"A34", "A39", "A40"})
 VISIT_TRIGGERS = frozenset({"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A08", "A09", "A10", "A11", "A12",
                             "A13", "A14", "A15", "A16", "A21", "A22", "A23", "A25", "A26", "A27", "A32", "A33",
                             "A38", "A52", "A53", "A54", "A55"})
+OWNED = frozenset({"AllergyIntolerance", "Condition", "Procedure", "Coverage"})
 SWAP_TRIGGER = "A17"  # two patients swap locations: each PID with its PV1 (chapter 3.3.17)
 PATIENT_IDENTIFIER_TRIGGERS = frozenset({"A47"})  # not A46: it corrects the external id PID-2, not the key
 VISIT_IDENTIFIER_TRIGGERS = frozenset({"A50"})
@@ -38,6 +39,7 @@ TRIGGERS = (VISIT_TRIGGERS | frozenset({"A17", "A28", "A31", "A60"}) | MERGE_TRI
 def map_adt(ctx: Context, trigger: str) -> None:
     """Translate one ADT message into the context's Bundle."""
     ctx.owns_patient = True
+    ctx.owned = OWNED
     message = ctx.message
     if trigger in MERGE_TRIGGERS:
         _merges(ctx)
@@ -99,6 +101,7 @@ def _swap(ctx: Context) -> None:
             continue
         if map_patient(ctx, group[0], next((s for s in group if s.name == "PD1"), None)) is not None:
             map_encounter(ctx, pv1, next((s for s in group if s.name == "PV2"), None), trigger=SWAP_TRIGGER)
+            map_results(ctx, _results(group), (ctx.sender_system, f"message^{ctx.header.control_id}^{number}"))
 
 
 def _patient_groups(ctx: Context, kind: str) -> list[tuple[Segment, list[Segment], Segment]]:

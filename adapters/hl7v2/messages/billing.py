@@ -4,6 +4,8 @@ HL7 v2-to-FHIR IG: "BAR_P01 to Bundle Map", "DFT_P03 to Bundle Map" (http://hl7.
 the account (PID-18) with its coverages (IN1), the visit's diagnoses (DG1), procedures (PR1), allergies (AL1)
 and observations (OBX); DFT's charges (FT1) as ChargeItems naming the procedures of their group. A billing
 system does not own the patient or the visit, and a DFT not the account: they are only created when missing.
+BAR updates the diagnoses, procedures and coverages it carries (P12 exists to correct them); DFT only creates
+them when missing.
 """
 from __future__ import annotations
 
@@ -18,12 +20,15 @@ from adapters.hl7v2.tree import Segment
 
 BAR_TRIGGERS = frozenset({"P01", "P02", "P05", "P06", "P12"})
 DFT_TRIGGERS = frozenset({"P03", "P11"})
+ACCOUNTING_OWNS = frozenset({"Condition", "Procedure", "Coverage"})  # BAR: coded diagnoses, procedures, insurance
 GROUP_ENDS = ("FT1", "DG1", "DRG", "GT1", "IN1", "ACC")  # what closes a financial transaction's group
 
 
 def map_billing(ctx: Context, trigger: str) -> None:
     """Translate a BAR or DFT message into the context's Bundle: each PID with the segments up to the next."""
     message = ctx.message
+    if message.header.message_type.upper() == "BAR":
+        ctx.owned = ACCOUNTING_OWNS
     starts = [segment.index for segment in message.segments if segment.name == "PID"]
     if not starts:
         require_segment(ctx, None, "PID")

@@ -5,8 +5,9 @@ HL7 v2-to-FHIR IG: "Segment AL1 to AllergyIntolerance Map" (http://hl7.org/fhir/
 IAM-17 clinical status, table 0438, to verification and clinical status; IAM-6 action D is a deletion,
 kept as `entered-in-error`) and "Segment DG1 to Condition Map" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-segment-dg1-to-condition.html).
 An allergy is keyed by patient and allergen, so AL1 and IAM about one allergen update one resource.
-ADT owns allergies, diagnoses and procedures: other messages (orders, billing, referrals) carrying the same
-segments only create them when missing, so they never overwrite what ADT recorded.
+ADT owns allergies, diagnoses and procedures, patient accounting (BAR) diagnoses and procedures too: other
+messages (orders, charges, referrals) carrying the same segments only create them when missing, so they never
+overwrite what their owners recorded.
 "Segment PRB to Condition Map": a problem-list-item keyed by its instance id PRB-4 (else patient and PRB-3),
 PRB-13 confirmation to verificationStatus, PRB-14 life cycle to clinicalStatus (codes or their names, as
 senders write either), PRB-7 recorded, PRB-9 abatement (only for an inactive, resolved or remission problem,
@@ -51,7 +52,7 @@ def map_allergy(ctx: Context, al1: Segment) -> str | None:
     onset = ctx.datetime(al1, 6)
     if onset:
         allergy["onsetDateTime"] = onset
-    return ctx.upsert(key, allergy, create_only=not ctx.owns_patient)
+    return ctx.upsert(key, allergy, create_only=not ctx.owns("AllergyIntolerance"))
 
 
 def map_adverse_reaction(ctx: Context, iam: Segment) -> str | None:
@@ -83,7 +84,7 @@ def map_adverse_reaction(ctx: Context, iam: Segment) -> str | None:
     recorded = ctx.datetime(iam, 13)
     if recorded:
         allergy["recordedDate"] = recorded
-    return ctx.upsert(key, allergy, create_only=not ctx.owns_patient)
+    return ctx.upsert(key, allergy, create_only=not ctx.owns("AllergyIntolerance"))
 
 
 def _allergy(ctx: Context, segment: Segment) -> tuple[Key, dict[str, Any]] | None:
@@ -159,11 +160,11 @@ def map_problem(ctx: Context, prb: Segment, notes: list[str], *, deleted: bool =
         if when:
             condition[name] = when
     if "abatementDateTime" in condition and clinical not in ABATED:  # FHIR con-4: only an abated problem ends
-        if deleted or clinical is not None:
+        if deleted or clinical is not None or prb.get(14):
             del condition["abatementDateTime"]
             if not deleted:
-                ctx.issue(prb, 9, TABLE_VALUE_NOT_FOUND, f"PRB-9 (resolution date) was left out: the problem is "
-                          f"{clinical} (PRB-14)", fatal=False)
+                ctx.issue(prb, 9, TABLE_VALUE_NOT_FOUND, "PRB-9 (resolution date) was left out: PRB-14 does not "
+                          "say the problem is over", fatal=False)
         else:
             clinical = "resolved"  # a resolution date and no life cycle status: the problem was resolved
     if verification:
@@ -233,7 +234,7 @@ def map_procedure(ctx: Context, pr1: Segment) -> str | None:
     reason = cwe_concept(pr1.rep(15))
     if reason:
         procedure["reasonCode"] = [reason]
-    return ctx.upsert(key, procedure, create_only=not ctx.owns_patient)
+    return ctx.upsert(key, procedure, create_only=not ctx.owns("Procedure"))
 
 
 def map_condition(ctx: Context, dg1: Segment) -> str | None:
@@ -273,4 +274,4 @@ def map_condition(ctx: Context, dg1: Segment) -> str | None:
         condition["asserter"] = clinician
     if identifier:
         condition["identifier"] = [identifier]
-    return ctx.upsert(key, condition, create_only=not ctx.owns_patient)
+    return ctx.upsert(key, condition, create_only=not ctx.owns("Condition"))

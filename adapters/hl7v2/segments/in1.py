@@ -63,4 +63,4 @@ def map_coverage(ctx: Context, in1: Segment) -> str | None:
         classes.append({"type": {"coding": [{"system": COVERAGE_CLASS, "code": "group"}]}, "value": in1.get(8),
                         **({"name": in1.get(9, 1)} if in1.get(9, 1) else {})})
     coverage["class"] = classes
-    return ctx.upsert(key, coverage, create_only=not ctx.owns_patient)  # ADT owns coverage
+    return ctx.upsert(key, coverage, create_only=not ctx.owns("Coverage"))  # ADT and BAR own coverage

@@ -143,9 +143,10 @@ def map_medication_request(ctx: Context, orc: Segment | None, detail: Segment, *
 
 def map_dispensed_order(ctx: Context, orc: Segment | None, rxd: Segment, *, key: Key,
                         ids: OrderIds) -> str | None:
-    """Create (when missing) the MedicationRequest a dispense fills when only its ORC numbers are sent."""
+    """Create (when missing) the MedicationRequest a dispense fills when only its ORC numbers are sent; only by
+    the placer number, the prescriber's key (the pharmacy's filler number alone would make a second order)."""
     medication = cwe_concept(rxd.rep(2))
-    if ctx.subject is None or medication is None or not ids.listed():
+    if ctx.subject is None or medication is None or not ids.placer:
         return None
     request: dict[str, Any] = {"status": medication_status(orc), "intent": "order",
                                "medicationCodeableConcept": medication, "subject": ctx.patient_ref(),

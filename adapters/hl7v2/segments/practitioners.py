@@ -17,7 +17,7 @@ URI_SYSTEM = "urn:ietf:rfc:3986"
 
 
 def _practitioner(ctx: Context, ident: str, system: str | None, type_code: str,
-                  name: dict[str, Any] | None) -> dict[str, Any] | None:
+                  name: dict[str, Any] | None, *, create_only: bool = False) -> dict[str, Any] | None:
     if ident:
         identifier: dict[str, Any] = {"system": system or ctx.sender_system, "value": ident}
         kind = identifier_type(type_code)
@@ -34,7 +34,7 @@ def _practitioner(ctx: Context, ident: str, system: str | None, type_code: str,
     resource: dict[str, Any] = {"identifier": identifiers}
     if name:
         resource["name"] = [name]
-    full_url = ctx.upsert(key, resource, create_only=name is None)
+    full_url = ctx.upsert(key, resource, create_only=create_only or name is None)
     ref: dict[str, Any] = {"reference": full_url}
     if name_text(name):
         ref["display"] = name_text(name)
@@ -59,13 +59,16 @@ def practitioner_prd(ctx: Context, prd: Segment) -> dict[str, Any] | None:
     """Upsert the Practitioner of a PRD (referral provider): name PRD-2, identifier PRD-7 (PLN: id, type, state).
 
     A licence number is no staff number: it is kept under its own system (the well-known one for an NPI,
-    else one per licence type and issuing state), so it never names a practitioner of the sender's staff list.
+    else one per licence type and issuing state, or per sender when the state is not sent), so it never names
+    a practitioner of the sender's staff list. A referral does not keep the practitioner registry: the
+    Practitioner is only created when missing.
     """
     licence = prd.rep(7)
     kind, state = licence.c(2).strip(), licence.c(3).strip()
-    system = WELL_KNOWN.get(kind.upper()) or authority_system(" ".join(part for part in ("licence", kind, state)
+    issuer = state or f"of {ctx.sender_facility or ctx.sender_application}"
+    system = WELL_KNOWN.get(kind.upper()) or authority_system(" ".join(part for part in ("licence", kind, issuer)
                                                                        if part))
-    return _practitioner(ctx, licence.c(1), system, kind, xpn_name(prd.rep(2)))
+    return _practitioner(ctx, licence.c(1), system, kind, xpn_name(prd.rep(2)), create_only=True)
 
 
 def organization(ctx: Context, name: str, ident: str = "", system: str | None = None,

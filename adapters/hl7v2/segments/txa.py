@@ -86,7 +86,7 @@ def map_document(ctx: Context, txa: Segment, observations: list[Segment], *, tri
             replaced = Key("DocumentReference", parent["system"], parent["value"])
             if replaced != key:  # the replaced document, when it reached us, is superseded
                 ctx.status_changes.append(StatusChange("DocumentReference", replaced.readable_query, "superseded",
-                                                       ("current",)))
+                                                       ("current",), ctx.subject.key.readable_query))
     encounter = ctx.encounter_ref()
     if encounter:
         document["context"] = {"encounter": [encounter]}
