@@ -33,8 +33,8 @@ class MessageIdentity:
 
 @dataclass
 class TranslatedMessage:
-    """A message as FHIR: one transaction Bundle, patient merges, identifier corrections, and how it updates
-    what exists."""
+    """A message as FHIR: one transaction Bundle, patient merges, identifier corrections, status changes of
+    resources it names, and how it updates what exists."""
 
     bundle: dict[str, Any]
     merges: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)  # (survivor, merged: key first)
