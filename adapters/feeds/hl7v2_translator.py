@@ -8,6 +8,7 @@ from engine.feeds.ports import MessageTranslator, UnreadableMessage, Untranslata
 from engine.services.feed_updates import EntryUpdate
 from engine.services.identifier_changes import IdentifierChange
 from engine.services.status_changes import StatusChange
+from engine.services.visit_moves import VisitMove
 from adapters import hl7v2
 
 
@@ -63,8 +64,9 @@ class Hl7v2Translator(MessageTranslator):
                                     c.new_field) for c in result.identifier_changes]
         statuses = [StatusChange(c.resource_type, c.query, c.status, c.from_statuses, c.patient_query)
                     for c in result.status_changes]
+        moves = [VisitMove(m.visit_query, m.from_patient_query) for m in result.visit_moves]
         return TranslatedMessage(result.bundle, merges, [_issue(w) for w in result.warnings], updates, changes,
-                                 statuses)
+                                 statuses, moves)
 
     def same_content(self, first: bytes, second: bytes) -> bool:
         """A re-send repeats every segment, whatever its segment endings and framing; MSH-7 may be renewed."""

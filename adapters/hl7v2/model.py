@@ -110,6 +110,15 @@ class StatusChange:
     patient_query: str | None = None  # the resource must belong to this patient
 
 
+@dataclass
+class VisitMove:
+    """ADT A45: the visit (by its number) now belongs to the message's patient; what was recorded in it about the
+    previous patient (MRG-1) follows it. Executed by the feed service after the Bundle."""
+
+    visit_query: str
+    from_patient_query: str
+
+
 @dataclass(frozen=True)
 class UpdateRule:
     """How an upserted resource changes the stored one beyond its content (HL7 v2 `""` deletes a value)."""
@@ -128,5 +137,6 @@ class MappingResult:
     merges: list[Merge] = field(default_factory=list)
     identifier_changes: list[IdentifierChange] = field(default_factory=list)
     status_changes: list[StatusChange] = field(default_factory=list)
+    visit_moves: list[VisitMove] = field(default_factory=list)
     warnings: list[MappingIssue] = field(default_factory=list)
     updates: dict[str, UpdateRule] = field(default_factory=dict)  # per Bundle entry fullUrl

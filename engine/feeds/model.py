@@ -7,6 +7,7 @@ from typing import Any
 from engine.services.feed_updates import EntryUpdate
 from engine.services.identifier_changes import IdentifierChange
 from engine.services.status_changes import StatusChange
+from engine.services.visit_moves import VisitMove
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class TranslatedMessage:
     updates: dict[str, EntryUpdate] = field(default_factory=dict)  # per entry fullUrl: deletions, reopening
     identifier_changes: list[IdentifierChange] = field(default_factory=list)  # applied before the Bundle
     status_changes: list[StatusChange] = field(default_factory=list)  # applied after it
+    visit_moves: list[VisitMove] = field(default_factory=list)  # applied after it
 
 
 @dataclass(frozen=True)

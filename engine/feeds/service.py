@@ -13,6 +13,7 @@ from engine.services.bundles import BundleService
 from engine.services.feed_updates import FeedUpdates
 from engine.services.identifier_changes import change_identifier
 from engine.services.status_changes import change_status
+from engine.services.visit_moves import move_visit
 from engine.services.merges import merge_patients
 from engine.services.writes import Clock
 from engine.store.ports import ResourceStore, UnitOfWork
@@ -178,6 +179,8 @@ class FeedService:
             for survivor, merged in translated.merges:
                 count += merge_patients(uow, survivor_query=survivor, merged_queries=merged, clock=self.clock,
                                         source=source, owner=identity.institution, provenance=provenance)
+            count += sum(move_visit(uow, move, clock=self.clock, source=source, owner=identity.institution,
+                                    provenance=provenance) for move in translated.visit_moves)
             count += sum(change_status(uow, change, clock=self.clock, source=source, owner=identity.institution,
                                        provenance=provenance) for change in translated.status_changes)
             uow.set_message_status(message_id, "processed")

@@ -54,7 +54,7 @@ def merge_patients(uow: UnitOfWork, *, survivor_query: str, merged_queries: Sequ
                 or resource.resource_type in KEEPS_ITS_PAST):
             continue
         body = sourced(resource.body, source)
-        if _move_references(body, old, survivor.key):
+        if move_references(body, old, survivor.key):
             current = uow.current(resource.resource_type, resource.resource_id, for_update=True)
             writes.append(prepare_write(body, resource_id=resource.resource_id, current=current, now_us=now,
                                         source=source))
@@ -87,7 +87,7 @@ def _merged_patient(uow: UnitOfWork, queries: Sequence[str], survivor: StoredRes
                              issues=[Issue("not-found", "patient to merge not found (MRG-1)", "MRG-1")])
 
 
-def _move_references(body: dict[str, Any], old: StoredResource, survivor: str) -> bool:
+def move_references(body: dict[str, Any], old: StoredResource, survivor: str) -> bool:
     """Point every reference to `old` (relative, absolute or versioned) at `survivor`; links excepted."""
     links = {id((link.get("other") or {})) for link in body.get("link") or []} if body.get(
         "resourceType") == "Patient" else set()

@@ -527,3 +527,28 @@ def test_a_replacement_document_supersedes_the_one_it_replaces(container):
     _receive(container, _message("MDM^T10^MDM_T02", "3", "EVN|T10", _pid(), txa("DOC-9", "DOC-404^EHR"),
                                  "OBX|1|TX|1^Text||Replaces one never sent.||||||F", app="EHR"))
     assert len(_all(container, "DocumentReference")) == 5
+
+
+def test_a_visit_moved_to_another_patient_takes_what_was_recorded_in_it(container):
+    _receive(container, _adt("A01", "1", _pid("111^^^GENHOSP^MR"), _pv1("V1")),
+             _adt("A01", "2", _pid("222^^^GENHOSP^MR", name="Roe^Richard"), _pv1("V2")),
+             _message("ORU^R01^ORU_R01", "3", _pid("111^^^GENHOSP^MR"), _pv1("V1"),
+                      "OBR|1|P8|F8|GLU^Glucose^L|||20260103080000", "OBX|1|NM|2345-7^Glucose^LN||5.1|mmol/L|||||F",
+                      app="LIS"),
+             _oru("4", "111"))  # a result of patient 111 outside the visit
+    [first] = _by_mrn(container, "111")
+    [second] = _by_mrn(container, "222")
+    move = _message("ADT^A45^ADT_A45", "5", "EVN|A45", _pid("222^^^GENHOSP^MR", name="Roe^Richard"),
+                    "MRG|111^^^GENHOSP^MR||||V1^^^GENHOSP^VN", _pv1("V1"))
+    _receive(container, move)
+    [visit] = _all(container, "Encounter", identifier="V1")
+    assert visit["subject"]["reference"] == f"Patient/{second['id']}"
+    in_visit = [o for o in _all(container, "Observation") if o.get("encounter")]
+    outside = [o for o in _all(container, "Observation") if not o.get("encounter")]
+    assert [o["subject"]["reference"] for o in in_visit] == [f"Patient/{second['id']}"]
+    assert [o["subject"]["reference"] for o in outside] == [f"Patient/{first['id']}"]
+    reports = _all(container, "DiagnosticReport", encounter=f"Encounter/{visit['id']}")
+    assert [r["subject"]["reference"] for r in reports] == [f"Patient/{second['id']}"]
+    versions = _read(container, f"Encounter/{visit['id']}")["meta"]["versionId"]
+    _receive(container, move.replace(b"|5|P|", b"|6|P|"))  # the move again: nothing left to move
+    assert _read(container, f"Encounter/{visit['id']}")["meta"]["versionId"] == versions

@@ -286,6 +286,27 @@ def test_a_swap_moves_each_of_two_patients_to_the_location_its_visit_names():
         run("\r".join([msh("ADT^A17^ADT_A17"), "EVN|A17", pid(), first]))
 
 
+def test_a_visit_move_names_the_visit_and_its_previous_patient():
+    result = run("\r".join([msh("ADT^A45^ADT_A45"), "EVN|A45", pid("NEW1^^^GENHOSP^MR"),
+                            "MRG|OLD1^^^GENHOSP^MR||||V0^^^GENHOSP^VN", pv1()]))
+    [move] = result.visit_moves
+    assert (move.visit_query, move.from_patient_query) == ("identifier=urn:tessera:hl7v2:authority:GENHOSP|V1",
+                                                           "identifier=urn:tessera:hl7v2:authority:GENHOSP|OLD1")
+    assert [(c.old, c.new_query) for c in result.identifier_changes] == [
+        (("urn:tessera:hl7v2:authority:GENHOSP", "V0"), "identifier=urn:tessera:hl7v2:authority:GENHOSP|V1")]
+    assert one(result, "Encounter")["subject"]["reference"] == next(
+        e["fullUrl"] for e in result.bundle["entry"] if e["resource"]["resourceType"] == "Patient")
+
+
+@pytest.mark.parametrize("segments, where", [(["MRG|OLD1^^^GENHOSP^MR"], ("MRG", 1)), ([], ("MRG", None)),
+                                             (["MRG|", pv1()], ("MRG", 1)),
+                                             (["MRG|OLD1^^^GENHOSP^MR", "PV1|1|I"], ("PV1", 19))])
+def test_a_visit_move_needs_the_previous_patient_and_the_visit(segments, where):
+    with pytest.raises(MappingError) as info:
+        run("\r".join([msh("ADT^A45^ADT_A45"), "EVN|A45", pid(), *segments]))
+    assert (info.value.issues[0].segment, info.value.issues[0].field) == where
+
+
 def test_merge_without_mrg_is_an_error():
     with pytest.raises(MappingError) as info:
         run("\r".join([msh("ADT^A34"), "EVN|A34", pid()]))

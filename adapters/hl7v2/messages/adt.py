@@ -1,11 +1,12 @@
-"""ADT visit, tracking, leave, swap and cancel events, A28/A31, adverse reactions A60, merges A34/A39/A40 and identifier corrections
-A47 (patient) and A50 (visit) to Patient, Encounter and more.
+"""ADT visit, tracking, leave, swap and cancel events, A28/A31, adverse reactions A60, merges A34/A39/A40, visit
+moves A45 and identifier corrections A47 (patient) and A50 (visit) to Patient, Encounter and more.
 
 HL7 v2-to-FHIR IG: message maps "ADT_A01 to Bundle" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-adt-a01-to-bundle.html),
 "ADT_A02/A03/A04/A05/A06/A07/A08/A11/A13/A28/A31 to Bundle", "ADT_A40 to Bundle" (MRG: the patient merged away).
 A corrected identifier (MRG-1 for A47, MRG-5 for A50) is replaced by the message's (PID-3, PV1-19) on the
 record it names before the message's own upsert, which then updates that record (chapter 3.6.2: one record,
-its identifier corrected; a new identifier naming another record is a merge, not a correction).
+its identifier corrected; a new identifier naming another record is a merge, not a correction). A visit moved
+to another patient (A45) keeps its Encounter; what was recorded in it about the previous patient follows it.
 ADT owns patient data: Patient and Encounter are conditional PUTs (other messages only create them if missing).
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from adapters.hl7v2.messages.common import Result, map_results, note_text, requi
 from adapters.hl7v2.datatypes.identifiers import hd_system
 from adapters.hl7v2.errors import REQUIRED_FIELD_MISSING
 from adapters.hl7v2.identity import Key
-from adapters.hl7v2.model import IdentifierChange, Merge
+from adapters.hl7v2.model import IdentifierChange, Merge, VisitMove
 from adapters.hl7v2.segments.clinical import map_adverse_reaction, map_allergy, map_condition, map_procedure
 from adapters.hl7v2.segments.in1 import map_coverage
 from adapters.hl7v2.segments.nk1 import map_related_person
@@ -29,10 +30,11 @@ VISIT_TRIGGERS = frozenset({"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A0
                             "A13", "A14", "A15", "A16", "A21", "A22", "A23", "A25", "A26", "A27", "A32", "A33",
                             "A38", "A52", "A53", "A54", "A55"})
 OWNED = frozenset({"AllergyIntolerance", "Condition", "Procedure", "Coverage"})
+MOVE_TRIGGER = "A45"  # visits move from the MRG-1 patient to the PID patient (chapter 3.3.45)
 SWAP_TRIGGER = "A17"  # two patients swap locations: each PID with its PV1 (chapter 3.3.17)
 PATIENT_IDENTIFIER_TRIGGERS = frozenset({"A47"})  # not A46: it corrects the external id PID-2, not the key
 VISIT_IDENTIFIER_TRIGGERS = frozenset({"A50"})
-TRIGGERS = (VISIT_TRIGGERS | frozenset({"A17", "A28", "A31", "A60"}) | MERGE_TRIGGERS | PATIENT_IDENTIFIER_TRIGGERS
+TRIGGERS = (VISIT_TRIGGERS | frozenset({"A17", "A28", "A31", "A45", "A60"}) | MERGE_TRIGGERS | PATIENT_IDENTIFIER_TRIGGERS
             | VISIT_IDENTIFIER_TRIGGERS)
 
 
@@ -49,6 +51,9 @@ def map_adt(ctx: Context, trigger: str) -> None:
         return
     if trigger == SWAP_TRIGGER:
         _swap(ctx)
+        return
+    if trigger == MOVE_TRIGGER:
+        _visit_moves(ctx)
         return
     pid = message.first("PID")
     if not require_segment(ctx, pid, "PID"):
@@ -84,6 +89,40 @@ def _results(segments: list[Segment]) -> list[Result]:
         if segment.name != "NTE":
             previous = segment.name
     return results
+
+
+def _visit_moves(ctx: Context) -> None:
+    """A45: each MRG (previous patient MRG-1, previous visit number MRG-5) with the PV1 after it (the visit)."""
+    segments = ctx.message.segments
+    pid = ctx.message.first("PID")
+    if not require_segment(ctx, pid, "PID"):
+        return
+    subject = map_patient(ctx, pid, ctx.message.first("PD1"))
+    mrgs = [segment for segment in segments if segment.name == "MRG"]
+    if not require_segment(ctx, mrgs[0] if mrgs else None, "MRG") or subject is None:
+        return
+    for mrg in mrgs:
+        pv1 = segments[mrg.index + 1] if mrg.index + 1 < len(segments) else None
+        if pv1 is None or pv1.name != "PV1":
+            ctx.issue(mrg, 1, SEGMENT_SEQUENCE_ERROR, "each MRG of a visit move needs the visit's PV1 after it",
+                      fatal=True)
+            continue
+        previous = identifier_key(mrg.reps(1), ctx.sender_system)
+        if previous is None:
+            ctx.issue(mrg, 1, REQUIRED_FIELD_MISSING, "MRG-1 (the visit's previous patient) is required", fatal=True)
+            continue
+        if not pv1.rep(19).c(1):
+            ctx.issue(pv1, 19, REQUIRED_FIELD_MISSING, "PV1-19 (the visit number) is required", fatal=True)
+            continue
+        visit = visit_key(ctx, pv1)
+        map_encounter(ctx, pv1, None, trigger=MOVE_TRIGGER)
+        prior = mrg.rep(5)
+        if prior.c(1):
+            old_visit = Key("Encounter", hd_system(prior.comp(4)) or ctx.sender_system, prior.c(1))
+            if old_visit != visit:
+                _record_change(ctx, old_visit, visit, "MRG-5", "PV1-19")
+        if previous[0] != subject.key:
+            ctx.visit_moves.append(VisitMove(visit.readable_query, previous[0].readable_query))
 
 
 def _swap(ctx: Context) -> None:

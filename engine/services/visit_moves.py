@@ -1,0 +1,64 @@
+"""Visit moves (HL7 ADT A45): a visit recorded under the wrong patient moves, and what was recorded in it follows."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import VersionConflict
+from engine.fhir.references import parse_reference
+from engine.services.conditional import match_conditional
+from engine.services.feed_updates import follow_merges
+from engine.services.merges import KEEPS_ITS_PAST, MAX_MERGE_MATCHES, move_references, provenance_of_writes, sourced
+from engine.services.writes import Clock, persist, prepare_write
+from engine.store.model import PendingWrite
+from engine.store.ports import UnitOfWork
+
+
+@dataclass(frozen=True)
+class VisitMove:
+    """The Encounter `visit_query` names now belongs to its current subject; what was recorded in it about the
+    patient `from_patient_query` names (its previous patient) moves to that subject too."""
+
+    visit_query: str
+    from_patient_query: str
+
+
+def move_visit(uow: UnitOfWork, move: VisitMove, *, clock: Clock, source: str | None, owner: str | None = None,
+               provenance: dict[str, Any] | None = None) -> int:
+    """Apply one visit move after the message's own writes (which gave the Encounter its new subject).
+
+    Every resource referencing the Encounter that also references the previous patient is rewritten to the
+    new one; the record of the past (Provenance, AuditEvent) is left as it was. Returns the versions written.
+    """
+    visits = [m for m in match_conditional(uow, "Encounter", move.visit_query, owner=owner)
+              if not m.deleted and m.body is not None]
+    if len(visits) != 1:
+        return 0
+    visit = visits[0]
+    subject = parse_reference(((visit.body or {}).get("subject") or {}).get("reference", ""))
+    if subject is None or subject.resource_type != "Patient":
+        return 0
+    new_patient = f"Patient/{subject.resource_id}"
+    named = match_conditional(uow, "Patient", move.from_patient_query, owner=owner, limit=MAX_MERGE_MATCHES)
+    previous = [p for p in {p.key: p for p in named + follow_merges(uow, named)}.values() if p.key != new_patient]
+    if not previous:
+        return 0
+    now = clock()
+    writes: list[PendingWrite] = []
+    for resource in uow.referencing(None, None, [visit]):
+        if resource.key == visit.key or resource.body is None or resource.resource_type in KEEPS_ITS_PAST:
+            continue
+        body = sourced(resource.body, source)
+        if not any([move_references(body, old, new_patient) for old in previous]):
+            continue
+        current = uow.current(resource.resource_type, resource.resource_id, for_update=True)
+        if current is None or current.version != resource.version:  # written meanwhile: the caller looks up again
+            raise VersionConflict(f"{resource.key} changed while its visit was being moved")
+        writes.append(prepare_write(body, resource_id=resource.resource_id, current=current, now_us=now,
+                                    source=source))
+    if not writes:
+        return 0
+    if provenance is not None:
+        writes.append(provenance_of_writes(provenance, writes, now, source, owner))
+    persist(uow, writes)
+    return len(writes)
