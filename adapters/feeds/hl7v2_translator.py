@@ -5,6 +5,7 @@ from functools import lru_cache
 
 from engine.feeds.model import FeedIssue, FeedOutcome, MessageIdentity, TranslatedMessage
 from engine.feeds.ports import MessageTranslator, UnreadableMessage, UntranslatableMessage
+from engine.services.account_merges import AccountMerge
 from engine.services.feed_updates import EntryUpdate
 from engine.services.identifier_changes import IdentifierChange
 from engine.services.status_changes import StatusChange
@@ -65,8 +66,9 @@ class Hl7v2Translator(MessageTranslator):
         statuses = [StatusChange(c.resource_type, c.query, c.status, c.from_statuses, c.patient_query)
                     for c in result.status_changes]
         moves = [VisitMove(m.visit_query, m.from_patient_query) for m in result.visit_moves]
+        accounts = [AccountMerge(m.survivor_query, m.merged_query) for m in result.account_merges]
         return TranslatedMessage(result.bundle, merges, [_issue(w) for w in result.warnings], updates, changes,
-                                 statuses, moves)
+                                 statuses, moves, accounts)
 
     def same_content(self, first: bytes, second: bytes) -> bool:
         """A re-send repeats every segment, whatever its segment endings and framing; MSH-7 may be renewed."""

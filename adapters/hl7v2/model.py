@@ -111,6 +111,15 @@ class StatusChange:
 
 
 @dataclass
+class AccountMerge:
+    """ADT A41: the account MRG-3 names merges into the PID-18 account. Executed by the feed service after the
+    Bundle."""
+
+    survivor_query: str
+    merged_query: str
+
+
+@dataclass
 class VisitMove:
     """ADT A45: the visit (by its number) now belongs to the message's patient; what was recorded in it about the
     previous patient (MRG-1) follows it. Executed by the feed service after the Bundle."""
@@ -138,5 +147,6 @@ class MappingResult:
     identifier_changes: list[IdentifierChange] = field(default_factory=list)
     status_changes: list[StatusChange] = field(default_factory=list)
     visit_moves: list[VisitMove] = field(default_factory=list)
+    account_merges: list[AccountMerge] = field(default_factory=list)
     warnings: list[MappingIssue] = field(default_factory=list)
     updates: dict[str, UpdateRule] = field(default_factory=dict)  # per Bundle entry fullUrl

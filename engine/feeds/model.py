@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.services.account_merges import AccountMerge
 from engine.services.feed_updates import EntryUpdate
 from engine.services.identifier_changes import IdentifierChange
 from engine.services.status_changes import StatusChange
@@ -44,6 +45,7 @@ class TranslatedMessage:
     identifier_changes: list[IdentifierChange] = field(default_factory=list)  # applied before the Bundle
     status_changes: list[StatusChange] = field(default_factory=list)  # applied after it
     visit_moves: list[VisitMove] = field(default_factory=list)  # applied after it
+    account_merges: list[AccountMerge] = field(default_factory=list)  # applied after it
 
 
 @dataclass(frozen=True)

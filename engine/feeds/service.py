@@ -9,6 +9,7 @@ from engine.feeds.model import FeedIssue, FeedOutcome, MessageIdentity, RawMessa
 from engine.feeds.ports import MessageTranslator, UnreadableMessage, UntranslatableMessage
 from engine.fhir.dates import format_instant
 from engine.security.caller import Caller
+from engine.services.account_merges import merge_accounts
 from engine.services.bundles import BundleService
 from engine.services.feed_updates import FeedUpdates
 from engine.services.identifier_changes import change_identifier
@@ -179,6 +180,8 @@ class FeedService:
             for survivor, merged in translated.merges:
                 count += merge_patients(uow, survivor_query=survivor, merged_queries=merged, clock=self.clock,
                                         source=source, owner=identity.institution, provenance=provenance)
+            count += sum(merge_accounts(uow, merge, clock=self.clock, source=source, owner=identity.institution,
+                                        provenance=provenance) for merge in translated.account_merges)
             count += sum(move_visit(uow, move, clock=self.clock, source=source, owner=identity.institution,
                                     provenance=provenance) for move in translated.visit_moves)
             count += sum(change_status(uow, change, clock=self.clock, source=source, owner=identity.institution,

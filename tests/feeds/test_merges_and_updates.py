@@ -552,3 +552,20 @@ def test_a_visit_moved_to_another_patient_takes_what_was_recorded_in_it(containe
     versions = _read(container, f"Encounter/{visit['id']}")["meta"]["versionId"]
     _receive(container, move.replace(b"|5|P|", b"|6|P|"))  # the move again: nothing left to move
     assert _read(container, f"Encounter/{visit['id']}")["meta"]["versionId"] == versions
+
+
+def test_an_account_merged_into_another_hands_over_its_charges_and_closes(container):
+    def pid(account: str) -> str:
+        return f"PID|1||111^^^GENHOSP^MR||Doe^Jane||19800101|F|||1 Main St^^Springfield^IL^62701|||||||{account}^^^GENHOSP^AN"
+
+    _receive(container, _message("BAR^P01^BAR_P01", "1", "EVN|P01", pid("ACCT-1"), app="PAS"),
+             _message("DFT^P03^DFT_P03", "2", "EVN|P03", pid("ACCT-1"),
+                      "FT1|1|T-1||20260101|20260101|CG|99213^Visit^C4|||1|80&USD", app="PAS"))
+    merge = _message("ADT^A41^ADT_A39", "3", "EVN|A41", pid("ACCT-2"), "MRG|||ACCT-1^^^GENHOSP^AN", app="PAS")
+    _receive(container, merge)
+    accounts = {a["identifier"][0]["value"]: a for a in _all(container, "Account")}
+    assert (accounts["ACCT-1"]["status"], accounts["ACCT-2"]["status"]) == ("inactive", "active")
+    [charge] = _all(container, "ChargeItem")
+    assert charge["account"] == [{"reference": f"Account/{accounts['ACCT-2']['id']}"}]
+    _receive(container, merge.replace(b"|3|P|", b"|4|P|"))  # the merge again: nothing left to change
+    assert _read(container, f"ChargeItem/{charge['id']}")["meta"]["versionId"] == charge["meta"]["versionId"]

@@ -307,6 +307,22 @@ def test_a_visit_move_needs_the_previous_patient_and_the_visit(segments, where):
     assert (info.value.issues[0].segment, info.value.issues[0].field) == where
 
 
+@pytest.mark.parametrize("patient, mrg, where", [
+    (pid(extra="|||||||ACCT-2^^^GENHOSP^AN"), "MRG|||ACCT-1^^^GENHOSP^AN", None),
+    (pid(), "MRG|||ACCT-1^^^GENHOSP^AN", ("PID", 18)),
+    (pid(extra="|||||||ACCT-2^^^GENHOSP^AN"), "MRG|OLD1", ("MRG", 3))])
+def test_an_account_merge_names_the_surviving_and_the_merged_account(patient, mrg, where):
+    text = "\r".join([msh("ADT^A41^ADT_A39"), "EVN|A41", patient, mrg])
+    if where is not None:
+        with pytest.raises(MappingError) as info:
+            run(text)
+        assert (info.value.issues[0].segment, info.value.issues[0].field) == where
+        return
+    [merge] = run(text).account_merges
+    assert (merge.survivor_query, merge.merged_query) == ("identifier=urn:tessera:hl7v2:authority:GENHOSP|ACCT-2",
+                                                          "identifier=urn:tessera:hl7v2:authority:GENHOSP|ACCT-1")
+
+
 def test_merge_without_mrg_is_an_error():
     with pytest.raises(MappingError) as info:
         run("\r".join([msh("ADT^A34"), "EVN|A34", pid()]))

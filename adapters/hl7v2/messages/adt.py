@@ -1,5 +1,6 @@
 """ADT visit, tracking, leave, swap and cancel events, A28/A31, adverse reactions A60, merges A34/A39/A40, visit
-moves A45 and identifier corrections A47 (patient) and A50 (visit) to Patient, Encounter and more.
+moves A45, account merges A41 and identifier corrections A47 (patient) and A50 (visit) to Patient, Encounter
+and more.
 
 HL7 v2-to-FHIR IG: message maps "ADT_A01 to Bundle" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-adt-a01-to-bundle.html),
 "ADT_A02/A03/A04/A05/A06/A07/A08/A11/A13/A28/A31 to Bundle", "ADT_A40 to Bundle" (MRG: the patient merged away).
@@ -14,10 +15,11 @@ from __future__ import annotations
 from adapters.hl7v2.context import Context
 from adapters.hl7v2.errors import SEGMENT_SEQUENCE_ERROR, MappingIssue
 from adapters.hl7v2.messages.common import Result, map_results, note_text, require_segment
-from adapters.hl7v2.datatypes.identifiers import hd_system
+from adapters.hl7v2.datatypes.identifiers import cx_identifier, hd_system
 from adapters.hl7v2.errors import REQUIRED_FIELD_MISSING
 from adapters.hl7v2.identity import Key
-from adapters.hl7v2.model import IdentifierChange, Merge, VisitMove
+from adapters.hl7v2.model import AccountMerge, IdentifierChange, Merge, VisitMove
+from adapters.hl7v2.segments.billing import map_account
 from adapters.hl7v2.segments.clinical import map_adverse_reaction, map_allergy, map_condition, map_procedure
 from adapters.hl7v2.segments.in1 import map_coverage
 from adapters.hl7v2.segments.nk1 import map_related_person
@@ -30,11 +32,12 @@ VISIT_TRIGGERS = frozenset({"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A0
                             "A13", "A14", "A15", "A16", "A21", "A22", "A23", "A25", "A26", "A27", "A32", "A33",
                             "A38", "A52", "A53", "A54", "A55"})
 OWNED = frozenset({"AllergyIntolerance", "Condition", "Procedure", "Coverage"})
+ACCOUNT_MERGE_TRIGGER = "A41"  # the MRG-3 account merges into the PID-18 account (chapter 3.3.41)
 MOVE_TRIGGER = "A45"  # visits move from the MRG-1 patient to the PID patient (chapter 3.3.45)
 SWAP_TRIGGER = "A17"  # two patients swap locations: each PID with its PV1 (chapter 3.3.17)
 PATIENT_IDENTIFIER_TRIGGERS = frozenset({"A47"})  # not A46: it corrects the external id PID-2, not the key
 VISIT_IDENTIFIER_TRIGGERS = frozenset({"A50"})
-TRIGGERS = (VISIT_TRIGGERS | frozenset({"A17", "A28", "A31", "A45", "A60"}) | MERGE_TRIGGERS | PATIENT_IDENTIFIER_TRIGGERS
+TRIGGERS = (VISIT_TRIGGERS | frozenset({"A17", "A28", "A31", "A41", "A45", "A60"}) | MERGE_TRIGGERS | PATIENT_IDENTIFIER_TRIGGERS
             | VISIT_IDENTIFIER_TRIGGERS)
 
 
@@ -54,6 +57,9 @@ def map_adt(ctx: Context, trigger: str) -> None:
         return
     if trigger == MOVE_TRIGGER:
         _visit_moves(ctx)
+        return
+    if trigger == ACCOUNT_MERGE_TRIGGER:
+        _account_merges(ctx)
         return
     pid = message.first("PID")
     if not require_segment(ctx, pid, "PID"):
@@ -89,6 +95,28 @@ def _results(segments: list[Segment]) -> list[Result]:
         if segment.name != "NTE":
             previous = segment.name
     return results
+
+
+def _account_merges(ctx: Context) -> None:
+    """A41: each PID (its account PID-18 survives) with the MRG after it (MRG-3, the account merged away)."""
+    for pid, group, mrg in _patient_groups(ctx, "an account merge"):
+        if map_patient(ctx, pid, next((s for s in group if s.name == "PD1"), None)) is None:
+            continue
+        pv1 = next((s for s in group if s.name == "PV1"), None)
+        if pv1 is not None:
+            map_encounter(ctx, pv1, next((s for s in group if s.name == "PV2"), None), trigger=ACCOUNT_MERGE_TRIGGER)
+        if not pid.rep(18).c(1):
+            ctx.issue(pid, 18, REQUIRED_FIELD_MISSING, "PID-18 (the surviving account) is required", fatal=True)
+            continue
+        merged = cx_identifier(mrg.rep(3), default_system=ctx.sender_system) if mrg.rep(3).c(1) else None
+        if merged is None:
+            ctx.issue(mrg, 3, REQUIRED_FIELD_MISSING, "MRG-3 (the account merged away) is required", fatal=True)
+            continue
+        map_account(ctx, pid, ACCOUNT_MERGE_TRIGGER, [], create_only=True)
+        survivor = cx_identifier(pid.rep(18), default_system=ctx.sender_system) or {}
+        keys = [Key("Account", item.get("system") or ctx.sender_system, item["value"]) for item in (survivor, merged)]
+        if keys[0] != keys[1]:
+            ctx.account_merges.append(AccountMerge(keys[0].readable_query, keys[1].readable_query))
 
 
 def _visit_moves(ctx: Context) -> None:
