@@ -4,10 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import Issue, VersionConflict
+from engine.errors import Issue
 from engine.services.conditional import match_conditional
-from engine.services.merges import KEEPS_ITS_PAST, UnknownMergeTarget, move_references, provenance_of_writes, sourced
-from engine.services.writes import Clock, persist, prepare_write
+from engine.services.follow_up_writes import persist_recorded, rewrite_unchanged, sourced
+from engine.services.merges import KEEPS_ITS_PAST, UnknownMergeTarget, move_references
+from engine.services.writes import Clock
 from engine.store.model import PendingWrite, StoredResource
 from engine.store.ports import UnitOfWork
 
@@ -44,28 +45,16 @@ def merge_accounts(uow: UnitOfWork, merge: AccountMerge, *, clock: Clock, source
     now = clock()
     writes: list[PendingWrite] = []
     if (old.body or {}).get("status") != "inactive":
-        writes.append(_write(uow, old, dict(sourced(old.body or {}, source), status="inactive"), now, source))
+        writes.append(rewrite_unchanged(uow, old, dict(sourced(old.body or {}, source), status="inactive"), now,
+                                        source))
     for resource in uow.referencing(None, None, [old]):
         if resource.key in (old.key, survivor.key) or resource.body is None or resource.resource_type in KEEPS_ITS_PAST:
             continue
         body = sourced(resource.body, source)
         if move_references(body, old, survivor.key):
-            writes.append(_write(uow, resource, body, now, source))
-    if not writes:
-        return 0
-    if provenance is not None:
-        writes.append(provenance_of_writes(provenance, writes, now, source, owner))
-    persist(uow, writes)
-    return len(writes)
+            writes.append(rewrite_unchanged(uow, resource, body, now, source))
+    return persist_recorded(uow, writes, provenance=provenance, now=now, source=source, owner=owner)
 
 
 def _live(uow: UnitOfWork, query: str, owner: str | None) -> list[StoredResource]:
     return [m for m in match_conditional(uow, "Account", query, owner=owner) if not m.deleted and m.body is not None]
-
-
-def _write(uow: UnitOfWork, resource: StoredResource, body: dict[str, Any], now: int,
-           source: str | None) -> PendingWrite:
-    current = uow.current(resource.resource_type, resource.resource_id, for_update=True)
-    if current is None or current.version != resource.version:  # written meanwhile: the caller looks up again
-        raise VersionConflict(f"{resource.key} changed while its account was being merged")
-    return prepare_write(body, resource_id=resource.resource_id, current=current, now_us=now, source=source)

@@ -8,11 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import InvalidResource, Issue, VersionConflict
+from engine.errors import InvalidResource, Issue
 from engine.services.conditional import match_conditional
 from engine.services.feed_updates import follow_merges
-from engine.services.merges import MAX_MERGE_MATCHES, provenance_of_writes, sourced
-from engine.services.writes import Clock, persist, prepare_write
+from engine.services.follow_up_writes import persist_recorded, rewrite_unchanged, sourced
+from engine.services.merges import MAX_MERGE_MATCHES
+from engine.services.writes import Clock
 from engine.store.model import StoredResource
 from engine.store.ports import UnitOfWork
 
@@ -62,10 +63,6 @@ def change_identifier(uow: UnitOfWork, change: IdentifierChange, *, clock: Clock
         raise IdentifierChangeConflict("The new identifier names another record", issues=[Issue(
             "duplicate", f"{change.new_field} already names another {change.resource_type}{hint}",
             change.new_field)])
-    now = clock()
-    current = uow.current(target.resource_type, target.resource_id, for_update=True)
-    if current is None or current.version != target.version:  # written meanwhile: the caller looks up again
-        raise VersionConflict(f"{target.key} changed while its identifier was being corrected")
     body = sourced(target.body or {}, source)
     identifiers = [item for item in body.get("identifier") or [] if (item.get("system"), item.get("value"))
                    != change.old]
@@ -75,11 +72,9 @@ def change_identifier(uow: UnitOfWork, change: IdentifierChange, *, clock: Clock
     if identifiers == (target.body or {}).get("identifier"):
         return 0
     body["identifier"] = identifiers
-    writes = [prepare_write(body, resource_id=target.resource_id, current=current, now_us=now, source=source)]
-    if provenance is not None:
-        writes.append(provenance_of_writes(provenance, writes, now, source, owner))
-    persist(uow, writes)
-    return len(writes)
+    now = clock()
+    return persist_recorded(uow, [rewrite_unchanged(uow, target, body, now, source)], provenance=provenance,
+                            now=now, source=source, owner=owner)
 
 
 def _named(uow: UnitOfWork, resource_type: str, query: str, owner: str | None, *,

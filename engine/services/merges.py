@@ -8,7 +8,8 @@ from engine.errors import InvalidResource, Issue
 from engine.fhir.references import parse_reference
 from engine.services.conditional import match_conditional
 from engine.services.feed_updates import current_survivor, follow_merges
-from engine.services.writes import Clock, new_id, persist, prepare_write, references_in
+from engine.services.follow_up_writes import persist_recorded, sourced
+from engine.services.writes import Clock, prepare_write, references_in
 from engine.store.model import PendingWrite, StoredResource
 from engine.store.ports import UnitOfWork
 
@@ -58,10 +59,7 @@ def merge_patients(uow: UnitOfWork, *, survivor_query: str, merged_queries: Sequ
             current = uow.current(resource.resource_type, resource.resource_id, for_update=True)
             writes.append(prepare_write(body, resource_id=resource.resource_id, current=current, now_us=now,
                                         source=source))
-    if provenance is not None:
-        writes.append(provenance_of_writes(provenance, writes, now, source, owner))
-    persist(uow, writes)
-    return len(writes)
+    return persist_recorded(uow, writes, provenance=provenance, now=now, source=source, owner=owner)
 
 
 def _merged_patient(uow: UnitOfWork, queries: Sequence[str], survivor: StoredResource,
@@ -101,26 +99,6 @@ def move_references(body: dict[str, Any], old: StoredResource, survivor: str) ->
             reference["reference"] = survivor
             moved = True
     return moved
-
-
-def provenance_of_writes(provenance: dict[str, Any], writes: list[PendingWrite], now: int, source: str | None,
-                        owner: str | None) -> PendingWrite:
-    """A new Provenance like the message's own (`provenance`), naming every version in `writes`."""
-    record = dict(provenance, target=[{"reference": f"{w.resource_type}/{w.resource_id}/_history/{w.version}"}
-                                      for w in writes])
-    record.pop("id", None)
-    return prepare_write(sourced(record, source), resource_id=new_id(), current=None, now_us=now, source=source,
-                         institution=owner)
-
-
-def sourced(body: dict[str, Any], source: str | None) -> dict[str, Any]:
-    """A copy of `body` whose meta.source names the writer of the new version."""
-    copied = dict(body)
-    meta = {k: v for k, v in (copied.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
-    if source:
-        meta["source"] = source
-    copied["meta"] = meta
-    return copied
 
 
 def _relinked(uow: UnitOfWork, patient: StoredResource, other: str, link_type: str, now: int,

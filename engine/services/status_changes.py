@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import VersionConflict
 from engine.services.conditional import match_conditional
 from engine.services.feed_updates import follow_merges
-from engine.services.merges import MAX_MERGE_MATCHES, provenance_of_writes, sourced
-from engine.services.writes import Clock, persist, prepare_write
+from engine.services.follow_up_writes import persist_recorded, rewrite_unchanged, sourced
+from engine.services.merges import MAX_MERGE_MATCHES
+from engine.services.writes import Clock
 from engine.store.ports import UnitOfWork
 
 
@@ -40,15 +40,9 @@ def change_status(uow: UnitOfWork, change: StatusChange, *, clock: Clock, source
     if change.patient_query is not None and _subject(target.body) not in _patients(uow, change.patient_query, owner):
         return 0  # the identifier names another patient's resource: not the one the message means
     now = clock()
-    current = uow.current(target.resource_type, target.resource_id, for_update=True)
-    if current is None or current.version != target.version:  # written meanwhile: the caller looks up again
-        raise VersionConflict(f"{target.key} changed while its status was being changed")
     body = dict(sourced(target.body, source), status=change.status)
-    writes = [prepare_write(body, resource_id=target.resource_id, current=current, now_us=now, source=source)]
-    if provenance is not None:
-        writes.append(provenance_of_writes(provenance, writes, now, source, owner))
-    persist(uow, writes)
-    return len(writes)
+    return persist_recorded(uow, [rewrite_unchanged(uow, target, body, now, source)], provenance=provenance,
+                            now=now, source=source, owner=owner)
 
 
 def _subject(body: dict[str, Any]) -> str | None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import VersionConflict
 from engine.fhir.references import parse_reference
 from engine.services.conditional import match_conditional
 from engine.services.feed_updates import follow_merges
-from engine.services.merges import KEEPS_ITS_PAST, MAX_MERGE_MATCHES, move_references, provenance_of_writes, sourced
-from engine.services.writes import Clock, persist, prepare_write
+from engine.services.follow_up_writes import persist_recorded, rewrite_unchanged, sourced
+from engine.services.merges import KEEPS_ITS_PAST, MAX_MERGE_MATCHES, move_references
+from engine.services.writes import Clock
 from engine.store.model import PendingWrite
 from engine.store.ports import UnitOfWork
 
@@ -51,14 +51,5 @@ def move_visit(uow: UnitOfWork, move: VisitMove, *, clock: Clock, source: str | 
         body = sourced(resource.body, source)
         if not any([move_references(body, old, new_patient) for old in previous]):
             continue
-        current = uow.current(resource.resource_type, resource.resource_id, for_update=True)
-        if current is None or current.version != resource.version:  # written meanwhile: the caller looks up again
-            raise VersionConflict(f"{resource.key} changed while its visit was being moved")
-        writes.append(prepare_write(body, resource_id=resource.resource_id, current=current, now_us=now,
-                                    source=source))
-    if not writes:
-        return 0
-    if provenance is not None:
-        writes.append(provenance_of_writes(provenance, writes, now, source, owner))
-    persist(uow, writes)
-    return len(writes)
+        writes.append(rewrite_unchanged(uow, resource, body, now, source))
+    return persist_recorded(uow, writes, provenance=provenance, now=now, source=source, owner=owner)

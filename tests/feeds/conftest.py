@@ -119,3 +119,14 @@ def listener(listener_factory) -> Listener:
     started = listener_factory()
     started.start()
     return started
+
+
+@pytest.fixture
+def postgres_container(postgres_factory, tmp_path: Path) -> Iterator[Container]:
+    """Services on PostgreSQL only: SQLite writes one transaction at a time, so it cannot race."""
+    url = postgres_factory.create(tmp_path)
+    built = build_container(Settings(database_url=url, data_dir=tmp_path, db_pool_size=4, jobs_inline=True),
+                            migrate=False)
+    yield built
+    built.close()
+    postgres_factory.drop(url)

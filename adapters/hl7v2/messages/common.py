@@ -1,12 +1,15 @@
 """Helpers shared by the message translators: segment grouping and notes."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from adapters.hl7v2.context import Context
 from adapters.hl7v2.datatypes.codes import cwe_code
 from adapters.hl7v2.errors import SEGMENT_SEQUENCE_ERROR, MappingIssue
 from adapters.hl7v2.segments.obx import map_observation
+from adapters.hl7v2.segments.pid import map_patient
+from adapters.hl7v2.segments.pv1 import map_encounter
 from adapters.hl7v2.tree import Segment
 
 
@@ -46,3 +49,18 @@ def map_results(ctx: Context, results: list[Result], scope: tuple[str, str], **o
         if url:
             urls.append(url)
     return urls
+
+
+def map_patient_section(ctx: Context, order_segments: Collection[str]) -> list[Segment] | None:
+    """Map the PID (+PD1) and the visit (PV1, PV2) before the first order segment; the segments before it, or
+    None when the message names no patient (with a fatal issue)."""
+    message = ctx.message
+    pid = message.first("PID")
+    if not require_segment(ctx, pid, "PID") or map_patient(ctx, pid, message.first("PD1")) is None:
+        return None
+    first_order = next((s.index for s in message.segments if s.name in order_segments), len(message.segments))
+    before = message.segments[:first_order]
+    pv1 = next((s for s in before if s.name == "PV1"), None)
+    if pv1 is not None:
+        map_encounter(ctx, pv1, next((s for s in before if s.name == "PV2"), None))
+    return before

@@ -12,12 +12,11 @@ from typing import Any
 
 from adapters.hl7v2.context import Context
 from adapters.hl7v2.datatypes.codes import cwe_concept
-from adapters.hl7v2.messages.common import Result, map_results, note_text, require_segment
+from adapters.hl7v2.messages.common import Result, map_patient_section, map_results, note_text, require_segment
 from adapters.hl7v2.segments.clinical import map_allergy, map_condition
 from adapters.hl7v2.segments.in1 import map_coverage
 from adapters.hl7v2.segments.medication import map_medication_request
 from adapters.hl7v2.segments.orders import map_service_request, order_ids, request_key
-from adapters.hl7v2.segments.pid import map_patient
 from adapters.hl7v2.segments.pv1 import map_encounter
 from adapters.hl7v2.segments.specimen import map_specimen
 from adapters.hl7v2.tree import Segment
@@ -83,17 +82,10 @@ def _groups(ctx: Context) -> list[Order]:
 
 def map_order(ctx: Context, trigger: str) -> None:
     """Translate an ORM^O01 or OML^O21 message into the context's Bundle."""
-    message = ctx.message
     ctx.sender_places_orders = True
-    pid = message.first("PID")
-    if not require_segment(ctx, pid, "PID") or map_patient(ctx, pid, message.first("PD1")) is None:
+    before = map_patient_section(ctx, {"ORC", *DETAIL_SEGMENTS})
+    if before is None:
         return
-    first_order = next((s.index for s in message.segments if s.name == "ORC" or s.name in DETAIL_SEGMENTS),
-                       len(message.segments))
-    before = message.segments[:first_order]
-    pv1 = next((s for s in before if s.name == "PV1"), None)
-    if pv1 is not None:
-        map_encounter(ctx, pv1, next((s for s in before if s.name == "PV2"), None))
     for segment in before:
         if segment.name == "AL1":
             map_allergy(ctx, segment)

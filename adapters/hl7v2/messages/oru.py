@@ -63,14 +63,8 @@ def map_oru(ctx: Context, trigger: str) -> None:
             if not groups:
                 groups.append(OrderGroup(subject=ctx.subject, encounter=ctx.encounter))
             groups[-1].results.append(Result(segment))
-        elif name == "NTE" and groups:
-            text = note_text(segment)
-            if previous == "OBX" and groups[-1].results:
-                groups[-1].results[-1].notes.append(text)
-            elif previous in ("OBR", "ORC", "TQ1"):
-                groups[-1].notes.append(text)
-        elif name == "TQ1" and groups:
-            groups[-1].tq1 = segment
+        elif name in ("NTE", "TQ1"):
+            _annotate(groups, segment, previous)
         elif name == "SPM" and groups:
             groups[-1].specimens.append(segment)
         if name != "NTE":
@@ -110,20 +104,26 @@ def map_oul(ctx: Context, trigger: str) -> None:
             if not groups:
                 groups.append(OrderGroup(subject=ctx.subject, encounter=ctx.encounter))
             groups[-1].results.append(Result(segment))
-        elif name == "NTE" and groups:
-            text = note_text(segment)
-            if previous == "OBX" and groups[-1].results:
-                groups[-1].results[-1].notes.append(text)
-            elif previous in ("OBR", "ORC", "TQ1"):
-                groups[-1].notes.append(text)
-        elif name == "TQ1" and groups:
-            groups[-1].tq1 = segment
+        elif name in ("NTE", "TQ1"):
+            _annotate(groups, segment, previous)
         if name != "NTE":
             previous = name
     for position, group in enumerate(groups, start=1):
         ctx.subject, ctx.encounter = group.subject, group.encounter
         if ctx.subject is not None and (group.obr is not None or group.results):
             _map_group(ctx, group, position)
+
+
+def _annotate(groups: list[OrderGroup], segment: Segment, previous: str) -> None:
+    """Attach an NTE to the result or order it follows, a TQ1 to the last order."""
+    if not groups:
+        return
+    if segment.name == "TQ1":
+        groups[-1].tq1 = segment
+    elif previous == "OBX" and groups[-1].results:
+        groups[-1].results[-1].notes.append(note_text(segment))
+    elif previous in ("OBR", "ORC", "TQ1"):
+        groups[-1].notes.append(note_text(segment))
 
 
 def _map_group(ctx: Context, group: OrderGroup, position: int) -> None:

@@ -13,12 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from adapters.hl7v2.context import Context
-from adapters.hl7v2.messages.common import Result, map_results, note_text, require_segment
+from adapters.hl7v2.messages.common import Result, map_patient_section, map_results, note_text, require_segment
 from adapters.hl7v2.segments.clinical import map_allergy
 from adapters.hl7v2.segments.medication import map_dispensed_order, map_medication_dispense, map_medication_request
 from adapters.hl7v2.segments.orders import order_ids, request_key
-from adapters.hl7v2.segments.pid import map_patient
-from adapters.hl7v2.segments.pv1 import map_encounter
 from adapters.hl7v2.tree import Segment
 
 RDE_TRIGGERS = frozenset({"O11", "O25"})
@@ -73,19 +71,13 @@ def map_pharmacy(ctx: Context, trigger: str) -> None:
     dispensing = message.header.message_type.upper() == "RDS"
     prescribing = not dispensing and trigger.upper() == "O11"  # O25 comes from the pharmacy too
     ctx.sender_places_orders = prescribing
-    pid = message.first("PID")
-    if not require_segment(ctx, pid, "PID") or map_patient(ctx, pid, message.first("PD1")) is None:
+    before = map_patient_section(ctx, {"ORC", *DETAILS})
+    if before is None:
         return
-    first_order = next((s.index for s in message.segments if s.name == "ORC" or s.name in DETAILS),
-                       len(message.segments))
-    before = message.segments[:first_order]
-    pv1 = next((s for s in before if s.name == "PV1"), None)
-    if pv1 is not None:
-        map_encounter(ctx, pv1, next((s for s in before if s.name == "PV2"), None))
     for segment in before:
         if segment.name == "AL1":
             map_allergy(ctx, segment)
-    orders = _orders(message.segments[first_order:])
+    orders = _orders(message.segments[len(before):])
     if not orders:
         require_segment(ctx, None, "ORC")
     for position, order in enumerate(orders, start=1):
