@@ -20,9 +20,15 @@ from adapters.hl7v2.segments.practitioners import practitioner_prd
 from adapters.hl7v2.tree import Segment
 
 SNOMED = "http://snomed.info/sct"
-REFERRAL = {"coding": [{"system": SNOMED, "code": "3457005", "display": "Patient referral"}]}
+REFERRAL_CODE = ("3457005", "Patient referral")
 REFERRAL_STATUS = {"P": "active", "A": "active", "R": "revoked", "E": "revoked"}
 REFERRAL_PRIORITY = {"S": "stat", "A": "asap", "R": "routine"}
+
+
+def _referral() -> dict[str, Any]:
+    """A fresh CodeableConcept for "patient referral" (each resource gets its own, never a shared one)."""
+    code, display = REFERRAL_CODE
+    return {"coding": [{"system": SNOMED, "code": code, "display": display}]}
 
 
 def map_referral(ctx: Context, rf1: Segment, providers: list[Segment], *, cancelled: bool,
@@ -35,9 +41,9 @@ def map_referral(ctx: Context, rf1: Segment, providers: list[Segment], *, cancel
     key = (Key("ServiceRequest", identifier["system"], identifier["value"]) if identifier
            else synthetic_key("ServiceRequest", "referral", ctx.sender_system, ctx.header.control_id))
     status = "revoked" if cancelled else REFERRAL_STATUS.get(rf1.get(1).upper(), "active")
-    categories = [REFERRAL] + [concept for concept in (cwe_concept(rf1.rep(3), "0281"),) if concept]
+    categories = [_referral()] + [concept for concept in (cwe_concept(rf1.rep(3), "0281"),) if concept]
     referral: dict[str, Any] = {"status": status, "intent": "order", "category": categories,
-                                "code": REFERRAL, "subject": ctx.patient_ref(), "encounter": ctx.encounter_ref(),
+                                "code": _referral(), "subject": ctx.patient_ref(), "encounter": ctx.encounter_ref(),
                                 "identifier": [item for item in (identifier, external) if item]}
     priority = REFERRAL_PRIORITY.get(rf1.get(2).upper())
     if priority:
