@@ -8,6 +8,7 @@ from engine.feeds.ports import MessageTranslator, UnreadableMessage, Untranslata
 from engine.services.account_merges import AccountMerge
 from engine.services.feed_updates import EntryUpdate
 from engine.services.identifier_changes import IdentifierChange
+from engine.services.patient_links import PatientLink
 from engine.services.status_changes import StatusChange
 from engine.services.visit_moves import VisitMove
 from adapters import hl7v2
@@ -67,8 +68,9 @@ class Hl7v2Translator(MessageTranslator):
                     for c in result.status_changes]
         moves = [VisitMove(m.visit_query, m.from_patient_query) for m in result.visit_moves]
         accounts = [AccountMerge(m.survivor_query, m.merged_query) for m in result.account_merges]
+        links = [PatientLink(link.first_query, link.second_query, link.linked) for link in result.patient_links]
         return TranslatedMessage(result.bundle, merges, [_issue(w) for w in result.warnings], updates, changes,
-                                 statuses, moves, accounts)
+                                 statuses, moves, accounts, links)
 
     def same_content(self, first: bytes, second: bytes) -> bool:
         """A re-send repeats every segment, whatever its segment endings and framing; MSH-7 may be renewed."""

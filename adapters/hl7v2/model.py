@@ -111,6 +111,16 @@ class StatusChange:
 
 
 @dataclass
+class PatientLink:
+    """ADT A24 (link) or A37 (unlink): the two PID patients are (no longer) records of one person. Executed by
+    the feed service after the Bundle."""
+
+    first_query: str
+    second_query: str
+    linked: bool
+
+
+@dataclass
 class AccountMerge:
     """ADT A41: the account MRG-3 names merges into the PID-18 account. Executed by the feed service after the
     Bundle."""
@@ -148,5 +158,6 @@ class MappingResult:
     status_changes: list[StatusChange] = field(default_factory=list)
     visit_moves: list[VisitMove] = field(default_factory=list)
     account_merges: list[AccountMerge] = field(default_factory=list)
+    patient_links: list[PatientLink] = field(default_factory=list)
     warnings: list[MappingIssue] = field(default_factory=list)
     updates: dict[str, UpdateRule] = field(default_factory=dict)  # per Bundle entry fullUrl

@@ -16,6 +16,7 @@ from engine.services.identifier_changes import change_identifier
 from engine.services.status_changes import change_status
 from engine.services.visit_moves import move_visit
 from engine.services.merges import merge_patients
+from engine.services.patient_links import link_patients
 from engine.services.writes import Clock
 from engine.store.ports import ResourceStore, UnitOfWork
 
@@ -182,6 +183,8 @@ class FeedService:
                                         source=source, owner=identity.institution, provenance=provenance)
             count += sum(merge_accounts(uow, merge, clock=self.clock, source=source, owner=identity.institution,
                                         provenance=provenance) for merge in translated.account_merges)
+            count += sum(link_patients(uow, link, clock=self.clock, source=source, owner=identity.institution,
+                                       provenance=provenance) for link in translated.patient_links)
             count += sum(move_visit(uow, move, clock=self.clock, source=source, owner=identity.institution,
                                     provenance=provenance) for move in translated.visit_moves)
             count += sum(change_status(uow, change, clock=self.clock, source=source, owner=identity.institution,

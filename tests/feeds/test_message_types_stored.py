@@ -269,3 +269,27 @@ def test_an_account_merged_into_another_hands_over_its_charges_and_closes(contai
     assert charge["account"] == [{"reference": f"Account/{accounts['ACCT-2']['id']}"}]
     _receive(container, merge.replace(b"|3|P|", b"|4|P|"))  # the merge again: nothing left to change
     assert _read(container, f"ChargeItem/{charge['id']}")["meta"]["versionId"] == charge["meta"]["versionId"]
+
+
+def test_two_records_of_one_person_are_linked_both_ways_and_unlinked(container):
+    def link(trigger: str, control: str) -> bytes:
+        return _message(f"ADT^{trigger}^ADT_A24", control, f"EVN|{trigger}", _pid("111^^^GENHOSP^MR"),
+                        _pid("222^^^GENHOSP^MR", name="Doe^Janet"))
+
+    def links() -> dict[str, list]:
+        return {p["identifier"][0]["value"]: [(x["type"], x["other"]["reference"]) for x in p.get("link", [])]
+                for p in _all(container, "Patient")}
+
+    _receive(container, _adt("A01", "1", _pid("111^^^GENHOSP^MR"), _pv1("V1")),
+             _adt("A01", "2", _pid("222^^^GENHOSP^MR", name="Doe^Janet"), _pv1("V2")), link("A24", "3"))
+    [first] = _by_mrn(container, "111")
+    [second] = _by_mrn(container, "222")
+    assert links() == {"111": [("seealso", f"Patient/{second['id']}")],
+                       "222": [("seealso", f"Patient/{first['id']}")]}
+    _receive(container, link("A24", "4"), _adt("A08", "5", _pid("111^^^GENHOSP^MR", name="Doe^Jane^Q")))
+    assert links()["111"] == [("seealso", f"Patient/{second['id']}")]  # once, and an update keeps it
+    _receive(container, link("A37", "6"))
+    assert links() == {"111": [], "222": []}
+    outcome = container.feeds.receive(_message("ADT^A24^ADT_A24", "7", "EVN|A24", _pid("111^^^GENHOSP^MR")),
+                                      peer="test")
+    assert outcome.ack_code == "AE" and outcome.issues[0].segment == "PID"

@@ -323,6 +323,17 @@ def test_an_account_merge_names_the_surviving_and_the_merged_account(patient, mr
                                                           "identifier=urn:tessera:hl7v2:authority:GENHOSP|ACCT-1")
 
 
+@pytest.mark.parametrize("trigger, linked", [("A24", True), ("A37", False)])
+def test_a_link_or_unlink_names_two_patients(trigger, linked):
+    result = run("\r".join([msh(f"ADT^{trigger}^ADT_A24"), f"EVN|{trigger}", pid("ONE^^^GENHOSP^MR"),
+                            pid("TWO^^^GENHOSP^MR")]))
+    assert [(link.first_query, link.second_query, link.linked) for link in result.patient_links] == [
+        ("identifier=urn:tessera:hl7v2:authority:GENHOSP|ONE", "identifier=urn:tessera:hl7v2:authority:GENHOSP|TWO",
+         linked)]
+    with pytest.raises(MappingError):
+        run("\r".join([msh(f"ADT^{trigger}^ADT_A24"), f"EVN|{trigger}", pid("ONE^^^GENHOSP^MR")]))
+
+
 def test_merge_without_mrg_is_an_error():
     with pytest.raises(MappingError) as info:
         run("\r".join([msh("ADT^A34"), "EVN|A34", pid()]))
