@@ -8,6 +8,7 @@ from engine.feeds.ports import MessageTranslator, UnreadableMessage, Untranslata
 from engine.services.account_merges import AccountMerge
 from engine.services.feed_updates import EntryUpdate
 from engine.services.identifier_changes import IdentifierChange
+from engine.services.patient_deletions import PatientDeletion
 from engine.services.patient_links import PatientLink
 from engine.services.status_changes import StatusChange
 from engine.services.visit_moves import VisitMove
@@ -69,8 +70,9 @@ class Hl7v2Translator(MessageTranslator):
         moves = [VisitMove(m.visit_query, m.from_patient_query) for m in result.visit_moves]
         accounts = [AccountMerge(m.survivor_query, m.merged_query) for m in result.account_merges]
         links = [PatientLink(link.first_query, link.second_query, link.linked) for link in result.patient_links]
+        deletions = [PatientDeletion(d.patient_query) for d in result.patient_deletions]
         return TranslatedMessage(result.bundle, merges, [_issue(w) for w in result.warnings], updates, changes,
-                                 statuses, moves, accounts, links)
+                                 statuses, moves, accounts, links, deletions)
 
     def same_content(self, first: bytes, second: bytes) -> bool:
         """A re-send repeats every segment, whatever its segment endings and framing; MSH-7 may be renewed."""

@@ -9,8 +9,8 @@ from adapters.hl7v2.datatypes.identifiers import hd_label, hd_system
 from adapters.hl7v2.datatypes.time import Dtm, fhir_date, fhir_datetime, fhir_instant, offset_of, parse_dtm
 from adapters.hl7v2.errors import DATA_TYPE_ERROR, REQUIRED_FIELD_MISSING, MappingIssue
 from adapters.hl7v2.identity import Key, authority_system, source_uri
-from adapters.hl7v2.model import (AccountMerge, IdentifierChange, Merge, ParsedMessage, PatientLink, StatusChange,
-                                  UpdateRule, VisitMove)
+from adapters.hl7v2.model import (AccountMerge, IdentifierChange, Merge, ParsedMessage, PatientDeletion, PatientLink,
+                                  StatusChange, UpdateRule, VisitMove)
 from adapters.hl7v2.tree import HL7_NULL, Segment
 
 
@@ -49,6 +49,7 @@ class Context:
         self.visit_moves: list[VisitMove] = []
         self.account_merges: list[AccountMerge] = []
         self.patient_links: list[PatientLink] = []
+        self.patient_deletions: list[PatientDeletion] = []
         self.updates: dict[str, UpdateRule] = {}
         self.attached: set[int] = set()  # ids of OBX segments whose ED value a report carries as presentedForm
         self.subject: Subject | None = None

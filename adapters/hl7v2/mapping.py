@@ -61,8 +61,8 @@ def _map(message: ParsedMessage, *, raw_message_id: str, received_at: str) -> Ma
     bundle = ctx.builder.bundle(provenance, f"Provenance|{raw_message_id}|{ctx.sender_system}|{header.control_id}")
     return MappingResult(bundle=bundle, merges=ctx.merges, identifier_changes=ctx.identifier_changes,
                          status_changes=ctx.status_changes, visit_moves=ctx.visit_moves,
-                         account_merges=ctx.account_merges, patient_links=ctx.patient_links, warnings=ctx.warnings,
-                         updates=ctx.updates)
+                         account_merges=ctx.account_merges, patient_links=ctx.patient_links,
+                         patient_deletions=ctx.patient_deletions, warnings=ctx.warnings, updates=ctx.updates)
 
 
 def _report_nul_characters(ctx: Context) -> None:

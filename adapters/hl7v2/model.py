@@ -111,6 +111,13 @@ class StatusChange:
 
 
 @dataclass
+class PatientDeletion:
+    """ADT A29: the PID patient's record was registered in error and goes. Executed by the feed service."""
+
+    patient_query: str
+
+
+@dataclass
 class PatientLink:
     """ADT A24 (link) or A37 (unlink): the two PID patients are (no longer) records of one person. Executed by
     the feed service after the Bundle."""
@@ -159,5 +166,6 @@ class MappingResult:
     visit_moves: list[VisitMove] = field(default_factory=list)
     account_merges: list[AccountMerge] = field(default_factory=list)
     patient_links: list[PatientLink] = field(default_factory=list)
+    patient_deletions: list[PatientDeletion] = field(default_factory=list)
     warnings: list[MappingIssue] = field(default_factory=list)
     updates: dict[str, UpdateRule] = field(default_factory=dict)  # per Bundle entry fullUrl

@@ -7,6 +7,7 @@ from typing import Any
 from engine.services.account_merges import AccountMerge
 from engine.services.feed_updates import EntryUpdate
 from engine.services.identifier_changes import IdentifierChange
+from engine.services.patient_deletions import PatientDeletion
 from engine.services.patient_links import PatientLink
 from engine.services.status_changes import StatusChange
 from engine.services.visit_moves import VisitMove
@@ -48,6 +49,7 @@ class TranslatedMessage:
     visit_moves: list[VisitMove] = field(default_factory=list)  # applied after it
     account_merges: list[AccountMerge] = field(default_factory=list)  # applied after it
     patient_links: list[PatientLink] = field(default_factory=list)  # applied after it
+    patient_deletions: list[PatientDeletion] = field(default_factory=list)  # applied after it
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from engine.services.identifier_changes import change_identifier
 from engine.services.status_changes import change_status
 from engine.services.visit_moves import move_visit
 from engine.services.merges import merge_patients
+from engine.services.patient_deletions import delete_patient
 from engine.services.patient_links import link_patients
 from engine.services.writes import Clock
 from engine.store.ports import ResourceStore, UnitOfWork
@@ -189,6 +190,8 @@ class FeedService:
                                     provenance=provenance) for move in translated.visit_moves)
             count += sum(change_status(uow, change, clock=self.clock, source=source, owner=identity.institution,
                                        provenance=provenance) for change in translated.status_changes)
+            count += sum(delete_patient(uow, deletion, clock=self.clock, owner=identity.institution)
+                         for deletion in translated.patient_deletions)
             uow.set_message_status(message_id, "processed")
             uow.commit()
         except VersionConflict:

@@ -293,3 +293,21 @@ def test_two_records_of_one_person_are_linked_both_ways_and_unlinked(container):
     outcome = container.feeds.receive(_message("ADT^A24^ADT_A24", "7", "EVN|A24", _pid("111^^^GENHOSP^MR")),
                                       peer="test")
     assert outcome.ack_code == "AE" and outcome.issues[0].segment == "PID"
+
+
+def test_a_person_registered_in_error_is_deleted_unless_records_still_name_them(container):
+    def deletion(mrn: str, control: str) -> bytes:
+        return _message("ADT^A29^ADT_A21", control, "EVN|A29", _pid(f"{mrn}^^^GENHOSP^MR"))
+
+    _receive(container, _adt("A28", "1", _pid("111^^^GENHOSP^MR")),
+             _adt("A01", "2", _pid("222^^^GENHOSP^MR", name="Roe^Richard"), _pv1("V2")))
+    [registered] = _by_mrn(container, "111")
+    _receive(container, deletion("111", "3"))
+    assert _by_mrn(container, "111") == []
+    versions = container.history.history(resource_type="Patient", resource_id=registered["id"], params=[],
+                                         base_url="http://t/fhir")
+    assert len(versions["entry"]) == 2  # kept in the history: registered, then deleted
+    _receive(container, deletion("111", "4"))  # deleted before: nothing to do
+    outcome = container.feeds.receive(deletion("222", "5"), peer="test")
+    assert outcome.ack_code == "AE" and [(i.segment, i.field) for i in outcome.issues] == [("PID", 3)]
+    assert "Encounter" in outcome.issues[0].text and len(_by_mrn(container, "222")) == 1

@@ -334,6 +334,14 @@ def test_a_link_or_unlink_names_two_patients(trigger, linked):
         run("\r".join([msh(f"ADT^{trigger}^ADT_A24"), f"EVN|{trigger}", pid("ONE^^^GENHOSP^MR")]))
 
 
+def test_a_deletion_names_the_patient_and_writes_nothing_of_it():
+    result = run("\r".join([msh("ADT^A29^ADT_A21"), "EVN|A29", pid("GONE1^^^GENHOSP^MR")]))
+    assert [d.patient_query for d in result.patient_deletions] == ["identifier=urn:tessera:hl7v2:authority:GENHOSP|GONE1"]
+    assert not resources(result, "Patient")
+    with pytest.raises(MappingError):
+        run("\r".join([msh("ADT^A29^ADT_A21"), "EVN|A29"]))
+
+
 def test_merge_without_mrg_is_an_error():
     with pytest.raises(MappingError) as info:
         run("\r".join([msh("ADT^A34"), "EVN|A34", pid()]))

@@ -97,6 +97,11 @@ EXCLUSIONS = (
               "IG 'XAD to Address' / 'SAD to Address': Address.line comes from SAD.1-3 and XAD.2; XAD.19 "
               "(addressee) is not an address line. FHIR-Converter appends it to Address.line.",
               _addressee),
+    Exclusion("DELETED_PERSON",
+              "HL7 v2 A29 (delete person information) says the person's record was registered in error. "
+              "FHIR-Converter maps its PID to a Patient as for A28; Tessera deletes the stored Patient (refused "
+              "while other records name it), so the message writes no fact about the person.",
+              lambda fact, message: message.header.trigger_event.upper() == "A29"),
     Exclusion("PDA_DEATH_LOCATION",
               "PDA-2 (death location) is not an Encounter location of PV1/PV2 (IG 'PV1 to Encounter'); "
               "FHIR-Converter adds it to Encounter.location. PDA is not mapped by Tessera.",

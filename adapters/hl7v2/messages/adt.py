@@ -1,6 +1,6 @@
-"""ADT visit, tracking, leave, swap and cancel events, A28/A31, adverse reactions A60, links A24/A37, merges
-A34/A39/A40, visit moves A45, account merges A41 and identifier corrections A47 (patient) and A50 (visit) to
-Patient, Encounter and more.
+"""ADT visit, tracking, leave, swap and cancel events, A28/A31, deletions A29, adverse reactions A60, links
+A24/A37, merges A34/A39/A40, visit moves A45, account merges A41 and identifier corrections A47 (patient) and
+A50 (visit) to Patient, Encounter and more.
 
 HL7 v2-to-FHIR IG: message maps "ADT_A01 to Bundle" (http://hl7.org/fhir/uv/v2mappings/ConceptMap-message-adt-a01-to-bundle.html),
 "ADT_A02/A03/A04/A05/A06/A07/A08/A11/A13/A28/A31 to Bundle", "ADT_A40 to Bundle" (MRG: the patient merged away).
@@ -18,7 +18,7 @@ from adapters.hl7v2.messages.common import Result, map_results, note_text, requi
 from adapters.hl7v2.datatypes.identifiers import cx_identifier, hd_system
 from adapters.hl7v2.errors import REQUIRED_FIELD_MISSING
 from adapters.hl7v2.identity import Key
-from adapters.hl7v2.model import AccountMerge, IdentifierChange, Merge, PatientLink, VisitMove
+from adapters.hl7v2.model import AccountMerge, IdentifierChange, Merge, PatientDeletion, PatientLink, VisitMove
 from adapters.hl7v2.segments.billing import map_account
 from adapters.hl7v2.segments.clinical import map_adverse_reaction, map_allergy, map_condition, map_procedure
 from adapters.hl7v2.segments.in1 import map_coverage
@@ -32,13 +32,14 @@ VISIT_TRIGGERS = frozenset({"A01", "A02", "A03", "A04", "A05", "A06", "A07", "A0
                             "A13", "A14", "A15", "A16", "A21", "A22", "A23", "A25", "A26", "A27", "A32", "A33",
                             "A38", "A52", "A53", "A54", "A55"})
 OWNED = frozenset({"AllergyIntolerance", "Condition", "Procedure", "Coverage"})
+DELETE_TRIGGER = "A29"  # a person's record registered in error (chapter 3.3.29)
 LINK_TRIGGERS = {"A24": True, "A37": False}  # link / unlink two records of one person (chapter 3.3.24, 3.3.37)
 ACCOUNT_MERGE_TRIGGER = "A41"  # the MRG-3 account merges into the PID-18 account (chapter 3.3.41)
 MOVE_TRIGGER = "A45"  # visits move from the MRG-1 patient to the PID patient (chapter 3.3.45)
 SWAP_TRIGGER = "A17"  # two patients swap locations: each PID with its PV1 (chapter 3.3.17)
 PATIENT_IDENTIFIER_TRIGGERS = frozenset({"A47"})  # not A46: it corrects the external id PID-2, not the key
 VISIT_IDENTIFIER_TRIGGERS = frozenset({"A50"})
-TRIGGERS = (VISIT_TRIGGERS | frozenset({"A17", "A28", "A31", "A41", "A45", "A60"}) | frozenset(LINK_TRIGGERS)
+TRIGGERS = (VISIT_TRIGGERS | frozenset({"A17", "A28", "A29", "A31", "A41", "A45", "A60"}) | frozenset(LINK_TRIGGERS)
             | MERGE_TRIGGERS | PATIENT_IDENTIFIER_TRIGGERS
             | VISIT_IDENTIFIER_TRIGGERS)
 
@@ -59,6 +60,9 @@ def map_adt(ctx: Context, trigger: str) -> None:
         return
     if trigger in LINK_TRIGGERS:
         _links(ctx, LINK_TRIGGERS[trigger])
+        return
+    if trigger == DELETE_TRIGGER:
+        _deletion(ctx)
         return
     if trigger == MOVE_TRIGGER:
         _visit_moves(ctx)
@@ -156,6 +160,18 @@ def _visit_moves(ctx: Context) -> None:
                 _record_change(ctx, old_visit, visit, "MRG-5", "PV1-19")
         if previous[0] != subject.key:
             ctx.visit_moves.append(VisitMove(visit.readable_query, previous[0].readable_query))
+
+
+def _deletion(ctx: Context) -> None:
+    """A29: the PID patient goes (nothing of it is written: the message only names it)."""
+    pid = ctx.message.first("PID")
+    if not require_segment(ctx, pid, "PID"):
+        return
+    found = identifier_key(pid.reps(3), ctx.sender_system)
+    if found is None:
+        ctx.issue(pid, 3, REQUIRED_FIELD_MISSING, "PID-3 (the patient to delete) is required", fatal=True)
+        return
+    ctx.patient_deletions.append(PatientDeletion(found[0].readable_query))
 
 
 def _links(ctx: Context, linked: bool) -> None:
