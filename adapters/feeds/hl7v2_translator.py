@@ -67,12 +67,14 @@ class Hl7v2Translator(MessageTranslator):
                                     c.new_field) for c in result.identifier_changes]
         statuses = [StatusChange(c.resource_type, c.query, c.status, c.from_statuses, c.patient_query)
                     for c in result.status_changes]
-        moves = [VisitMove(m.visit_query, m.from_patient_query) for m in result.visit_moves]
-        accounts = [AccountMerge(m.survivor_query, m.merged_query) for m in result.account_merges]
+        moves = [VisitMove(m.visit_query, m.from_patient_query, m.to_patient_query, m.old_visit_query)
+                 for m in result.visit_moves]
+        accounts = [AccountMerge(m.survivor_query, m.merged_query, patient_query=m.patient_query)
+                    for m in result.account_merges]
         links = [PatientLink(link.first_query, link.second_query, link.linked) for link in result.patient_links]
         deletions = [PatientDeletion(d.patient_query) for d in result.patient_deletions]
         return TranslatedMessage(result.bundle, merges, [_issue(w) for w in result.warnings], updates, changes,
-                                 statuses, moves, accounts, links, deletions)
+                                 statuses, moves, accounts, links, deletions, result.provenance_template)
 
     def same_content(self, first: bytes, second: bytes) -> bool:
         """A re-send repeats every segment, whatever its segment endings and framing; MSH-7 may be renewed."""

@@ -59,10 +59,14 @@ def _map(message: ParsedMessage, *, raw_message_id: str, received_at: str) -> Ma
         raise MappingError(ctx.issues + ctx.warnings)
     provenance = _provenance(ctx, message_type, trigger)
     bundle = ctx.builder.bundle(provenance, f"Provenance|{raw_message_id}|{ctx.sender_system}|{header.control_id}")
+    # a message that writes nothing of its own (a deletion) still records the versions its instructions write
+    template = None if provenance is not None else dict(_provenance(ctx, message_type, trigger, targets=[]) or {},
+                                                         meta={"source": ctx.builder.source})
     return MappingResult(bundle=bundle, merges=ctx.merges, identifier_changes=ctx.identifier_changes,
                          status_changes=ctx.status_changes, visit_moves=ctx.visit_moves,
                          account_merges=ctx.account_merges, patient_links=ctx.patient_links,
-                         patient_deletions=ctx.patient_deletions, warnings=ctx.warnings, updates=ctx.updates)
+                         patient_deletions=ctx.patient_deletions, warnings=ctx.warnings, updates=ctx.updates,
+                         provenance_template=template)
 
 
 def _report_nul_characters(ctx: Context) -> None:
@@ -79,10 +83,14 @@ def _report_nul_characters(ctx: Context) -> None:
                           fatal=True)
 
 
-def _provenance(ctx: Context, message_type: str, trigger: str) -> dict[str, Any] | None:
-    targets = ctx.builder.full_urls()
-    if not targets:
-        return None
+def _provenance(ctx: Context, message_type: str, trigger: str,
+                targets: list[str] | None = None) -> dict[str, Any] | None:
+    """The message's Provenance targeting every entry (None without entries); with `targets` given, for
+    exactly those (an empty list: a template whose targets the feed fills in)."""
+    if targets is None:
+        targets = ctx.builder.full_urls()
+        if not targets:
+            return None
     header = ctx.header
     provenance: dict[str, Any] = {
         "resourceType": "Provenance",

@@ -134,6 +134,7 @@ class AccountMerge:
 
     survivor_query: str
     merged_query: str
+    patient_query: str = ""  # both accounts must be this patient's
 
 
 @dataclass
@@ -143,6 +144,8 @@ class VisitMove:
 
     visit_query: str
     from_patient_query: str
+    to_patient_query: str = ""
+    old_visit_query: str | None = None
 
 
 @dataclass(frozen=True)
@@ -167,5 +170,6 @@ class MappingResult:
     account_merges: list[AccountMerge] = field(default_factory=list)
     patient_links: list[PatientLink] = field(default_factory=list)
     patient_deletions: list[PatientDeletion] = field(default_factory=list)
+    provenance_template: dict[str, Any] | None = None  # when the Bundle has no Provenance of its own
     warnings: list[MappingIssue] = field(default_factory=list)
     updates: dict[str, UpdateRule] = field(default_factory=dict)  # per Bundle entry fullUrl

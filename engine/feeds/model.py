@@ -50,6 +50,7 @@ class TranslatedMessage:
     account_merges: list[AccountMerge] = field(default_factory=list)  # applied after it
     patient_links: list[PatientLink] = field(default_factory=list)  # applied after it
     patient_deletions: list[PatientDeletion] = field(default_factory=list)  # applied after it
+    provenance: dict[str, Any] | None = None  # what records those writes when the Bundle has no Provenance
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from engine.services.bundles import BundleService
 from engine.services.feed_updates import FeedUpdates
 from engine.services.identifier_changes import change_identifier
 from engine.services.status_changes import change_status
-from engine.services.visit_moves import move_visit
+from engine.services.visit_moves import check_visit_move, move_visit
 from engine.services.merges import merge_patients
 from engine.services.patient_deletions import delete_patient
 from engine.services.patient_links import link_patients
@@ -130,7 +130,7 @@ class FeedService:
         except UntranslatableMessage as exc:
             _set_status(uow, message_id, "failed", "; ".join(i.text for i in exc.issues)[:2000])
             return FeedOutcome("AE", message_id, identity, exc.issues)
-        source = _source_of(translated.bundle)
+        source = _source_of(translated.bundle) or ((translated.provenance or {}).get("meta") or {}).get("source")
         for attempt in range(3):  # a concurrent write to the same resources: retry with fresh reads
             try:
                 return self._apply(uow, raw, translated, message_id, identity, source)
@@ -172,7 +172,9 @@ class FeedService:
                                           "before by a different message from this sender: processed as a new "
                                           "message", "W"))
         try:
-            provenance = _provenance_of(bundle)
+            provenance = _provenance_of(bundle) or translated.provenance
+            for move in translated.visit_moves:
+                check_visit_move(uow, move, owner=identity.institution)
             count = sum(change_identifier(uow, change, clock=self.clock, source=source, owner=identity.institution,
                                           provenance=provenance) for change in translated.identifier_changes)
             writes = self.bundles.apply_transaction(uow, bundle, source=source,
@@ -190,8 +192,8 @@ class FeedService:
                                     provenance=provenance) for move in translated.visit_moves)
             count += sum(change_status(uow, change, clock=self.clock, source=source, owner=identity.institution,
                                        provenance=provenance) for change in translated.status_changes)
-            count += sum(delete_patient(uow, deletion, clock=self.clock, owner=identity.institution)
-                         for deletion in translated.patient_deletions)
+            count += sum(delete_patient(uow, deletion, clock=self.clock, source=source, owner=identity.institution,
+                                        provenance=provenance) for deletion in translated.patient_deletions)
             uow.set_message_status(message_id, "processed")
             uow.commit()
         except VersionConflict:

@@ -6,7 +6,7 @@ from typing import Any
 
 from engine.errors import Issue
 from engine.services.conditional import match_conditional
-from engine.services.follow_up_writes import persist_recorded, rewrite_unchanged, sourced
+from engine.services.follow_up_writes import patients_named, persist_recorded, rewrite_unchanged, sourced
 from engine.services.merges import KEEPS_ITS_PAST, UnknownMergeTarget, move_references
 from engine.services.writes import Clock
 from engine.store.model import PendingWrite, StoredResource
@@ -21,6 +21,7 @@ class AccountMerge:
     merged_query: str
     survivor_field: str = "PID-18"
     merged_field: str = "MRG-3"
+    patient_query: str = ""  # when given, both accounts must name this patient (or one merged into it)
 
 
 def merge_accounts(uow: UnitOfWork, merge: AccountMerge, *, clock: Clock, source: str | None,
@@ -42,6 +43,12 @@ def merge_accounts(uow: UnitOfWork, merge: AccountMerge, *, clock: Clock, source
         raise UnknownMergeTarget("The account to merge is not known uniquely", issues=[
             Issue("multiple-matches", f"{merge.merged_field} names more than one account", merge.merged_field)])
     old = merged[0]
+    if merge.patient_query:
+        patients = patients_named(uow, merge.patient_query, owner)
+        for account, field in ((survivor, merge.survivor_field), (old, merge.merged_field)):
+            if not {ref.get("reference") for ref in (account.body or {}).get("subject") or []} & patients:
+                raise UnknownMergeTarget("An account to merge is another patient's", issues=[
+                    Issue("conflict", f"the account {field} names is not this patient's (PID-3)", field)])
     now = clock()
     writes: list[PendingWrite] = []
     if (old.body or {}).get("status") != "inactive":
@@ -52,7 +59,7 @@ def merge_accounts(uow: UnitOfWork, merge: AccountMerge, *, clock: Clock, source
             continue
         body = sourced(resource.body, source)
         if move_references(body, old, survivor.key):
-            writes.append(rewrite_unchanged(uow, resource, body, now, source))
+            writes.append(rewrite_unchanged(uow, resource, body, now, source, owner))
     return persist_recorded(uow, writes, provenance=provenance, now=now, source=source, owner=owner)
 
 

@@ -8,14 +8,14 @@ from engine.errors import InvalidResource, Issue
 from engine.fhir.references import parse_reference
 from engine.services.conditional import match_conditional
 from engine.services.feed_updates import current_survivor, follow_merges
-from engine.services.follow_up_writes import persist_recorded, sourced
+from engine.services.follow_up_writes import MAX_NAMED, persist_recorded, sourced
 from engine.services.writes import Clock, prepare_write, references_in
 from engine.store.model import PendingWrite, StoredResource
 from engine.store.ports import UnitOfWork
 
 
 KEEPS_ITS_PAST = ("Provenance", "AuditEvent")
-MAX_MERGE_MATCHES = 50  # patients one MRG-1 identifier may name (e.g. retired ones along a merge chain)
+MAX_MERGE_MATCHES = MAX_NAMED  # patients one MRG-1 identifier may name (e.g. retired ones along a merge chain)
 
 
 class UnknownMergeTarget(InvalidResource):
@@ -97,6 +97,7 @@ def move_references(body: dict[str, Any], old: StoredResource, survivor: str) ->
         if parsed is not None and (parsed.resource_type, parsed.resource_id) == (old.resource_type,
                                                                                  old.resource_id):
             reference["reference"] = survivor
+            reference.pop("display", None)  # it named the old target
             moved = True
     return moved
 

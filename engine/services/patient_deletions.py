@@ -2,12 +2,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from engine.errors import InvalidResource, Issue, VersionConflict
+from engine.errors import InvalidResource, Issue
 from engine.services.conditional import match_conditional
-from engine.services.merges import KEEPS_ITS_PAST, MAX_MERGE_MATCHES
-from engine.services.writes import Clock, persist, prepare_delete
+from engine.services.follow_up_writes import (MAX_NAMED, delete_unchanged, persist_recorded, rewrite_unchanged,
+                                              sourced)
+from engine.services.merges import KEEPS_ITS_PAST
+from engine.services.writes import Clock
+from engine.store.model import PendingWrite, StoredResource
 from engine.store.ports import UnitOfWork
+
+# what a registration (A28) records about the person besides the Patient: it goes with the person
+REGISTRATION = ("RelatedPerson", "Coverage", "AllergyIntolerance", "Account")
 
 
 class PatientStillReferenced(InvalidResource):
@@ -24,29 +31,50 @@ class PatientDeletion:
     field: str = "PID-3"
 
 
-def delete_patient(uow: UnitOfWork, deletion: PatientDeletion, *, clock: Clock, owner: str | None = None) -> int:
-    """Delete the patient (a new, deleted version: its history stays readable); the versions written.
+def delete_patient(uow: UnitOfWork, deletion: PatientDeletion, *, clock: Clock, source: str | None = None,
+                   owner: str | None = None, provenance: dict[str, Any] | None = None) -> int:
+    """Delete the patient with what its registration recorded (next of kin, coverage, allergies, accounts);
+    other patients' `seealso` links to it go too. Deleted versions keep the history readable.
 
-    Nothing to do when no live patient matches (never known, or deleted before). Refused while any record
-    other than the record of the past (Provenance, AuditEvent) names the patient: those records would point
-    at nobody; they must be merged (A40) or moved (A45) first.
+    Nothing to do when no live patient matches (never known, or deleted before). Refused while any other
+    record names the patient (visits, results, a merge): those would point at nobody; they must be merged
+    (A40) or moved (A45) first. The lookup locks the patient's criteria, as every feed message about the
+    patient does, so no such record is added meanwhile. Returns the versions written.
     """
-    patients = [m for m in match_conditional(uow, "Patient", deletion.patient_query, owner=owner,
-                                             limit=MAX_MERGE_MATCHES) if not m.deleted]
+    patients = [m for m in match_conditional(uow, "Patient", deletion.patient_query, owner=owner, for_write=True,
+                                             limit=MAX_NAMED) if not m.deleted]
     if not patients:
         return 0
     if len(patients) > 1:
         raise PatientStillReferenced("The patient to delete is not known uniquely", issues=[
             Issue("multiple-matches", f"{deletion.field} names more than one patient", deletion.field)])
     patient = patients[0]
-    naming = sorted({r.resource_type for r in uow.referencing(None, None, [patient])
-                     if r.key != patient.key and not r.deleted and r.resource_type not in KEEPS_ITS_PAST})
-    if naming:
+    now = clock()
+    writes: list[PendingWrite | None] = [delete_unchanged(uow, patient, now, owner)]
+    naming = [r for r in uow.referencing(None, None, [patient])
+              if r.key != patient.key and not r.deleted and r.resource_type not in KEEPS_ITS_PAST]
+    blocking = sorted({r.resource_type for r in naming
+                       if r.resource_type not in REGISTRATION and not _only_see_also(r, patient.key)})
+    if blocking:
         raise PatientStillReferenced("The patient to delete is still named by other records", issues=[Issue(
-            "conflict", f"the patient still has records ({', '.join(naming[:5])}); merge (A40) or move them "
+            "conflict", f"the patient still has records ({', '.join(blocking[:5])}); merge (A40) or move them "
             "first", deletion.field)])
-    current = uow.current("Patient", patient.resource_id, for_update=True)
-    if current is None or current.version != patient.version:  # written meanwhile: the caller looks up again
-        raise VersionConflict(f"{patient.key} changed while it was being deleted")
-    persist(uow, [prepare_delete("Patient", patient.resource_id, current, clock(), owner)])
-    return 1
+    for record in naming:
+        if record.resource_type in REGISTRATION:
+            writes.append(delete_unchanged(uow, record, now, owner))
+        else:  # another record of the person linked to this one: the link goes
+            body = sourced(record.body or {}, source)
+            body["link"] = [link for link in body.get("link") or []
+                            if (link.get("other") or {}).get("reference") != patient.key]
+            if not body["link"]:
+                del body["link"]
+            writes.append(rewrite_unchanged(uow, record, body, now, source, owner))
+    return persist_recorded(uow, writes, provenance=provenance, now=now, source=source, owner=owner)
+
+
+def _only_see_also(record: StoredResource, patient: str) -> bool:
+    """Whether `record` is a Patient naming `patient` only in `seealso` links."""
+    if record.resource_type != "Patient" or record.body is None:
+        return False
+    links = [link for link in record.body.get("link") or [] if (link.get("other") or {}).get("reference") == patient]
+    return bool(links) and all(link.get("type") == "seealso" for link in links)

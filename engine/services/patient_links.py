@@ -7,7 +7,7 @@ from typing import Any
 from engine.errors import Issue
 from engine.services.conditional import match_conditional
 from engine.services.feed_updates import follow_merges
-from engine.services.follow_up_writes import persist_recorded, rewrite_unchanged, sourced
+from engine.services.follow_up_writes import patients_named, persist_recorded, rewrite_unchanged, sourced
 from engine.services.merges import UnknownMergeTarget
 from engine.services.writes import Clock
 from engine.store.model import PendingWrite, StoredResource
@@ -32,11 +32,15 @@ def link_patients(uow: UnitOfWork, link: PatientLink, *, clock: Clock, source: s
     second = _one(uow, link.second_query, owner, "PID-3")
     if first.key == second.key:
         return 0  # one record (the two were merged): nothing to link
+    # each side's names: its record and those merged into it, so links made before a merge are found too
+    names = {first.key: patients_named(uow, link.first_query, owner) | {first.key},
+             second.key: patients_named(uow, link.second_query, owner) | {second.key}}
     now = clock()
-    writes: list[PendingWrite] = []
+    writes: list[PendingWrite | None] = []
     for patient, other in ((first, second), (second, first)):
         links = [item for item in (patient.body or {}).get("link") or []
-                 if not (item.get("type") == SEE_ALSO and (item.get("other") or {}).get("reference") == other.key)]
+                 if not (item.get("type") == SEE_ALSO
+                         and (item.get("other") or {}).get("reference") in names[other.key])]
         if link.linked:
             links.append({"other": {"reference": other.key}, "type": SEE_ALSO})
         if links != ((patient.body or {}).get("link") or []):
@@ -45,7 +49,7 @@ def link_patients(uow: UnitOfWork, link: PatientLink, *, clock: Clock, source: s
                 body["link"] = links
             else:
                 body.pop("link", None)
-            writes.append(rewrite_unchanged(uow, patient, body, now, source))
+            writes.append(rewrite_unchanged(uow, patient, body, now, source, owner))
     return persist_recorded(uow, writes, provenance=provenance, now=now, source=source, owner=owner)
 
 

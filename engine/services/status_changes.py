@@ -5,9 +5,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from engine.services.conditional import match_conditional
-from engine.services.feed_updates import follow_merges
-from engine.services.follow_up_writes import persist_recorded, rewrite_unchanged, sourced
-from engine.services.merges import MAX_MERGE_MATCHES
+from engine.services.follow_up_writes import patients_named, persist_recorded, rewrite_unchanged, sourced
 from engine.services.writes import Clock
 from engine.store.ports import UnitOfWork
 
@@ -37,7 +35,8 @@ def change_status(uow: UnitOfWork, change: StatusChange, *, clock: Clock, source
     if len(matches) != 1 or matches[0].body.get("status") not in change.from_statuses:
         return 0
     target = matches[0]
-    if change.patient_query is not None and _subject(target.body) not in _patients(uow, change.patient_query, owner):
+    if change.patient_query is not None and (
+            _subject(target.body) not in patients_named(uow, change.patient_query, owner)):
         return 0  # the identifier names another patient's resource: not the one the message means
     now = clock()
     body = dict(sourced(target.body, source), status=change.status)
@@ -47,9 +46,3 @@ def change_status(uow: UnitOfWork, change: StatusChange, *, clock: Clock, source
 
 def _subject(body: dict[str, Any]) -> str | None:
     return ((body.get("subject") or body.get("patient") or {}).get("reference"))
-
-
-def _patients(uow: UnitOfWork, query: str, owner: str | None) -> set[str]:
-    """`Patient/<id>` of every patient the query names, merged-away ones with their survivors."""
-    matches = match_conditional(uow, "Patient", query, owner=owner, limit=MAX_MERGE_MATCHES)
-    return {f"Patient/{p.resource_id}" for p in matches + follow_merges(uow, matches)}

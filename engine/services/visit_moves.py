@@ -4,23 +4,46 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from engine.errors import InvalidResource, Issue
 from engine.fhir.references import parse_reference
 from engine.services.conditional import match_conditional
 from engine.services.feed_updates import follow_merges
-from engine.services.follow_up_writes import persist_recorded, rewrite_unchanged, sourced
+from engine.services.follow_up_writes import patients_named, persist_recorded, rewrite_unchanged, sourced
 from engine.services.merges import KEEPS_ITS_PAST, MAX_MERGE_MATCHES, move_references
 from engine.services.writes import Clock
 from engine.store.model import PendingWrite
 from engine.store.ports import UnitOfWork
 
 
+class VisitMoveConflict(InvalidResource):
+    """The visit to move belongs to neither the previous nor the new patient."""
+
+    issue_code = "conflict"
+
+
 @dataclass(frozen=True)
 class VisitMove:
     """The Encounter `visit_query` names now belongs to its current subject; what was recorded in it about the
-    patient `from_patient_query` names (its previous patient) moves to that subject too."""
+    patient `from_patient_query` names (its previous patient) moves to that subject too. `old_visit_query`
+    names the visit by its previous number, `to_patient_query` the new patient (for the check before)."""
 
     visit_query: str
     from_patient_query: str
+    to_patient_query: str = ""
+    old_visit_query: str | None = None
+
+
+def check_visit_move(uow: UnitOfWork, move: VisitMove, *, owner: str | None = None) -> None:
+    """Before the message's writes: refuse a move of a visit that belongs to neither patient (a wrong MRG-1)."""
+    allowed = patients_named(uow, move.from_patient_query, owner) | (
+        patients_named(uow, move.to_patient_query, owner) if move.to_patient_query else set())
+    for query in (move.old_visit_query, move.visit_query):
+        for visit in (match_conditional(uow, "Encounter", query, owner=owner) if query else []):
+            subject = ((visit.body or {}).get("subject") or {}).get("reference")
+            if not visit.deleted and subject not in allowed:
+                raise VisitMoveConflict("The visit to move belongs to another patient", issues=[Issue(
+                    "conflict", "the visit (MRG-5, PV1-19) belongs to neither the MRG-1 nor the PID-3 patient",
+                    "MRG-1")])
 
 
 def move_visit(uow: UnitOfWork, move: VisitMove, *, clock: Clock, source: str | None, owner: str | None = None,
@@ -51,5 +74,5 @@ def move_visit(uow: UnitOfWork, move: VisitMove, *, clock: Clock, source: str | 
         body = sourced(resource.body, source)
         if not any([move_references(body, old, new_patient) for old in previous]):
             continue
-        writes.append(rewrite_unchanged(uow, resource, body, now, source))
+        writes.append(rewrite_unchanged(uow, resource, body, now, source, owner))
     return persist_recorded(uow, writes, provenance=provenance, now=now, source=source, owner=owner)

@@ -246,12 +246,20 @@ def test_a_visit_moved_to_another_patient_takes_what_was_recorded_in_it(containe
     in_visit = [o for o in _all(container, "Observation") if o.get("encounter")]
     outside = [o for o in _all(container, "Observation") if not o.get("encounter")]
     assert [o["subject"]["reference"] for o in in_visit] == [f"Patient/{second['id']}"]
+    assert "display" not in in_visit[0]["subject"]  # it named the previous patient
     assert [o["subject"]["reference"] for o in outside] == [f"Patient/{first['id']}"]
     reports = _all(container, "DiagnosticReport", encounter=f"Encounter/{visit['id']}")
     assert [r["subject"]["reference"] for r in reports] == [f"Patient/{second['id']}"]
-    versions = _read(container, f"Encounter/{visit['id']}")["meta"]["versionId"]
+    moved = _read(container, f"Observation/{in_visit[0]['id']}")["meta"]["versionId"]
     _receive(container, move.replace(b"|5|P|", b"|6|P|"))  # the move again: nothing left to move
-    assert _read(container, f"Encounter/{visit['id']}")["meta"]["versionId"] == versions
+    assert _read(container, f"Observation/{in_visit[0]['id']}")["meta"]["versionId"] == moved
+    third = _pid("333^^^GENHOSP^MR", name="Poe^Paula")
+    _receive(container, _adt("A01", "7", third, _pv1("V3")))
+    wrong = container.feeds.receive(_message("ADT^A45^ADT_A45", "8", "EVN|A45", _pid("222^^^GENHOSP^MR"),
+                                             "MRG|111^^^GENHOSP^MR||||V3^^^GENHOSP^VN", _pv1("V3")), peer="test")
+    assert wrong.ack_code == "AE" and [(i.segment, i.field) for i in wrong.issues] == [("MRG", 1)]
+    [v3] = _all(container, "Encounter", identifier="V3")
+    assert v3["subject"]["reference"] == f"Patient/{_by_mrn(container, '333')[0]['id']}"  # not handed over
 
 
 def test_an_account_merged_into_another_hands_over_its_charges_and_closes(container):
@@ -269,6 +277,11 @@ def test_an_account_merged_into_another_hands_over_its_charges_and_closes(contai
     assert charge["account"] == [{"reference": f"Account/{accounts['ACCT-2']['id']}"}]
     _receive(container, merge.replace(b"|3|P|", b"|4|P|"))  # the merge again: nothing left to change
     assert _read(container, f"ChargeItem/{charge['id']}")["meta"]["versionId"] == charge["meta"]["versionId"]
+    other = pid("ACCT-9").replace("111^^^GENHOSP^MR||Doe^Jane", "222^^^GENHOSP^MR||Roe^Richard")
+    _receive(container, _message("BAR^P01^BAR_P01", "5", "EVN|P01", other, app="PAS"))
+    refused = container.feeds.receive(_message("ADT^A41^ADT_A39", "6", "EVN|A41", pid("ACCT-2"),
+                                               "MRG|||ACCT-9^^^GENHOSP^AN", app="PAS"), peer="test")
+    assert refused.ack_code == "AE" and [(i.segment, i.field) for i in refused.issues] == [("MRG", 3)]
 
 
 def test_two_records_of_one_person_are_linked_both_ways_and_unlinked(container):
@@ -290,6 +303,13 @@ def test_two_records_of_one_person_are_linked_both_ways_and_unlinked(container):
     assert links()["111"] == [("seealso", f"Patient/{second['id']}")]  # once, and an update keeps it
     _receive(container, link("A37", "6"))
     assert links() == {"111": [], "222": []}
+    _receive(container, link("A24", "6b"), _adt("A01", "6c", _pid("333^^^GENHOSP^MR", name="Poe^Paula")),
+             _message("ADT^A40^ADT_A39", "6d", "EVN|A40", _pid("333^^^GENHOSP^MR", name="Poe^Paula"),
+                      "MRG|222^^^GENHOSP^MR"), link("A37", "6e"))  # unlinked after 222 was merged into 333
+    assert links()["111"] == []
+    _receive(container, _message("ADT^A24^ADT_A24", "6f", "EVN|A24", _pid("111^^^GENHOSP^MR"), "PV1|1|I",
+                                 _pid("333^^^GENHOSP^MR", name="Poe^Paula"), "PV1|1|I"))
+    assert len(_all(container, "Encounter")) == 2  # a visit without a number is no visit to keep
     outcome = container.feeds.receive(_message("ADT^A24^ADT_A24", "7", "EVN|A24", _pid("111^^^GENHOSP^MR")),
                                       peer="test")
     assert outcome.ack_code == "AE" and outcome.issues[0].segment == "PID"
@@ -311,3 +331,11 @@ def test_a_person_registered_in_error_is_deleted_unless_records_still_name_them(
     outcome = container.feeds.receive(deletion("222", "5"), peer="test")
     assert outcome.ack_code == "AE" and [(i.segment, i.field) for i in outcome.issues] == [("PID", 3)]
     assert "Encounter" in outcome.issues[0].text and len(_by_mrn(container, "222")) == 1
+    registration = _message("ADT^A28^ADT_A05", "6", "EVN|A28", _pid("444^^^GENHOSP^MR"), "NK1|1|Doe^John|SPO",
+                            "AL1|1|FA|12345^Peanut^L")
+    _receive(container, registration, deletion("444", "7"))
+    assert _by_mrn(container, "444") == [] and _all(container, "RelatedPerson") == []
+    assert _all(container, "AllergyIntolerance") == []  # the registration's records went with the person
+    recorded = [p for p in _all(container, "Provenance") if p["activity"]["coding"][0]["code"] == "A29"
+                and len(p["target"]) == 3]
+    assert recorded and recorded[0]["meta"]["source"].startswith("urn:tessera:hl7v2:ADM")

@@ -125,7 +125,8 @@ def _account_merges(ctx: Context) -> None:
         survivor = cx_identifier(pid.rep(18), default_system=ctx.sender_system) or {}
         keys = [Key("Account", item.get("system") or ctx.sender_system, item["value"]) for item in (survivor, merged)]
         if keys[0] != keys[1]:
-            ctx.account_merges.append(AccountMerge(keys[0].readable_query, keys[1].readable_query))
+            ctx.account_merges.append(AccountMerge(keys[0].readable_query, keys[1].readable_query,
+                                                   ctx.subject.key.readable_query if ctx.subject else ""))
 
 
 def _visit_moves(ctx: Context) -> None:
@@ -154,12 +155,13 @@ def _visit_moves(ctx: Context) -> None:
         visit = visit_key(ctx, pv1)
         map_encounter(ctx, pv1, None, trigger=MOVE_TRIGGER)
         prior = mrg.rep(5)
-        if prior.c(1):
-            old_visit = Key("Encounter", hd_system(prior.comp(4)) or ctx.sender_system, prior.c(1))
-            if old_visit != visit:
-                _record_change(ctx, old_visit, visit, "MRG-5", "PV1-19")
-        if previous[0] != subject.key:
-            ctx.visit_moves.append(VisitMove(visit.readable_query, previous[0].readable_query))
+        old_visit = Key("Encounter", hd_system(prior.comp(4)) or ctx.sender_system, prior.c(1)) if prior.c(1) else None
+        if old_visit is not None and old_visit != visit:
+            _record_change(ctx, old_visit, visit, "MRG-5", "PV1-19")
+        # checked before any write: the visit must be one of the two patients' (nothing moves when they are one)
+        ctx.visit_moves.append(VisitMove(visit.readable_query, previous[0].readable_query,
+                                             subject.key.readable_query,
+                                             old_visit.readable_query if old_visit is not None else None))
 
 
 def _deletion(ctx: Context) -> None:
@@ -187,7 +189,7 @@ def _links(ctx: Context, linked: bool) -> None:
         group = segments[start:pids[1] if number == 0 else len(segments)]
         subject = map_patient(ctx, group[0], next((s for s in group if s.name == "PD1"), None))
         pv1 = next((s for s in group if s.name == "PV1"), None)
-        if subject is not None and pv1 is not None:
+        if subject is not None and pv1 is not None and pv1.rep(19).c(1):  # no visit keyed by the message alone
             map_encounter(ctx, pv1, None, trigger="A24" if linked else "A37")
         subjects.append(subject)
     if subjects[0] is not None and subjects[1] is not None and subjects[0].key != subjects[1].key:
