@@ -339,3 +339,16 @@ def test_a_person_registered_in_error_is_deleted_unless_records_still_name_them(
     recorded = [p for p in _all(container, "Provenance") if p["activity"]["coding"][0]["code"] == "A29"
                 and len(p["target"]) == 3]
     assert recorded and recorded[0]["meta"]["source"].startswith("urn:tessera:hl7v2:ADM")
+
+
+def test_a_visit_move_leaves_another_institutions_records_alone(container):
+    lab = ("MSH|^~\\&|LIS|LABCO|TESSERA|TESSERA|20260101120000||ORU^R01^ORU_R01|L1|P|2.5.1\r"
+           "PID|1||111^^^GENHOSP^MR||Doe^Jane\rPV1|1|I|||||||||||||||||V1^^^GENHOSP^VN\r"
+           "OBR|1|P7|F7|GLU^Glucose^L|||20260103080000\rOBX|1|NM|2345-7^Glucose^LN||5.1|mmol/L|||||F\r").encode()
+    _receive(container, _adt("A01", "1", _pid("111^^^GENHOSP^MR"), _pv1("V1")),
+             _adt("A01", "2", _pid("222^^^GENHOSP^MR", name="Roe^Richard"), _pv1("V2")), lab)
+    [theirs] = [o for o in _all(container, "Observation") if o["meta"]["source"].endswith(":LABCO")]
+    _receive(container, _message("ADT^A45^ADT_A45", "3", "EVN|A45", _pid("222^^^GENHOSP^MR", name="Roe^Richard"),
+                                 "MRG|111^^^GENHOSP^MR||||V1^^^GENHOSP^VN", _pv1("V1")))
+    after = _read(container, f"Observation/{theirs['id']}")
+    assert after["meta"]["versionId"] == theirs["meta"]["versionId"]  # LABCO's record is LABCO's to change
