@@ -352,3 +352,32 @@ def test_a_visit_move_leaves_another_institutions_records_alone(container):
                                  "MRG|111^^^GENHOSP^MR||||V1^^^GENHOSP^VN", _pv1("V1")))
     after = _read(container, f"Observation/{theirs['id']}")
     assert after["meta"]["versionId"] == theirs["meta"]["versionId"]  # LABCO's record is LABCO's to change
+
+
+def test_a_deletion_takes_only_the_persons_own_records_and_refuses_anyone_elses(container):
+    def deletion(mrn: str, control: str):
+        return container.feeds.receive(_message("ADT^A29^ADT_A21", control, "EVN|A29", _pid(f"{mrn}^^^GENHOSP^MR")),
+                                       peer="test")
+
+    cancelled = _pv1("V5")
+    _receive(container, _adt("A05", "1", _pid("555^^^GENHOSP^MR"), cancelled),
+             _adt("A38", "2", _pid("555^^^GENHOSP^MR"), cancelled))
+    assert deletion("555", "3").ack_code == "AA"  # a visit that never happened goes with the person
+    assert _by_mrn(container, "555") == [] and _all(container, "Encounter") == []
+    _receive(container, _adt("A28", "4", _pid("666^^^GENHOSP^MR")), _adt("A28", "5", _pid("777^^^GENHOSP^MR")))
+    [six] = _by_mrn(container, "666")
+    [seven] = _by_mrn(container, "777")
+    container.resources.create({"resourceType": "Account", "status": "active", "subject": [
+        {"reference": f"Patient/{seven['id']}"}, {"reference": f"Patient/{six['id']}"}]})
+    refused = deletion("666", "6")
+    assert refused.ack_code == "AE" and "Account" in refused.issues[0].text  # the account is also 777's
+    assert len(_all(container, "Account")) == 1 and len(_by_mrn(container, "666")) == 1
+    billing = ("MSH|^~\\&|PAS|BILLCO|TESSERA|TESSERA|20260101120000||BAR^P01^BAR_P01|B1|P|2.5.1\rEVN|P01\r"
+               "PID|1||777^^^GENHOSP^MR||Doe^Jane|||||||||||||ACCT-7^^^BILLCO^AN\r").encode()
+    _receive(container, billing)
+    other = deletion("777", "7")
+    assert other.ack_code == "AE" and "another institution" in other.issues[0].text
+    _receive(container, _adt("A28", "8", _pid("888^^^GENHOSP^MR")), _adt("A28", "9", _pid("999^^^GENHOSP^MR")),
+             _message("ADT^A40^ADT_A39", "10", "EVN|A40", _pid("999^^^GENHOSP^MR"), "MRG|888^^^GENHOSP^MR"))
+    merged = deletion("888", "11")
+    assert merged.ack_code == "AE" and "merged into another" in merged.issues[0].text
