@@ -51,6 +51,18 @@ def map_results(ctx: Context, results: list[Result], scope: tuple[str, str], **o
     return urls
 
 
+def map_patient_and_visit(ctx: Context) -> bool:
+    """Map the PID (+PD1) and the first PV1 (+PV2); False (with a fatal issue) when there is no patient."""
+    message = ctx.message
+    pid = message.first("PID")
+    if not require_segment(ctx, pid, "PID") or map_patient(ctx, pid, message.first("PD1")) is None:
+        return False
+    pv1 = message.first("PV1")
+    if pv1 is not None:
+        map_encounter(ctx, pv1, message.first("PV2"))
+    return True
+
+
 def map_patient_section(ctx: Context, order_segments: Collection[str]) -> list[Segment] | None:
     """Map the PID (+PD1) and the visit (PV1, PV2) before the first order segment; the segments before it, or
     None when the message names no patient (with a fatal issue)."""

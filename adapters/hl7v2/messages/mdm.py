@@ -6,9 +6,7 @@ TXA to DocumentReference, the OBX text lines as its content; odd triggers notify
 from __future__ import annotations
 
 from adapters.hl7v2.context import Context
-from adapters.hl7v2.messages.common import require_segment
-from adapters.hl7v2.segments.pid import map_patient
-from adapters.hl7v2.segments.pv1 import map_encounter
+from adapters.hl7v2.messages.common import map_patient_and_visit, require_segment
 from adapters.hl7v2.segments.txa import map_document
 
 TRIGGERS = frozenset({"T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08", "T09", "T10", "T11"})
@@ -17,14 +15,11 @@ TRIGGERS = frozenset({"T01", "T02", "T03", "T04", "T05", "T06", "T07", "T08", "T
 def map_mdm(ctx: Context, trigger: str) -> None:
     """Translate an MDM message into the context's Bundle."""
     message = ctx.message
-    pid, txa = message.first("PID"), message.first("TXA")
-    if not require_segment(ctx, pid, "PID") or not require_segment(ctx, txa, "TXA"):
+    txa = message.first("TXA")
+    if not require_segment(ctx, message.first("PID"), "PID") or not require_segment(ctx, txa, "TXA"):
         return
-    if map_patient(ctx, pid, message.first("PD1")) is None:
+    if not map_patient_and_visit(ctx):
         return
-    pv1 = message.first("PV1")
-    if pv1 is not None:
-        map_encounter(ctx, pv1, message.first("PV2"))
     observations = [segment for segment in message.segments if segment.name == "OBX"
                     and segment.index > txa.index]
     map_document(ctx, txa, observations, trigger=trigger)

@@ -60,9 +60,7 @@ def map_oru(ctx: Context, trigger: str) -> None:
             groups.append(OrderGroup(orc=pending_orc, obr=segment, subject=ctx.subject, encounter=ctx.encounter))
             pending_orc = None
         elif name == "OBX":
-            if not groups:
-                groups.append(OrderGroup(subject=ctx.subject, encounter=ctx.encounter))
-            groups[-1].results.append(Result(segment))
+            _add_result(ctx, groups, segment)
         elif name in ("NTE", "TQ1"):
             _annotate(groups, segment, previous)
         elif name == "SPM" and groups:
@@ -101,9 +99,7 @@ def map_oul(ctx: Context, trigger: str) -> None:
         elif name == "ORC" and groups and groups[-1].obr is not None and groups[-1].orc is None:
             groups[-1].orc = segment
         elif name == "OBX":
-            if not groups:
-                groups.append(OrderGroup(subject=ctx.subject, encounter=ctx.encounter))
-            groups[-1].results.append(Result(segment))
+            _add_result(ctx, groups, segment)
         elif name in ("NTE", "TQ1"):
             _annotate(groups, segment, previous)
         if name != "NTE":
@@ -112,6 +108,13 @@ def map_oul(ctx: Context, trigger: str) -> None:
         ctx.subject, ctx.encounter = group.subject, group.encounter
         if ctx.subject is not None and (group.obr is not None or group.results):
             _map_group(ctx, group, position)
+
+
+def _add_result(ctx: Context, groups: list[OrderGroup], obx: Segment) -> None:
+    """An OBX belongs to the last group (a group without an order when none was opened)."""
+    if not groups:
+        groups.append(OrderGroup(subject=ctx.subject, encounter=ctx.encounter))
+    groups[-1].results.append(Result(obx))
 
 
 def _annotate(groups: list[OrderGroup], segment: Segment, previous: str) -> None:

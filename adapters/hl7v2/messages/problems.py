@@ -7,10 +7,8 @@ while the Patient and Encounter are only created when missing.
 from __future__ import annotations
 
 from adapters.hl7v2.context import Context
-from adapters.hl7v2.messages.common import note_text, require_segment
+from adapters.hl7v2.messages.common import map_patient_and_visit, note_text, require_segment
 from adapters.hl7v2.segments.clinical import map_problem
-from adapters.hl7v2.segments.pid import map_patient
-from adapters.hl7v2.segments.pv1 import map_encounter
 
 TRIGGERS = frozenset({"PC1", "PC2", "PC3"})
 
@@ -18,12 +16,8 @@ TRIGGERS = frozenset({"PC1", "PC2", "PC3"})
 def map_problems(ctx: Context, trigger: str) -> None:
     """Translate a PPR message into the context's Bundle."""
     message = ctx.message
-    pid = message.first("PID")
-    if not require_segment(ctx, pid, "PID") or map_patient(ctx, pid, message.first("PD1")) is None:
+    if not map_patient_and_visit(ctx):
         return
-    pv1 = message.first("PV1")
-    if pv1 is not None:
-        map_encounter(ctx, pv1, message.first("PV2"))
     problems = message.all("PRB")
     if not require_segment(ctx, problems[0] if problems else None, "PRB"):
         return

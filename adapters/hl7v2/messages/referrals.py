@@ -8,11 +8,9 @@ information. The referral system owns the referral; patient and visit are only c
 from __future__ import annotations
 
 from adapters.hl7v2.context import Context
-from adapters.hl7v2.messages.common import Result, map_results, note_text, require_segment
+from adapters.hl7v2.messages.common import Result, map_patient_and_visit, map_results, note_text, require_segment
 from adapters.hl7v2.segments.clinical import map_allergy, map_condition, map_procedure
 from adapters.hl7v2.segments.in1 import map_coverage
-from adapters.hl7v2.segments.pid import map_patient
-from adapters.hl7v2.segments.pv1 import map_encounter
 from adapters.hl7v2.segments.referral import map_referral
 
 TRIGGERS = frozenset({"I12", "I13", "I14"})
@@ -21,14 +19,9 @@ TRIGGERS = frozenset({"I12", "I13", "I14"})
 def map_ref(ctx: Context, trigger: str) -> None:
     """Translate a REF message into the context's Bundle."""
     message = ctx.message
-    rf1, pid = message.first("RF1"), message.first("PID")
-    if not require_segment(ctx, rf1, "RF1") or not require_segment(ctx, pid, "PID"):
+    rf1 = message.first("RF1")
+    if not require_segment(ctx, rf1, "RF1") or not map_patient_and_visit(ctx):
         return
-    if map_patient(ctx, pid, message.first("PD1")) is None:
-        return
-    pv1 = message.first("PV1")
-    if pv1 is not None:
-        map_encounter(ctx, pv1, message.first("PV2"))
     reasons = [url for url in (map_condition(ctx, dg1) for dg1 in message.all("DG1")) if url]
     for al1 in message.all("AL1"):
         map_allergy(ctx, al1)

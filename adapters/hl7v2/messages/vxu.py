@@ -9,11 +9,9 @@ from dataclasses import dataclass, field
 
 from adapters.hl7v2.context import Context
 from adapters.hl7v2.identity import key_system
-from adapters.hl7v2.messages.common import Result, map_results, note_text, require_segment
+from adapters.hl7v2.messages.common import Result, map_patient_and_visit, map_results, note_text
 from adapters.hl7v2.segments.in1 import map_coverage
 from adapters.hl7v2.segments.nk1 import map_related_person
-from adapters.hl7v2.segments.pid import map_patient
-from adapters.hl7v2.segments.pv1 import map_encounter
 from adapters.hl7v2.segments.rxa import map_immunization
 from adapters.hl7v2.tree import Segment
 
@@ -34,12 +32,8 @@ class Administration:
 def map_vxu(ctx: Context, trigger: str) -> None:
     """Translate a VXU^V04 message into the context's Bundle."""
     message = ctx.message
-    pid = message.first("PID")
-    if not require_segment(ctx, pid, "PID") or map_patient(ctx, pid, message.first("PD1")) is None:
+    if not map_patient_and_visit(ctx):
         return
-    pv1 = message.first("PV1")
-    if pv1 is not None:
-        map_encounter(ctx, pv1, message.first("PV2"))
     for nk1 in message.all("NK1"):
         map_related_person(ctx, nk1)
     for in1 in message.all("IN1"):
